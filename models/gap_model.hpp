@@ -1,0 +1,40 @@
+#pragma once
+// The data of a sparse SOAP-GAP potential, independent of where it was read from
+// (librascal dump_obj JSON, gapd native file, or gapd fit).
+//
+// Energy: E = sum_i [ e0(Z_i) + sum_{m in sparse set of Z_i} w_m (x_i . t_m)^zeta ]
+// with x_i the normalized power spectrum of centre i (feature layout: docs/maths.md).
+
+#include "models/soap_hypers.hpp"
+
+#include <Eigen/Core>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace gapd {
+
+using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+struct SparseSet {
+    int species = 0;          // central atomic number
+    RowMatrix points;         // M_s x D normalized power spectra of the sparse environments
+    Eigen::VectorXd weights;  // M_s
+};
+
+struct GapModel {
+    SoapHypers hypers;                      // hypers.species = all species, sorted
+    int zeta = 1;                           // integer kernel exponent
+    std::map<int, double> self_contributions;  // eV per atom of each species
+    std::vector<SparseSet> sparse;          // one per central species, sorted by species
+    std::string description;                // free text (provenance)
+};
+
+// Number of power-spectrum features: one n1 x n2 x (lmax+1) block per species pair a <= b.
+inline int power_spectrum_size(const SoapHypers& h) {
+    const int ns = static_cast<int>(h.species.size());
+    const int nkeys = ns * (ns + 1) / 2;
+    return nkeys * h.max_radial * h.max_radial * (h.max_angular + 1);
+}
+
+}  // namespace gapd

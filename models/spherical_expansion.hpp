@@ -1,0 +1,57 @@
+#pragma once
+// Density expansion coefficients c^a_{nlm} of one atomic environment (librascal's SphericalExpansion with the
+// GTO basis) and the adjoint (reverse-mode) pass that turns dE/dc into dE/dr_ij for each neighbour entry.
+//
+// Coefficient layout of one centre: c[(a * (lmax+1)^2 + lm) * nmax + n], a = index of the neighbour species
+// in hypers.species, lm = l*l + l + m. For fixed (a, l) the (2l+1) x nmax block is contiguous, which is what
+// the power spectrum contracts over.
+
+#include "models/cutoff_function.hpp"
+#include "models/neighbour_list.hpp"
+#include "models/radial_basis.hpp"
+#include "models/soap_hypers.hpp"
+#include "models/spherical_harmonics.hpp"
+#include "models/structure.hpp"
+
+#include <vector>
+
+namespace gapd {
+
+// Per-thread work arrays, allocated once per thread and reused for every centre.
+struct ExpansionScratch {
+    std::vector<double> radial, radial_derivative;  // (lmax+1) * nmax
+    std::vector<double> harmonics, harmonics_gradient;  // (lmax+1)^2, 3 (lmax+1)^2
+};
+
+class SphericalExpansion {
+public:
+    SphericalExpansion(const SoapHypers& hypers, RadialMode mode);
+
+    const SoapHypers& hypers() const { return hypers_; }
+    int species_count() const { return static_cast<int>(hypers_.species.size()); }
+    // Index of atomic number z in hypers.species, or -1.
+    int species_index(int z) const;
+    // Number of coefficients of one centre: nspecies * (lmax+1)^2 * nmax.
+    int size() const { return size_; }
+
+    ExpansionScratch make_scratch() const;
+
+    // c for centre i (size() doubles, overwritten). species_of[j] = species index of atom j.
+    void compute(const NeighbourList& nl, const std::vector<int>& species_of, int i, double* coefficients,
+                 ExpansionScratch& scratch) const;
+
+    // Adjoint: given dE/dc of centre i, writes dE/dr_ij (3 doubles) for every neighbour entry of i into
+    // pair_gradients[3 * entry] (entries of the CSR neighbour list).
+    void backpropagate(const NeighbourList& nl, const std::vector<int>& species_of, int i,
+                       const double* dE_dcoefficients, double* pair_gradients, ExpansionScratch& scratch) const;
+
+private:
+    SoapHypers hypers_;
+    RadialBasis radial_;
+    SphericalHarmonics harmonics_;
+    CutoffFunction cutoff_;
+    int nmax_, lmax_, nlm_, size_;
+    std::vector<double> centre_term_;  // M_n0(0) * Y_00, the centre's own Gaussian
+};
+
+}  // namespace gapd
