@@ -1,0 +1,448 @@
+#include "models/native_model_file.hpp"
+
+#include "models/atomic_file_write.hpp"
+#include "models/librascal_model_reader.hpp"
+
+#include <nlohmann/json.hpp>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <stdexcept>
+#include <vector>
+
+#ifndef GAPD_VERSION
+#define GAPD_VERSION "unknown"
+#endif
+
+namespace gapd {
+
+namespace {
+
+using nlohmann::json;
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the native model file stores little-endian arrays");
+
+constexpr char kMagic[8] = {'G', 'A', 'P', 'D', 'M', 'O', 'D', 'L'};
+constexpr std::size_t kPrefixSize = 24;  // magic, u32 version, u64 header length, u32 header CRC32
+constexpr std::uint64_t kAlignment = 64;
+
+std::uint64_t align_up(std::uint64_t x) { return (x + kAlignment - 1) / kAlignment * kAlignment; }
+
+std::uint32_t crc32_of(const void* data, std::size_t size) {
+    return static_cast<std::uint32_t>(crc32_z(0L, static_cast<const Bytef*>(data), size));
+}
+
+void put_le(unsigned char* out, std::uint64_t value, int bytes) {
+    for (int k = 0; k < bytes; ++k) out[k] = static_cast<unsigned char>(value >> (8 * k));
+}
+
+std::uint64_t get_le(const unsigned char* in, int bytes) {
+    std::uint64_t value = 0;
+    for (int k = 0; k < bytes; ++k) value |= static_cast<std::uint64_t>(in[k]) << (8 * k);
+    return value;
+}
+
+const char* cutoff_name(CutoffKind kind) { return kind == CutoffKind::ShiftedCosine ? "ShiftedCosine" : "RadialScaling"; }
+
+// One array of the file: where its bytes live in memory (writing) or in the file (reading).
+struct ArrayEntry {
+    std::string name;
+    std::vector<std::uint64_t> shape;
+    const double* data = nullptr;
+    std::uint64_t offset = 0;
+    std::uint64_t nbytes = 0;
+    std::uint32_t crc = 0;
+};
+
+void check_model(const GapModel& model) {
+    const SoapHypers& h = model.hypers;
+    if (h.species.empty() || !std::is_sorted(h.species.begin(), h.species.end()) ||
+        std::adjacent_find(h.species.begin(), h.species.end()) != h.species.end())
+        throw std::invalid_argument("write_native_model: hypers.species must be non-empty, sorted, without repeats");
+    const Eigen::Index dim = power_spectrum_size(h);
+    int previous = 0;
+    for (const SparseSet& s : model.sparse) {
+        const std::string what = "write_native_model: sparse set of species " + std::to_string(s.species);
+        if (s.species <= previous) throw std::invalid_argument(what + " out of order (must be sorted, unique)");
+        previous = s.species;
+        if (!std::binary_search(h.species.begin(), h.species.end(), s.species))
+            throw std::invalid_argument(what + " is not in hypers.species");
+        if (s.points.cols() != dim || s.weights.size() != s.points.rows())
+            throw std::invalid_argument(what + ": points " + std::to_string(s.points.rows()) + " x " +
+                                        std::to_string(s.points.cols()) + ", weights " +
+                                        std::to_string(s.weights.size()) + ", expected M x " + std::to_string(dim) +
+                                        " and M");
+    }
+}
+
+json header_json(const GapModel& model, const std::vector<ArrayEntry>& arrays) {
+    const SoapHypers& h = model.hypers;
+    json soap = {
+        {"descriptor", "power_spectrum"},
+        {"radial_basis", "GTO"},
+        {"gaussian_density", "Constant"},
+        {"max_radial", h.max_radial},
+        {"max_angular", h.max_angular},
+        {"gaussian_sigma", h.gaussian_sigma},
+        {"normalize", h.normalize},
+        {"cutoff_function",
+         {{"type", cutoff_name(h.cutoff.kind)},
+          {"cutoff", h.cutoff.cutoff},
+          {"smooth_width", h.cutoff.smooth_width},
+          {"rate", h.cutoff.rate},
+          {"scale", h.cutoff.scale},
+          {"exponent", h.cutoff.exponent}}},
+        {"librascal_spline_accuracy", h.librascal_spline_accuracy},
+        {"species", h.species},
+    };
+    json self = json::object();
+    for (const auto& [z, e] : model.self_contributions) self[std::to_string(z)] = e;
+    json sets = json::array();
+    for (const SparseSet& s : model.sparse) {
+        const std::string z = std::to_string(s.species);
+        sets.push_back({{"species", s.species}, {"points", "sparse_points_" + z}, {"weights", "weights_" + z}});
+    }
+    json directory = json::array();
+    for (const ArrayEntry& a : arrays)
+        directory.push_back({{"name", a.name},
+                             {"dtype", "<f8"},
+                             {"shape", a.shape},
+                             {"offset", a.offset},
+                             {"nbytes", a.nbytes},
+                             {"crc32", a.crc}});
+    return {
+        {"format", "gapd-model"},
+        {"writer", std::string("gapd ") + GAPD_VERSION},
+        {"description", model.description},
+        {"required_features", json::array()},
+        {"soap", soap},
+        {"potential", {{"type", "sparse_gap"}, {"zeta", model.zeta}, {"self_contributions", self}, {"sparse_sets", sets}}},
+        {"arrays", directory},
+    };
+}
+
+// Typed access to header fields with one-line errors naming the file and the field.
+class HeaderReader {
+public:
+    explicit HeaderReader(const std::string& path) : path_(path) {}
+
+    [[noreturn]] void fail(const std::string& field, const std::string& problem) const {
+        throw std::runtime_error(path_ + ": header field '" + field + "': " + problem);
+    }
+    const json& member(const json& object, const std::string& parent, const char* key) const {
+        const std::string field = parent.empty() ? key : parent + "." + key;
+        if (!object.is_object()) fail(parent, "expected an object");
+        const auto it = object.find(key);
+        if (it == object.end()) throw std::runtime_error(path_ + ": missing header field '" + field + "'");
+        return *it;
+    }
+    double number(const json& v, const std::string& field) const {
+        if (!v.is_number()) fail(field, "expected a number, got " + v.dump());
+        const double x = v.get<double>();
+        if (!std::isfinite(x)) fail(field, "non-finite number");
+        return x;
+    }
+    std::int64_t integer(const json& v, const std::string& field) const {
+        if (!v.is_number_integer()) fail(field, "expected an integer, got " + v.dump());
+        return v.get<std::int64_t>();
+    }
+    std::uint64_t unsigned_integer(const json& v, const std::string& field) const {
+        if (!v.is_number_unsigned()) fail(field, "expected a non-negative integer, got " + v.dump());
+        return v.get<std::uint64_t>();
+    }
+    std::string string(const json& v, const std::string& field) const {
+        if (!v.is_string()) fail(field, "expected a string, got " + v.dump());
+        return v.get<std::string>();
+    }
+    bool boolean(const json& v, const std::string& field) const {
+        if (!v.is_boolean()) fail(field, "expected true or false, got " + v.dump());
+        return v.get<bool>();
+    }
+    void expect(const json& v, const std::string& field, const std::string& wanted) const {
+        const std::string got = string(v, field);
+        if (got != wanted) fail(field, "expected \"" + wanted + "\", got \"" + got + "\" (not supported by this gapd)");
+    }
+
+private:
+    const std::string& path_;
+};
+
+SoapHypers read_hypers(const HeaderReader& r, const json& soap) {
+    r.expect(r.member(soap, "soap", "descriptor"), "soap.descriptor", "power_spectrum");
+    r.expect(r.member(soap, "soap", "radial_basis"), "soap.radial_basis", "GTO");
+    r.expect(r.member(soap, "soap", "gaussian_density"), "soap.gaussian_density", "Constant");
+    SoapHypers h;
+    const std::int64_t nmax = r.integer(r.member(soap, "soap", "max_radial"), "soap.max_radial");
+    const std::int64_t lmax = r.integer(r.member(soap, "soap", "max_angular"), "soap.max_angular");
+    if (nmax < 1 || nmax > 100) r.fail("soap.max_radial", "must be in 1..100");
+    if (lmax < 0 || lmax > 100) r.fail("soap.max_angular", "must be in 0..100");
+    h.max_radial = static_cast<int>(nmax);
+    h.max_angular = static_cast<int>(lmax);
+    h.gaussian_sigma = r.number(r.member(soap, "soap", "gaussian_sigma"), "soap.gaussian_sigma");
+    if (!(h.gaussian_sigma > 0)) r.fail("soap.gaussian_sigma", "must be positive");
+    h.normalize = r.boolean(r.member(soap, "soap", "normalize"), "soap.normalize");
+    const json& cutoff = r.member(soap, "soap", "cutoff_function");
+    const std::string kind = r.string(r.member(cutoff, "soap.cutoff_function", "type"), "soap.cutoff_function.type");
+    if (kind == "ShiftedCosine")
+        h.cutoff.kind = CutoffKind::ShiftedCosine;
+    else if (kind == "RadialScaling")
+        h.cutoff.kind = CutoffKind::RadialScaling;
+    else
+        r.fail("soap.cutoff_function.type", "expected \"ShiftedCosine\" or \"RadialScaling\", got \"" + kind + "\"");
+    auto cutoff_number = [&](const char* key) {
+        return r.number(r.member(cutoff, "soap.cutoff_function", key), std::string("soap.cutoff_function.") + key);
+    };
+    h.cutoff.cutoff = cutoff_number("cutoff");
+    h.cutoff.smooth_width = cutoff_number("smooth_width");
+    h.cutoff.rate = cutoff_number("rate");
+    h.cutoff.scale = cutoff_number("scale");
+    h.cutoff.exponent = cutoff_number("exponent");
+    if (!(h.cutoff.cutoff > 0)) r.fail("soap.cutoff_function.cutoff", "must be positive");
+    if (!(h.cutoff.smooth_width >= 0 && h.cutoff.smooth_width <= h.cutoff.cutoff))
+        r.fail("soap.cutoff_function.smooth_width", "must be in [0, cutoff]");
+    h.librascal_spline_accuracy =
+        r.number(r.member(soap, "soap", "librascal_spline_accuracy"), "soap.librascal_spline_accuracy");
+    if (h.librascal_spline_accuracy < 0) r.fail("soap.librascal_spline_accuracy", "must be >= 0");
+    const json& species = r.member(soap, "soap", "species");
+    if (!species.is_array() || species.empty()) r.fail("soap.species", "expected a non-empty array");
+    for (const json& z : species) {
+        const std::int64_t value = r.integer(z, "soap.species");
+        if (value < 1 || value > 1000 || (!h.species.empty() && value <= h.species.back()))
+            r.fail("soap.species", "must be sorted atomic numbers without repeats");
+        h.species.push_back(static_cast<int>(value));
+    }
+    return h;
+}
+
+class FileReader {
+public:
+    explicit FileReader(const std::string& path) : path_(path), in_(path, std::ios::binary) {
+        if (!in_) throw std::runtime_error(path + ": cannot open: " + std::strerror(errno));
+        in_.seekg(0, std::ios::end);
+        size_ = static_cast<std::uint64_t>(in_.tellg());
+    }
+    std::uint64_t size() const { return size_; }
+    void read(std::uint64_t offset, void* out, std::uint64_t n) {
+        in_.seekg(static_cast<std::streamoff>(offset));
+        if (!in_.read(static_cast<char*>(out), static_cast<std::streamsize>(n)))
+            throw std::runtime_error(path_ + ": read error at byte " + std::to_string(offset));
+    }
+
+private:
+    const std::string& path_;
+    std::ifstream in_;
+    std::uint64_t size_ = 0;
+};
+
+}  // namespace
+
+void write_native_model(const std::string& path, const GapModel& model) {
+    check_model(model);
+    std::vector<ArrayEntry> arrays;
+    for (const SparseSet& s : model.sparse) {
+        const std::string z = std::to_string(s.species);
+        const auto rows = static_cast<std::uint64_t>(s.points.rows());
+        const auto cols = static_cast<std::uint64_t>(s.points.cols());
+        arrays.push_back({"sparse_points_" + z, {rows, cols}, s.points.data(), 0, rows * cols * 8, 0});
+        arrays.push_back({"weights_" + z, {rows}, s.weights.data(), 0, rows * 8, 0});
+    }
+    for (ArrayEntry& a : arrays) a.crc = crc32_of(a.data, a.nbytes);
+
+    // Offsets are absolute and printed in the header, whose length depends on them: grow the space
+    // reserved for the header until it fits (converges in a step or two).
+    std::uint64_t data_start = align_up(kPrefixSize + 1024);
+    std::string header;
+    while (true) {
+        std::uint64_t offset = data_start;
+        for (ArrayEntry& a : arrays) {
+            a.offset = offset;
+            offset = align_up(offset + a.nbytes);
+        }
+        // Indented to be readable with `head -c`; invalid UTF-8 in the description is replaced, not fatal.
+        header = header_json(model, arrays).dump(1, ' ', false, json::error_handler_t::replace);
+        const std::uint64_t needed = align_up(kPrefixSize + header.size() + 1);
+        if (needed <= data_start) break;
+        data_start = needed;
+    }
+    header.resize(data_start - kPrefixSize, ' ');  // JSON allows trailing whitespace
+    header.back() = '\n';
+
+    unsigned char prefix[kPrefixSize];
+    std::memcpy(prefix, kMagic, 8);
+    put_le(prefix + 8, kNativeModelFormatVersion, 4);
+    put_le(prefix + 12, header.size(), 8);
+    put_le(prefix + 20, crc32_of(header.data(), header.size()), 4);
+
+    write_file_atomically(path, [&](std::ostream& out) {
+        out.write(reinterpret_cast<const char*>(prefix), kPrefixSize);
+        out << header;
+        std::uint64_t position = data_start;
+        static const char zeros[kAlignment] = {};
+        for (const ArrayEntry& a : arrays) {
+            out.write(zeros, static_cast<std::streamsize>(a.offset - position));
+            out.write(reinterpret_cast<const char*>(a.data), static_cast<std::streamsize>(a.nbytes));
+            position = a.offset + a.nbytes;
+        }
+    });
+}
+
+GapModel read_native_model(const std::string& path) {
+    FileReader file(path);
+    if (file.size() < kPrefixSize)
+        throw std::runtime_error(path + ": truncated: " + std::to_string(file.size()) +
+                                 " bytes, shorter than the 24-byte prefix of a gapd model file");
+    unsigned char prefix[kPrefixSize];
+    file.read(0, prefix, kPrefixSize);
+    if (std::memcmp(prefix, kMagic, 8) != 0)
+        throw std::runtime_error(path + ": not a gapd native model file (the first 8 bytes are not GAPDMODL)");
+    const auto version = static_cast<std::uint32_t>(get_le(prefix + 8, 4));
+    if (version > kNativeModelFormatVersion)
+        throw std::runtime_error(path + ": model format version " + std::to_string(version) +
+                                 " is newer than this gapd supports (version " +
+                                 std::to_string(kNativeModelFormatVersion) + "); use a newer gapd");
+    if (version == 0) throw std::runtime_error(path + ": invalid model format version 0");
+    const std::uint64_t header_size = get_le(prefix + 12, 8);
+    if (header_size > file.size() - kPrefixSize)
+        throw std::runtime_error(path + ": truncated: the header needs " + std::to_string(header_size) +
+                                 " bytes after the prefix, the file has " +
+                                 std::to_string(file.size() - kPrefixSize));
+    std::string header_text(header_size, '\0');
+    file.read(kPrefixSize, header_text.data(), header_size);
+    if (crc32_of(header_text.data(), header_text.size()) != get_le(prefix + 20, 4))
+        throw std::runtime_error(path + ": header checksum mismatch (file corrupted)");
+    json header;
+    try {
+        header = json::parse(header_text);
+    } catch (const json::exception& e) {
+        throw std::runtime_error(path + ": header is not valid JSON: " + e.what());
+    }
+    const HeaderReader r(path);
+    if (!header.is_object()) throw std::runtime_error(path + ": the header is not a JSON object");
+    r.expect(r.member(header, "", "format"), "format", "gapd-model");
+
+    const json& required = r.member(header, "", "required_features");
+    if (!required.is_array()) r.fail("required_features", "expected an array");
+    if (!required.empty())
+        r.fail("required_features", "this gapd does not support " + required.dump() + "; use a newer gapd");
+
+    // Array directory: every entry is checked against the file size, whether used or not.
+    std::map<std::string, ArrayEntry> directory;
+    std::map<std::string, std::string> dtypes;
+    const json& arrays = r.member(header, "", "arrays");
+    if (!arrays.is_array()) r.fail("arrays", "expected an array");
+    for (std::size_t i = 0; i < arrays.size(); ++i) {
+        const std::string field = "arrays[" + std::to_string(i) + "]";
+        ArrayEntry a;
+        a.name = r.string(r.member(arrays[i], field, "name"), field + ".name");
+        const std::string where = field + " ('" + a.name + "')";
+        const std::string dtype = r.string(r.member(arrays[i], field, "dtype"), where + ".dtype");
+        const json& shape = r.member(arrays[i], field, "shape");
+        if (!shape.is_array()) r.fail(where + ".shape", "expected an array");
+        for (const json& n : shape) a.shape.push_back(r.unsigned_integer(n, where + ".shape"));
+        a.offset = r.unsigned_integer(r.member(arrays[i], field, "offset"), where + ".offset");
+        a.nbytes = r.unsigned_integer(r.member(arrays[i], field, "nbytes"), where + ".nbytes");
+        a.crc = static_cast<std::uint32_t>(r.unsigned_integer(r.member(arrays[i], field, "crc32"), where + ".crc32"));
+        if (a.offset % kAlignment != 0 || a.offset < kPrefixSize + header_size)
+            r.fail(where + ".offset", "must be 64-byte aligned and after the header");
+        if (a.nbytes > file.size() || a.offset > file.size() - a.nbytes)
+            throw std::runtime_error(path + ": truncated: array '" + a.name + "' ends at byte " +
+                                     std::to_string(a.offset + a.nbytes) + ", the file has " +
+                                     std::to_string(file.size()) + " bytes");
+        if (directory.count(a.name) != 0) r.fail(where + ".name", "repeated array name");
+        dtypes[a.name] = dtype;
+        directory[a.name] = a;
+    }
+
+    // Reads a float64 array named in a header field straight into `out`, after checking shape and checksum.
+    auto load = [&](const json& name_field, const std::string& field, const std::vector<std::uint64_t>& shape,
+                    double* out) {
+        const std::string name = r.string(name_field, field);
+        const auto it = directory.find(name);
+        if (it == directory.end()) r.fail(field, "names array '" + name + "', which is not in the directory");
+        const ArrayEntry& a = it->second;
+        const std::string what = path + ": array '" + name + "': ";
+        if (dtypes[name] != "<f8")
+            throw std::runtime_error(what + "dtype '" + dtypes[name] + "' is not supported (expected '<f8')");
+        if (a.shape != shape) {
+            std::string got, want;
+            for (auto n : a.shape) got += (got.empty() ? "" : " x ") + std::to_string(n);
+            for (auto n : shape) want += (want.empty() ? "" : " x ") + std::to_string(n);
+            throw std::runtime_error(what + "shape " + got + " does not match the hypers (expected " + want + ")");
+        }
+        std::uint64_t count = 1;
+        for (auto n : shape) count *= n;
+        if (a.nbytes != count * 8)
+            throw std::runtime_error(what + "nbytes " + std::to_string(a.nbytes) + " does not match its shape");
+        file.read(a.offset, out, a.nbytes);
+        if (crc32_of(out, a.nbytes) != a.crc) throw std::runtime_error(what + "checksum mismatch (file corrupted)");
+        for (std::uint64_t k = 0; k < count; ++k)
+            if (!std::isfinite(out[k])) throw std::runtime_error(what + "non-finite value at flat index " + std::to_string(k));
+    };
+
+    GapModel model;
+    if (header.contains("description")) model.description = r.string(header["description"], "description");
+    model.hypers = read_hypers(r, r.member(header, "", "soap"));
+    const auto dim = static_cast<std::uint64_t>(power_spectrum_size(model.hypers));
+
+    const json& potential = r.member(header, "", "potential");
+    r.expect(r.member(potential, "potential", "type"), "potential.type", "sparse_gap");
+    const std::int64_t zeta = r.integer(r.member(potential, "potential", "zeta"), "potential.zeta");
+    if (zeta < 1 || zeta > 1000) r.fail("potential.zeta", "must be a positive integer");
+    model.zeta = static_cast<int>(zeta);
+    const json& self = r.member(potential, "potential", "self_contributions");
+    if (!self.is_object()) r.fail("potential.self_contributions", "expected an object");
+    for (const auto& item : self.items()) {
+        const std::string field = "potential.self_contributions." + item.key();
+        std::size_t used = 0;
+        int z = 0;
+        try {
+            z = std::stoi(item.key(), &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        if (used != item.key().size() || z < 1) r.fail(field, "key must be an atomic number");
+        model.self_contributions[z] = r.number(item.value(), field);
+    }
+    const json& sets = r.member(potential, "potential", "sparse_sets");
+    if (!sets.is_array()) r.fail("potential.sparse_sets", "expected an array");
+    for (std::size_t i = 0; i < sets.size(); ++i) {
+        const std::string field = "potential.sparse_sets[" + std::to_string(i) + "]";
+        SparseSet s;
+        const std::int64_t z = r.integer(r.member(sets[i], field, "species"), field + ".species");
+        if (!std::binary_search(model.hypers.species.begin(), model.hypers.species.end(), z))
+            r.fail(field + ".species", std::to_string(z) + " is not in soap.species");
+        if (!model.sparse.empty() && z <= model.sparse.back().species)
+            r.fail(field + ".species", "sparse sets must be sorted by species, without repeats");
+        s.species = static_cast<int>(z);
+        // The number of sparse points comes from the weights array; the points must agree with it.
+        const json& weights_name = r.member(sets[i], field, "weights");
+        const std::string wname = r.string(weights_name, field + ".weights");
+        const auto it = directory.find(wname);
+        if (it == directory.end() || it->second.shape.size() != 1)
+            r.fail(field + ".weights", "must name a 1-D array in the directory");
+        const std::uint64_t m = it->second.shape[0];
+        s.weights.resize(static_cast<Eigen::Index>(m));
+        load(weights_name, field + ".weights", {m}, s.weights.data());
+        s.points.resize(static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(dim));
+        load(r.member(sets[i], field, "points"), field + ".points", {m, dim}, s.points.data());
+        model.sparse.push_back(std::move(s));
+    }
+    return model;
+}
+
+bool is_native_model_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    char magic[8] = {};
+    return in.read(magic, 8) && std::memcmp(magic, kMagic, 8) == 0;
+}
+
+GapModel read_model_file(const std::string& path) {
+    return is_native_model_file(path) ? read_native_model(path) : read_librascal_model(path);
+}
+
+}  // namespace gapd

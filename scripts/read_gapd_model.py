@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Read a gapd native model file (docs/model_format.md) with the standard library and numpy only.
+
+As a module:   model = read_gapd_model("model.gapd")
+As a script:   python3 scripts/read_gapd_model.py MODEL    (prints a summary)
+
+The returned dict has:
+  format_version      int
+  header              the JSON header as parsed (everything, including sections this script ignores)
+  description, soap, zeta, species
+  self_contributions  {Z: eV}
+  sparse              {Z: {"points": (M, D) float64 array, "weights": (M,) float64 array}}
+  arrays              {name: array} for every array in the directory
+Every array's CRC32 is checked; errors raise ValueError naming the file and the problem.
+"""
+
+import json
+import struct
+import sys
+import zlib
+
+import numpy as np
+
+MAGIC = b"GAPDMODL"
+SUPPORTED_VERSION = 1
+PREFIX = struct.Struct("<8sIQI")  # magic, format version, header length, header CRC32 (24 bytes)
+
+
+def power_spectrum_size(soap):
+    nspecies = len(soap["species"])
+    return nspecies * (nspecies + 1) // 2 * soap["max_radial"] ** 2 * (soap["max_angular"] + 1)
+
+
+def read_gapd_model(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < PREFIX.size:
+        raise ValueError(f"{path}: truncated: shorter than the {PREFIX.size}-byte prefix")
+    magic, version, header_size, header_crc = PREFIX.unpack_from(data, 0)
+    if magic != MAGIC:
+        raise ValueError(f"{path}: not a gapd native model file (bad magic bytes)")
+    if version > SUPPORTED_VERSION or version == 0:
+        raise ValueError(f"{path}: model format version {version} is not supported (this script reads version 1)")
+    header_bytes = data[PREFIX.size:PREFIX.size + header_size]
+    if len(header_bytes) != header_size:
+        raise ValueError(f"{path}: truncated header")
+    if zlib.crc32(header_bytes) != header_crc:
+        raise ValueError(f"{path}: header checksum mismatch (file corrupted)")
+    header = json.loads(header_bytes.decode("utf-8"))
+    if header.get("required_features"):
+        raise ValueError(f"{path}: this script does not support required features {header['required_features']}")
+
+    arrays = {}
+    for entry in header["arrays"]:
+        name, offset, nbytes = entry["name"], entry["offset"], entry["nbytes"]
+        if offset + nbytes > len(data):
+            raise ValueError(f"{path}: truncated: array '{name}' ends at byte {offset + nbytes}, file has {len(data)}")
+        raw = data[offset:offset + nbytes]
+        if zlib.crc32(raw) != entry["crc32"]:
+            raise ValueError(f"{path}: array '{name}': checksum mismatch (file corrupted)")
+        dtype = np.dtype(entry["dtype"])
+        count = int(np.prod(entry["shape"], dtype=np.int64))
+        if count * dtype.itemsize != nbytes:
+            raise ValueError(f"{path}: array '{name}': nbytes does not match its shape and dtype")
+        arrays[name] = np.frombuffer(raw, dtype=dtype, count=count).reshape(entry["shape"])
+
+    soap = header["soap"]
+    potential = header["potential"]
+    dim = power_spectrum_size(soap)
+    sparse = {}
+    for s in potential["sparse_sets"]:
+        points, weights = arrays[s["points"]], arrays[s["weights"]]
+        if points.shape != (weights.shape[0], dim):
+            raise ValueError(f"{path}: array '{s['points']}' has shape {points.shape}, expected (M, {dim})")
+        sparse[s["species"]] = {"points": points, "weights": weights}
+    return {
+        "format_version": version,
+        "header": header,
+        "description": header.get("description", ""),
+        "soap": soap,
+        "zeta": potential["zeta"],
+        "species": soap["species"],
+        "self_contributions": dict(sorted((int(z), e) for z, e in potential["self_contributions"].items())),
+        "sparse": sparse,
+        "arrays": arrays,
+    }
+
+
+def main(argv):
+    if len(argv) != 2:
+        print(f"usage: {argv[0]} MODEL", file=sys.stderr)
+        return 2
+    try:
+        model = read_gapd_model(argv[1])
+    except (OSError, ValueError, KeyError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    soap = model["soap"]
+    cutoff = soap["cutoff_function"]
+    print(f"gapd model format version {model['format_version']}: {argv[1]}")
+    print(f"  description: {model['description']}")
+    print(f"  SOAP: nmax {soap['max_radial']}, lmax {soap['max_angular']}, sigma {soap['gaussian_sigma']} A, "
+          f"cutoff {cutoff['type']} rc {cutoff['cutoff']} A (smooth width {cutoff['smooth_width']} A), "
+          f"normalize {soap['normalize']}, librascal spline accuracy {soap['librascal_spline_accuracy']}")
+    print(f"  species {model['species']}, {power_spectrum_size(soap)} features, zeta {model['zeta']}")
+    print(f"  self contributions (eV): {model['self_contributions']}")
+    for z, s in model["sparse"].items():
+        print(f"  species {z}: {s['points'].shape[0]} sparse points, "
+              f"weights sum {s['weights'].sum():.10g}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
