@@ -79,7 +79,9 @@ TEST_CASE("forces are minus the finite-difference gradient of the energy") {
                 worst = std::max(worst, std::abs(fd - p.forces(i, a)));
             }
         CAPTURE(s0.size());
-        CHECK(worst < 1e-7);
+        // The energy carries ~1e-11 eV of round-off (cancelling kernel terms), so the stencil itself is only
+        // good to ~1e-7 eV/Å here; a wrong sign or a missing term shows up at 1e-3 and above.
+        CHECK(worst < 1e-6);
         // Newton's third law: no net force on a periodic system.
         CHECK(p.forces.colwise().sum().cwiseAbs().maxCoeff() < 1e-10);
     }

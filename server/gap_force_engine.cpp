@@ -1,0 +1,23 @@
+#include "server/gap_force_engine.hpp"
+
+namespace gapd {
+
+GapForceEngine::GapForceEngine(const GapCalculator& calculator, std::vector<int> numbers)
+    : calculator_(calculator), numbers_(std::move(numbers)) {}
+
+ForceResult GapForceEngine::compute(const Frame& frame) {
+    Structure s;
+    s.cell = frame.cell;
+    s.pbc = {{true, true, true}};  // i-PI always simulates a periodic cell
+    s.positions = frame.positions;
+    s.numbers = numbers_;
+    GapPrediction p = calculator_.compute(s, /*gradients=*/true);
+    ForceResult r;
+    r.energy = p.energy;
+    r.forces = std::move(p.forces);
+    r.virial = p.virial;
+    r.extras = "{}";  // a JSON object (never an array or a 'raw' key: those hang i-PI 3.3.0)
+    return r;
+}
+
+}  // namespace gapd

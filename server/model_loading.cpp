@@ -1,0 +1,58 @@
+#include "server/model_loading.hpp"
+
+#include "models/native_model_file.hpp"
+
+#include <chrono>
+#include <iostream>
+#include <stdexcept>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace gapd {
+
+RadialMode parse_radial_mode(const std::string& name) {
+    if (name == "spline") return RadialMode::Spline;
+    if (name == "exact") return RadialMode::Exact;
+    if (name == "librascal-spline") return RadialMode::LibrascalSpline;
+    throw std::invalid_argument("--radial must be spline, exact or librascal-spline (got '" + name + "')");
+}
+
+const char* radial_mode_help() {
+    return "Radial integrals: 'spline' (default; gapd's accurate spline, error far below 1e-8 eV/atom), "
+           "'exact' (1F1 for every neighbour; slow reference), 'librascal-spline' (librascal's own spline with "
+           "its interval quirk, to reproduce numbers of a librascal Spline-mode model exactly)";
+}
+
+std::unique_ptr<GapCalculator> load_calculator(const std::string& path, RadialMode mode) {
+    const auto start = std::chrono::steady_clock::now();
+    const bool native = is_native_model_file(path);
+    if (!native) std::cerr << "gapd: reading librascal model " << path << " (large JSON files take a few seconds)\n";
+    GapModel model = read_model_file(path);
+    if (mode == RadialMode::LibrascalSpline && !(model.hypers.librascal_spline_accuracy > 0))
+        throw std::invalid_argument(path + ": --radial librascal-spline needs a model fitted with librascal's "
+                                           "Spline optimization; this one is exact-mode");
+    auto calculator = std::make_unique<GapCalculator>(std::move(model), mode);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!native || seconds > 1.0) std::cerr << "gapd: model loaded in " << seconds << " s\n";
+    return calculator;
+}
+
+void set_thread_count(int threads) {
+    if (threads < 0) throw std::invalid_argument("--threads must be >= 0");
+#ifdef _OPENMP
+    if (threads > 0) omp_set_num_threads(threads);
+#else
+    if (threads > 1) std::cerr << "gapd: built without OpenMP, running on 1 thread\n";
+#endif
+}
+
+int current_thread_count() {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+}  // namespace gapd

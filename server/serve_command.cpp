@@ -1,0 +1,89 @@
+// gapd serve: connect to i-PI as a force client and answer every request with the GAP model.
+
+#include "client_protocol/driver_session.hpp"
+#include "client_protocol/stop_signal.hpp"
+#include "server/commands.hpp"
+#include "server/gap_force_engine.hpp"
+#include "server/model_loading.hpp"
+#include "server/template_structure.hpp"
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <memory>
+
+namespace gapd {
+
+namespace {
+
+struct ServeOptions {
+    std::string model, template_path, address = "localhost", prefix = "/tmp/ipi_", radial = "spline";
+    bool unix_socket = false, verbose = false, no_reconnect = false;
+    int port = 31415, threads = 0;
+    double connect_timeout = 120.0;
+};
+
+int run_serve(const ServeOptions& o) {
+    set_thread_count(o.threads);
+    const std::vector<int> numbers = read_template_numbers(o.template_path);
+    std::unique_ptr<GapCalculator> calculator = load_calculator(o.model, parse_radial_mode(o.radial));
+    GapForceEngine engine(*calculator, numbers);
+
+    ConnectionOptions connection;
+    connection.unix_socket = o.unix_socket;
+    connection.address = o.address;
+    connection.unix_prefix = o.prefix;
+    connection.port = o.port;
+    connection.connect_timeout_s = o.connect_timeout;
+    DriverOptions driver;
+    driver.verbose = o.verbose;
+    driver.reconnect = !o.no_reconnect;
+    std::cerr << "gapd: serving " << o.model << " for " << numbers.size() << " atoms on "
+              << (o.unix_socket ? "UNIX socket " + o.prefix + o.address
+                                : "TCP " + o.address + ":" + std::to_string(o.port))
+              << " with " << current_thread_count() << " thread(s)\n";
+    return run_driver(connection, engine, driver);
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app, int& exit_code) {
+    auto o = std::make_shared<ServeOptions>();
+    CLI::App* cmd = app.add_subcommand(
+        "serve",
+        "Connect to a running (or starting) i-PI as its force client and compute energy, forces and virial for "
+        "every frame it sends. Flags follow i-PI's driver (-u, -a, -p). Exits 0 when i-PI sends EXIT.");
+    cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    cmd->add_option("-m,--model", o->model, "Model file: gapd native (.gapd) or librascal JSON (.json, .json.gz)")
+        ->required()
+        ->check(CLI::ExistingFile);
+    cmd->add_option("-t,--template", o->template_path,
+                    "Structure file (extxyz/xyz, e.g. i-PI's initial structure) giving species and atom order")
+        ->required()
+        ->check(CLI::ExistingFile);
+    cmd->add_flag("-u,--unix", o->unix_socket, "Use a UNIX socket (path = sockets-prefix + address) instead of TCP");
+    cmd->add_option("-a,--address", o->address,
+                    "i-PI's <address>: host name/IP for TCP, socket name for UNIX (default localhost)");
+    cmd->add_option("-p,--port", o->port, "TCP port of i-PI (default 31415)")->check(CLI::Range(1, 65535));
+    cmd->add_option("-S,--sockets-prefix", o->prefix, "Prefix of UNIX socket paths, as i-PI's -S (default /tmp/ipi_)");
+    cmd->add_option("--threads", o->threads, "OpenMP threads (default: OMP_NUM_THREADS or all cores)")
+        ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--radial", o->radial, radial_mode_help());
+    cmd->add_option("--connect-timeout", o->connect_timeout,
+                    "Seconds to keep retrying to reach i-PI, at start and after i-PI restarts (default 120)")
+        ->check(CLI::NonNegativeNumber);
+    cmd->add_flag("--no-reconnect", o->no_reconnect, "Exit with an error instead of reconnecting when i-PI goes away");
+    cmd->add_flag("-v,--verbose", o->verbose, "Log every request to stderr");
+    cmd->footer(
+        "Examples:\n"
+        "  gapd serve -u -a batio3 --model model.gapd --template init.xyz\n"
+        "  gapd serve -a localhost -p 31415 --model model.json.gz --template init.xyz --threads 2\n"
+        "  gapd serve --config serve.yaml   (YAML keys = long option names, e.g. 'model: m.gapd', 'unix: true')\n"
+        "Units: i-PI's atomic units on the wire; the model works in eV and Å. SIGINT/SIGTERM finish the current\n"
+        "request, reply, and close the connection cleanly.");
+    cmd->callback([o, &exit_code]() {
+        install_stop_handlers();
+        exit_code = run_serve(*o);
+    });
+}
+
+}  // namespace gapd
