@@ -1,0 +1,251 @@
+#include "client_protocol/driver_session.hpp"
+
+#include "client_protocol/frame_conversion.hpp"
+#include "client_protocol/stop_signal.hpp"
+#include "client_protocol/wire_messages.hpp"
+
+#include <chrono>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace gapd {
+
+namespace {
+
+using wire::Header;
+
+constexpr int kIdleTickMs = 100;        // how often an idle session looks at the stop counter
+constexpr int kModeDetectMs = 200;      // wait for the header after the first POSDATA of a connection
+constexpr double kDrainOnCloseS = 2.0;  // bound on reading i-PI's leftovers when closing
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+bool same_structure(const wire::WireStructure& a, const wire::WireStructure& b) {
+    return a.h == b.h && a.positions == b.positions;
+}
+
+class Session {
+public:
+    Session(Transport& transport, ForceEngine& engine, const DriverOptions& options)
+        : transport_(transport), engine_(engine), verbose_(options.verbose),
+          log_(options.log != nullptr ? *options.log : std::cerr) {}
+
+    SessionEnd run() {
+        // A second signal gives up waits on i-PI in the middle of a request (the first lets it finish).
+        transport_.set_abandon_check([] { return stop_requests() >= 2; });
+        try {
+            for (;;) {
+                // A pending legacy result is a request in progress: the first signal lets it be fetched.
+                if (stop_requests() > (pending_ ? 1 : 0)) {
+                    transport_.close_gracefully(kDrainOnCloseS);
+                    return SessionEnd::Stopped;
+                }
+                if (!transport_.wait_readable(kIdleTickMs)) continue;
+                char header[wire::kHeaderSize];
+                transport_.read_exact(header, sizeof header);
+                if (!dispatch(header)) {
+                    transport_.close_gracefully(kDrainOnCloseS);
+                    return SessionEnd::Exit;
+                }
+            }
+        } catch (const ConnectionLost& e) {
+            log_ << "gapd: " << e.what() << "\n" << std::flush;
+            transport_.close_gracefully(kDrainOnCloseS);
+            return SessionEnd::Lost;
+        } catch (const WaitAbandoned&) {
+            transport_.close_gracefully(kDrainOnCloseS);
+            return SessionEnd::Stopped;
+        } catch (...) {
+            transport_.close_gracefully(kDrainOnCloseS);
+            throw;
+        }
+    }
+
+private:
+    enum class Mode { Unknown, Fused, Legacy };
+
+    // Handles one message; false on EXIT.
+    bool dispatch(const char* header) {
+        switch (wire::parse_header(header)) {
+            case Header::Status:
+                reply(!initialized_ ? Header::NeedInit : pending_ ? Header::HaveData : Header::Ready);
+                return true;
+            case Header::Init:
+                on_init();
+                return true;
+            case Header::PosData:
+                on_posdata();
+                return true;
+            case Header::GetForce:
+                if (!pending_) throw wire::ProtocolError("i-PI sent GETFORCE with no POSDATA to answer");
+                transport_.write_all(pending_->data(), pending_->size());
+                pending_.reset();
+                ++served_;
+                return true;
+            case Header::Exit:
+                if (verbose_) log_ << "gapd: EXIT from i-PI after " << served_ << " requests\n" << std::flush;
+                return false;
+            default:
+                throw wire::ProtocolError("unexpected message from i-PI: " + wire::quote_header(header));
+        }
+    }
+
+    void reply(Header header) {
+        const auto bytes = wire::header_bytes(header);
+        transport_.write_all(bytes.data(), bytes.size());
+    }
+
+    void on_init() {
+        std::uint8_t prefix_bytes[wire::kInitPrefixSize];
+        transport_.read_exact(prefix_bytes, sizeof prefix_bytes);
+        wire::ByteReader reader(prefix_bytes, sizeof prefix_bytes);
+        const auto prefix = wire::decode_init_prefix(reader);
+        std::string text(prefix.text_size, '\0');
+        transport_.read_exact(text.data(), text.size());
+        batch_ = wire::batch_size_from_init(text);
+        if (verbose_) {
+            log_ << "gapd: INIT rid " << prefix.request_id << ", batch size " << batch_ << ", text '" << text
+                 << "'\n" << std::flush;
+        }
+        engine_.on_init(prefix.request_id, text);
+        initialized_ = true;
+    }
+
+    void on_posdata() {
+        if (!initialized_) throw wire::ProtocolError("i-PI sent POSDATA before INIT");
+        if (pending_) throw wire::ProtocolError("i-PI sent POSDATA while a result was waiting for GETFORCE");
+
+        const std::size_t head = wire::posdata_head_size(batch_);
+        wire::Bytes body(head);
+        transport_.read_exact(body.data(), head);
+        const std::size_t natoms = wire::posdata_natoms(body.data(), batch_);
+        if (natoms != engine_.natoms()) {
+            throw std::runtime_error("i-PI sent " + std::to_string(natoms) + " atoms but the template has " +
+                                     std::to_string(engine_.natoms()) + " (the atom count is fixed per run)");
+        }
+        const std::size_t rest = wire::posdata_rest_size(natoms, batch_);
+        body.resize(head + rest);
+        transport_.read_exact(body.data() + head, rest);
+        const auto structures = wire::decode_posdata_body(body, batch_);
+
+        // Fused: GETFORCE is consumed before computing, so that if gapd dies meanwhile nothing is left unread
+        // and i-PI re-queues the request. Legacy: compute now, answer STATUS/GETFORCE as they come.
+        const bool fused = take_fused_getforce();
+        const auto t0 = std::chrono::steady_clock::now();
+        wire::Bytes message = compute(structures, natoms);
+        if (verbose_) {
+            log_ << "gapd: request " << served_ + 1 << ": " << natoms << " atoms x " << batch_ << " in "
+                 << ms_since(t0) << " ms\n" << std::flush;
+        }
+        if (fused) {
+            transport_.write_all(message.data(), message.size());
+            ++served_;
+        } else {
+            pending_ = std::move(message);
+        }
+    }
+
+    // Looks (without consuming) at what follows POSDATA. On the first request of a connection the answer
+    // fixes the mode: GETFORCE = default mode, STATUS = legacy. Nothing within kModeDetectMs: answer this
+    // request the legacy way (which also works in default mode) and look again next time.
+    bool take_fused_getforce() {
+        if (mode_ == Mode::Legacy) return false;
+        char next[wire::kHeaderSize];
+        if (!transport_.peek(next, sizeof next, mode_ == Mode::Unknown ? kModeDetectMs : -1)) return false;
+        const Header header = wire::parse_header(next);
+        if (mode_ == Mode::Unknown && (header == Header::GetForce || header == Header::Status)) {
+            mode_ = header == Header::GetForce ? Mode::Fused : Mode::Legacy;
+            if (verbose_) {
+                log_ << "gapd: i-PI uses the " << (mode_ == Mode::Fused ? "default (fused)" : "legacy")
+                     << " message sequence\n" << std::flush;
+            }
+        }
+        if (header != Header::GetForce) return false;
+        transport_.read_exact(next, sizeof next);
+        return true;
+    }
+
+    wire::Bytes compute(const std::vector<wire::WireStructure>& structures, std::size_t natoms) {
+        std::vector<wire::WireResult> results;
+        results.reserve(structures.size());
+        for (std::size_t i = 0; i < structures.size(); ++i) {
+            // i-PI pads short batches by repeating the last structure: reuse its result.
+            if (i > 0 && same_structure(structures[i], structures[i - 1])) {
+                results.push_back(results.back());
+                continue;
+            }
+            const Frame frame = frame_from_wire(structures[i], engine_.uses_cell());
+            ForceResult result;
+            try {
+                result = engine_.compute(frame);
+            } catch (const std::exception& e) {
+                throw std::runtime_error(std::string("force engine failed: ") + e.what());
+            }
+            results.push_back(result_to_wire(result, natoms));
+        }
+        return wire::encode_forceready(results);
+    }
+
+    Transport& transport_;
+    ForceEngine& engine_;
+    bool verbose_;
+    std::ostream& log_;
+
+    bool initialized_ = false;
+    std::size_t batch_ = 1;
+    Mode mode_ = Mode::Unknown;
+    std::optional<wire::Bytes> pending_;  // legacy: FORCEREADY built, waiting for GETFORCE
+    std::size_t served_ = 0;
+};
+
+}  // namespace
+
+SessionEnd serve_connection(Transport& transport, ForceEngine& engine, const DriverOptions& options) {
+    return Session(transport, engine, options).run();
+}
+
+int run_driver(const ConnectionOptions& connection, ForceEngine& engine, const DriverOptions& options) {
+    std::ostream& log = options.log != nullptr ? *options.log : std::cerr;
+    const auto should_stop = [] { return stop_requests() > 0; };
+    for (bool first = true;; first = false) {
+        std::optional<Transport> transport;
+        try {
+            transport = connect_with_retry(connection, log, should_stop);
+        } catch (const std::exception& e) {
+            log << "gapd: error: " << e.what() << "\n" << std::flush;
+            return kExitNoConnection;
+        }
+        if (!transport) {
+            log << "gapd: stop requested while waiting for i-PI\n" << std::flush;
+            return kExitOk;
+        }
+        log << "gapd: " << (first ? "connected to " : "reconnected to ") << transport->peer() << "\n" << std::flush;
+
+        SessionEnd end;
+        try {
+            end = serve_connection(*transport, engine, options);
+        } catch (const std::exception& e) {
+            log << "gapd: error: " << e.what() << "\n" << std::flush;
+            return kExitError;
+        }
+        if (end == SessionEnd::Exit) {
+            log << "gapd: i-PI sent EXIT; connection closed\n" << std::flush;
+            return kExitOk;
+        }
+        if (end == SessionEnd::Stopped) {
+            log << "gapd: stop requested; connection to i-PI closed\n" << std::flush;
+            return kExitOk;
+        }
+        if (!options.reconnect) {
+            log << "gapd: error: i-PI closed the connection without EXIT\n" << std::flush;
+            return kExitError;
+        }
+        log << "gapd: i-PI went away without EXIT; waiting for it to come back\n" << std::flush;
+    }
+}
+
+}  // namespace gapd

@@ -1,0 +1,104 @@
+#include "client_protocol/frame_conversion.hpp"
+
+#include "client_protocol/extras_check.hpp"
+#include "client_protocol/units.hpp"
+
+#include <Eigen/LU>
+
+#include <cmath>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+namespace gapd {
+
+namespace {
+
+using RowMajor3d = Eigen::Matrix<double, 3, 3, Eigen::RowMajor>;
+
+const Eigen::IOFormat kOneLine(Eigen::FullPrecision, Eigen::DontAlignCols, " ", "; ", "", "", "[", "]");
+
+const char* axis_name(std::size_t k) { return k == 0 ? "x" : k == 1 ? "y" : "z"; }
+
+// Scale-free test: the volume compared with the product of the edge lengths (1 for a cube).
+bool is_singular(const Eigen::Matrix3d& cell) {
+    const double edges = cell.row(0).norm() * cell.row(1).norm() * cell.row(2).norm();
+    return !(std::abs(cell.determinant()) > 1e-10 * edges);
+}
+
+}  // namespace
+
+Frame frame_from_wire(const wire::WireStructure& structure, bool require_invertible_cell) {
+    for (std::size_t k = 0; k < 9; ++k) {
+        if (!std::isfinite(structure.h[k])) {
+            throw wire::ProtocolError("i-PI sent a non-finite cell matrix element h[" + std::to_string(k / 3) +
+                                      "][" + std::to_string(k % 3) + "]");
+        }
+    }
+    const std::size_t natoms = structure.natoms();
+    for (std::size_t k = 0; k < 3 * natoms; ++k) {
+        if (!std::isfinite(structure.positions[k])) {
+            throw wire::ProtocolError("i-PI sent a non-finite position (atom " + std::to_string(k / 3) + ", " +
+                                      axis_name(k % 3) + ")");
+        }
+    }
+
+    Frame frame;
+    // Wire h[i][j] = component i of lattice vector j: its transpose has the vectors as rows.
+    frame.cell = Eigen::Map<const RowMajor3d>(structure.h.data()).transpose() * units::kBohrInAngstrom;
+    frame.positions = Eigen::Map<const Matrix3N>(structure.positions.data(), static_cast<Eigen::Index>(natoms), 3) *
+                      units::kBohrInAngstrom;
+    if (require_invertible_cell && is_singular(frame.cell)) {
+        std::ostringstream msg;
+        msg << "i-PI sent a singular cell (rows = lattice vectors, Å): " << frame.cell.format(kOneLine)
+            << ", but the model uses periodic boundary conditions";
+        throw wire::ProtocolError(msg.str());
+    }
+    return frame;
+}
+
+wire::WireStructure frame_to_wire(const Frame& frame) {
+    wire::WireStructure structure;
+    const RowMajor3d h = frame.cell.transpose() / units::kBohrInAngstrom;
+    const RowMajor3d h_inv = h.inverse();
+    Eigen::Map<RowMajor3d>(structure.h.data()) = h;
+    Eigen::Map<RowMajor3d>(structure.h_inv.data()) = h_inv;
+    structure.positions.resize(static_cast<std::size_t>(frame.positions.size()));
+    Eigen::Map<Matrix3N>(structure.positions.data(), frame.positions.rows(), 3) =
+        frame.positions / units::kBohrInAngstrom;
+    return structure;
+}
+
+wire::WireResult result_to_wire(const ForceResult& result, std::size_t natoms) {
+    if (static_cast<std::size_t>(result.forces.rows()) != natoms) {
+        throw std::runtime_error("force engine returned forces for " + std::to_string(result.forces.rows()) +
+                                 " atoms, expected " + std::to_string(natoms));
+    }
+    if (!std::isfinite(result.energy)) throw std::runtime_error("force engine returned a non-finite energy");
+    if (!result.forces.allFinite()) throw std::runtime_error("force engine returned non-finite forces");
+    if (!result.virial.allFinite()) throw std::runtime_error("force engine returned a non-finite virial");
+    check_extras_for_ipi(result.extras);
+
+    wire::WireResult out;
+    out.energy = result.energy / units::kHartreeInEv;
+    out.forces.resize(3 * natoms);
+    Eigen::Map<Matrix3N>(out.forces.data(), static_cast<Eigen::Index>(natoms), 3) =
+        result.forces / units::kHartreePerBohrInEvPerAngstrom;
+    // Row-major W[a][b] as i-PI reads it (mapped, so Eigen's column-major storage never leaks out).
+    Eigen::Map<RowMajor3d>(out.virial.data()) = result.virial / units::kHartreeInEv;
+    out.extras = result.extras;
+    return out;
+}
+
+ForceResult result_from_wire(const wire::WireResult& result) {
+    ForceResult out;
+    out.energy = result.energy * units::kHartreeInEv;
+    out.forces = Eigen::Map<const Matrix3N>(result.forces.data(),
+                                            static_cast<Eigen::Index>(result.forces.size() / 3), 3) *
+                 units::kHartreePerBohrInEvPerAngstrom;
+    out.virial = Eigen::Map<const RowMajor3d>(result.virial.data()) * units::kHartreeInEv;
+    out.extras = result.extras;
+    return out;
+}
+
+}  // namespace gapd

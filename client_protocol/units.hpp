@@ -1,0 +1,14 @@
+#pragma once
+// Unit conversion between the model side (Å, eV) and i-PI's wire (atomic units: Bohr, Hartree).
+// CODATA 2018. These literals appear nowhere else in gapd: everything derives from them.
+// Wire -> model multiplies by these factors, model -> wire divides by them: one correctly rounded
+// operation each way (not a multiplication by a rounded reciprocal), so most values survive a round trip
+// bit for bit.
+
+namespace gapd::units {
+
+inline constexpr double kBohrInAngstrom = 0.529177210903;  // CODATA 2018 Bohr radius
+inline constexpr double kHartreeInEv = 27.211386245988;    // CODATA 2018 Hartree energy
+inline constexpr double kHartreePerBohrInEvPerAngstrom = kHartreeInEv / kBohrInAngstrom;  // force
+
+}  // namespace gapd::units
