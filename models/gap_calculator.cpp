@@ -4,6 +4,9 @@
 
 #include <Eigen/Dense>
 #include <chrono>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <sstream>
 #include <stdexcept>
 
@@ -26,6 +29,28 @@ private:
     std::chrono::steady_clock::time_point last_;
 };
 
+int max_threads() {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+int thread_id() {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+// Grows a buffer to at least `rows` rows of `cols`; callers use topRows(), so steady-state calls do not
+// allocate.
+void reserve_rows(RowMatrix& m, Eigen::Index rows, Eigen::Index cols) {
+    if (m.rows() < rows || m.cols() != cols) m.resize(std::max(rows, m.cols() == cols ? m.rows() : 0), cols);
+}
+
 double integer_power(double x, int n) {
     double r = 1.0;
     for (int k = 0; k < n; ++k) r *= x;
@@ -38,16 +63,21 @@ GapCalculator::GapCalculator(GapModel model, RadialMode mode)
     : model_(std::move(model)),
       mode_(mode),
       expansion_(model_.hypers, mode),
-      power_spectrum_(model_.hypers),
+      full_power_spectrum_(model_.hypers, PowerSpectrumLayout::Full),
+      power_spectrum_(model_.hypers, PowerSpectrumLayout::Compressed),
       sparse_of_species_(model_.hypers.species.size(), -1) {
     if (model_.zeta < 1) throw std::invalid_argument("GAP model: zeta must be a positive integer");
     for (std::size_t k = 0; k < model_.sparse.size(); ++k) {
         const SparseSet& set = model_.sparse[k];
         const int a = expansion_.species_index(set.species);
         if (a < 0) throw std::invalid_argument("GAP model: sparse set for a species missing from the species list");
-        if (set.points.cols() != power_spectrum_.size() || set.points.rows() != set.weights.size())
+        if (set.points.cols() != full_power_spectrum_.size() || set.points.rows() != set.weights.size())
             throw std::invalid_argument("GAP model: sparse set shape does not match the hyperparameters");
         sparse_of_species_[a] = static_cast<int>(k);
+        RowMatrix compressed(set.points.rows(), power_spectrum_.size());
+        for (Eigen::Index m = 0; m < set.points.rows(); ++m)
+            power_spectrum_.from_full_layout(set.points.row(m).data(), compressed.row(m).data());
+        compressed_points_.push_back(std::move(compressed));
     }
 }
 
@@ -70,7 +100,7 @@ RowMatrix GapCalculator::features(const Structure& s) const {
     const std::vector<int> species_of = species_indices(s);
     const NeighbourList nl = build_neighbour_list(s, cutoff());
     const int n = static_cast<int>(s.size());
-    RowMatrix x(n, power_spectrum_.size());
+    RowMatrix x(n, full_power_spectrum_.size());
 #pragma omp parallel
     {
         ExpansionScratch scratch = expansion_.make_scratch();
@@ -78,15 +108,18 @@ RowMatrix GapCalculator::features(const Structure& s) const {
 #pragma omp for schedule(static)
         for (int i = 0; i < n; ++i) {
             expansion_.compute(nl, species_of, i, c.data(), scratch);
-            power_spectrum_.compute(c.data(), x.row(i).data());
+            full_power_spectrum_.compute(c.data(), x.row(i).data());
         }
     }
     return x;
 }
 
-GapPrediction GapCalculator::compute(const Structure& s, bool gradients, PhaseTimes* times) const {
+GapPrediction GapCalculator::compute(const Structure& s, bool gradients, PhaseTimes* times,
+                                     GapWorkspace* workspace) const {
     if (times) *times = PhaseTimes{};
     PhaseClock clock(times);
+    GapWorkspace local;
+    GapWorkspace& w = workspace ? *workspace : local;
     const std::vector<int> species_of = species_indices(s);
     const NeighbourList nl = build_neighbour_list(s, cutoff());
     clock.lap(&PhaseTimes::neighbours);
@@ -95,6 +128,12 @@ GapPrediction GapCalculator::compute(const Structure& s, bool gradients, PhaseTi
     const int S = expansion_.size();
     const int D = power_spectrum_.size();
     const int zeta = model_.zeta;
+    const int threads = max_threads();
+    if (static_cast<int>(w.expansion.size()) < threads) {
+        w.expansion.resize(threads, expansion_.make_scratch());
+        w.work.resize(threads);
+    }
+    for (auto& v : w.work) v.resize(D);
 
     GapPrediction out;
     out.atom_energies.resize(n_atoms);
@@ -103,61 +142,61 @@ GapPrediction GapCalculator::compute(const Structure& s, bool gradients, PhaseTi
         out.atom_energies[i] = (e0 != model_.self_contributions.end()) ? e0->second : 0.0;
     }
     // dE/dr_ij of every neighbour entry; entries of centres without a sparse set stay zero.
-    std::vector<double> pair_gradients(gradients ? 3 * nl.size() : 0, 0.0);
+    w.pair_gradients.assign(gradients ? 3 * nl.size() : 0, 0.0);
 
-    RowMatrix C, X, dC, G;
-    Eigen::VectorXd norms;
-    for (const SparseSet& set : model_.sparse) {
-        std::vector<int> centres;
+    for (std::size_t k = 0; k < model_.sparse.size(); ++k) {
+        const SparseSet& set = model_.sparse[k];
+        const RowMatrix& T = compressed_points_[k];
+        w.centres.clear();
         for (int i = 0; i < n_atoms; ++i)
-            if (s.numbers[i] == set.species) centres.push_back(i);
-        const int M = static_cast<int>(set.points.rows());
+            if (s.numbers[i] == set.species) w.centres.push_back(i);
+        const int M = static_cast<int>(T.rows());
 
-        for (std::size_t start = 0; start < centres.size(); start += chunk_size) {
-            const int B = static_cast<int>(std::min<std::size_t>(chunk_size, centres.size() - start));
-            const int* chunk = centres.data() + start;
-            C.resize(B, S);
-            X.resize(B, D);
-            norms.resize(B);
+        for (std::size_t start = 0; start < w.centres.size(); start += chunk_size) {
+            const int B = static_cast<int>(std::min<std::size_t>(chunk_size, w.centres.size() - start));
+            const int* chunk = w.centres.data() + start;
+            reserve_rows(w.C, B, S);
+            reserve_rows(w.X, B, D);
+            if (w.norms.size() < B) w.norms.resize(B);
 
-#pragma omp parallel
-            {
-                ExpansionScratch scratch = expansion_.make_scratch();
-#pragma omp for schedule(static)
-                for (int b = 0; b < B; ++b) expansion_.compute(nl, species_of, chunk[b], C.row(b).data(), scratch);
-            }
+#pragma omp parallel for schedule(static)
+            for (int b = 0; b < B; ++b)
+                expansion_.compute(nl, species_of, chunk[b], w.C.row(b).data(), w.expansion[thread_id()]);
             clock.lap(&PhaseTimes::expansion);
 #pragma omp parallel for schedule(static)
-            for (int b = 0; b < B; ++b) norms[b] = power_spectrum_.compute(C.row(b).data(), X.row(b).data());
+            for (int b = 0; b < B; ++b) w.norms[b] = power_spectrum_.compute(w.C.row(b).data(), w.X.row(b).data());
             clock.lap(&PhaseTimes::power_spectrum);
 
             // Kernel: K = X T^T, E_i += sum_m w_m K_im^zeta; dE/dX = (zeta w_m K_im^(zeta-1)) T.
-            RowMatrix K = X * set.points.transpose();
+            if (w.K.size() < model_.sparse.size()) w.K.resize(model_.sparse.size());
+            reserve_rows(w.K[k], B, M);
+            auto K = w.K[k].topRows(B);
+            K.noalias() = w.X.topRows(B) * T.transpose();
             for (int b = 0; b < B; ++b) {
                 double e = 0.0;
+                double* krow = K.row(b).data();
                 for (int m = 0; m < M; ++m) {
-                    const double k_pow = integer_power(K(b, m), zeta - 1);
-                    e += set.weights[m] * k_pow * K(b, m);
-                    K(b, m) = zeta * set.weights[m] * k_pow;
+                    const double k_pow = integer_power(krow[m], zeta - 1);
+                    e += set.weights[m] * k_pow * krow[m];
+                    krow[m] = zeta * set.weights[m] * k_pow;
                 }
                 out.atom_energies[chunk[b]] += e;
             }
-            if (gradients) G.noalias() = K * set.points;
+            if (gradients) {
+                reserve_rows(w.G, B, D);
+                w.G.topRows(B).noalias() = K * T;
+            }
             clock.lap(&PhaseTimes::kernel);
             if (!gradients) continue;
 
-            dC.resize(B, S);
-#pragma omp parallel
-            {
-                ExpansionScratch scratch = expansion_.make_scratch();
-                std::vector<double> work(D);
-#pragma omp for schedule(static)
-                for (int b = 0; b < B; ++b) {
-                    power_spectrum_.backpropagate(C.row(b).data(), X.row(b).data(), norms[b], G.row(b).data(),
-                                                  dC.row(b).data(), work.data());
-                    expansion_.backpropagate(nl, species_of, chunk[b], dC.row(b).data(), pair_gradients.data(),
-                                             scratch);
-                }
+            reserve_rows(w.dC, B, S);
+#pragma omp parallel for schedule(static)
+            for (int b = 0; b < B; ++b) {
+                const int t = thread_id();
+                power_spectrum_.backpropagate(w.C.row(b).data(), w.X.row(b).data(), w.norms[b], w.G.row(b).data(),
+                                              w.dC.row(b).data(), w.work[t].data());
+                expansion_.backpropagate(nl, species_of, chunk[b], w.dC.row(b).data(), w.pair_gradients.data(),
+                                         w.expansion[t]);
             }
             clock.lap(&PhaseTimes::gradients);
         }
@@ -170,7 +209,7 @@ GapPrediction GapCalculator::compute(const Structure& s, bool gradients, PhaseTi
         out.forces = Matrix3N::Zero(n_atoms, 3);
         for (int i = 0; i < n_atoms; ++i) {
             for (std::size_t e = nl.offsets[i]; e < nl.offsets[i + 1]; ++e) {
-                const double* g = pair_gradients.data() + 3 * e;
+                const double* g = w.pair_gradients.data() + 3 * e;
                 const double* r = nl.vectors.data() + 3 * e;
                 const int j = nl.neighbour[e];
                 for (int a = 0; a < 3; ++a) {

@@ -31,6 +31,18 @@ struct PhaseTimes {
     double total() const { return neighbours + expansion + power_spectrum + kernel + gradients + scatter; }
 };
 
+// Buffers reused from call to call (one per connection / caller), so that a request allocates nothing
+// once the first call of a given size has run. Not thread-safe: one workspace per concurrent caller.
+struct GapWorkspace {
+    RowMatrix C, X, G, dC;                     // chunk buffers: coefficients, features, dE/dfeatures, dE/dc
+    std::vector<RowMatrix> K;                  // kernel values, one buffer per sparse set (M differs)
+    Eigen::VectorXd norms;
+    std::vector<double> pair_gradients;        // 3 per neighbour entry
+    std::vector<ExpansionScratch> expansion;   // one per thread
+    std::vector<std::vector<double>> work;     // one per thread, D doubles
+    std::vector<int> centres;
+};
+
 class GapCalculator {
 public:
     GapCalculator(GapModel model, RadialMode mode);
@@ -40,7 +52,9 @@ public:
     double cutoff() const { return model_.hypers.cutoff.cutoff; }
 
     // Throws std::invalid_argument if the structure has species the model does not know.
-    GapPrediction compute(const Structure& s, bool gradients, PhaseTimes* times = nullptr) const;
+    // `workspace` may be null (a temporary one is used); pass one per caller to avoid allocations.
+    GapPrediction compute(const Structure& s, bool gradients, PhaseTimes* times = nullptr,
+                          GapWorkspace* workspace = nullptr) const;
 
     // Normalized power spectra of every atom (N x D), for tests and tools.
     RowMatrix features(const Structure& s) const;
@@ -54,7 +68,9 @@ private:
     GapModel model_;
     RadialMode mode_;
     SphericalExpansion expansion_;
-    PowerSpectrum power_spectrum_;
+    PowerSpectrum full_power_spectrum_;  // librascal's layout, for features()
+    PowerSpectrum power_spectrum_;       // compressed layout used by the kernel
+    std::vector<RowMatrix> compressed_points_;  // model_.sparse[k].points in the compressed layout
     std::vector<int> sparse_of_species_;  // species index -> index into model_.sparse, or -1
 };
 

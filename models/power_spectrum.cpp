@@ -4,38 +4,69 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 namespace gapd {
 
-PowerSpectrum::PowerSpectrum(const SoapHypers& h)
+namespace {
+constexpr int kMaxRadial = 32;  // bound for the small stack matrices below
+}
+
+int power_spectrum_size(const SoapHypers& h, PowerSpectrumLayout layout) {
+    if (layout == PowerSpectrumLayout::Full) return power_spectrum_size(h);
+    const int ns = static_cast<int>(h.species.size()), nmax = h.max_radial, L = h.max_angular + 1;
+    const int same = ns, cross = ns * (ns - 1) / 2;
+    return (same * nmax * (nmax + 1) / 2 + cross * nmax * nmax) * L;
+}
+
+PowerSpectrum::PowerSpectrum(const SoapHypers& h, PowerSpectrumLayout layout)
     : nspecies_(static_cast<int>(h.species.size())),
       nmax_(h.max_radial),
       lmax_(h.max_angular),
       nlm_((h.max_angular + 1) * (h.max_angular + 1)),
-      block_(h.max_radial * h.max_radial * (h.max_angular + 1)),
-      size_(power_spectrum_size(h)),
-      normalize_(h.normalize) {
+      size_(power_spectrum_size(h, layout)),
+      normalize_(h.normalize),
+      layout_(layout) {
+    if (nmax_ > kMaxRadial) throw std::invalid_argument("power spectrum: max_radial above 32 is not supported");
     for (int l = 0; l <= lmax_; ++l) l_factor_.push_back(1.0 / std::sqrt(2.0 * l + 1.0));
+    int offset = 0;
+    const int L = lmax_ + 1;
+    for (int a = 0; a < nspecies_; ++a)
+        for (int b = a; b < nspecies_; ++b) {
+            const bool compressed = (a == b) && layout == PowerSpectrumLayout::Compressed;
+            keys_.push_back({a, b, offset, compressed});
+            offset += (compressed ? nmax_ * (nmax_ + 1) / 2 : nmax_ * nmax_) * L;
+        }
 }
 
 double PowerSpectrum::compute(const double* c, double* x) const {
-    const int L = lmax_ + 1;
-    double* out = x;
-    for (int a = 0; a < nspecies_; ++a) {
-        for (int b = a; b < nspecies_; ++b, out += block_) {
-            const double s = (a < b) ? std::sqrt(2.0) : 1.0;
-            const double* ca = c + static_cast<std::size_t>(a) * nlm_ * nmax_;
-            const double* cb = c + static_cast<std::size_t>(b) * nlm_ * nmax_;
-            for (int l = 0; l < L; ++l) {
-                const double f = s * l_factor_[l];
-                for (int n1 = 0; n1 < nmax_; ++n1) {
-                    for (int n2 = 0; n2 < nmax_; ++n2) {
-                        double sum = 0.0;
-                        for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm)
-                            sum += ca[lm * nmax_ + n1] * cb[lm * nmax_ + n2];
-                        out[(n1 * nmax_ + n2) * L + l] = f * sum;
-                    }
+    const int L = lmax_ + 1, N = nmax_;
+    double P[kMaxRadial * kMaxRadial];
+    for (const Key& k : keys_) {
+        const double s = (k.a < k.b) ? std::sqrt(2.0) : 1.0;
+        const double* ca = c + static_cast<std::size_t>(k.a) * nlm_ * N;
+        const double* cb = c + static_cast<std::size_t>(k.b) * nlm_ * N;
+        double* out = x + k.offset;
+        for (int l = 0; l < L; ++l) {
+            // P = C_a^T C_b over the (2l+1) rows of this l; the inner loop runs over contiguous n2.
+            std::fill(P, P + N * N, 0.0);
+            for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) {
+                const double* ra = ca + lm * N;
+                const double* rb = cb + lm * N;
+                for (int n1 = 0; n1 < N; ++n1) {
+                    const double v = ra[n1];
+                    double* row = P + n1 * N;
+                    for (int n2 = 0; n2 < N; ++n2) row[n2] += v * rb[n2];
                 }
+            }
+            const double f = s * l_factor_[l];
+            if (k.compressed) {
+                const double f2 = f * std::sqrt(2.0);
+                int pair = 0;
+                for (int n1 = 0; n1 < N; ++n1)
+                    for (int n2 = n1; n2 < N; ++n2, ++pair) out[pair * L + l] = (n1 == n2 ? f : f2) * P[n1 * N + n2];
+            } else {
+                for (int q = 0; q < N * N; ++q) out[q * L + l] = f * P[q];
             }
         }
     }
@@ -51,7 +82,7 @@ double PowerSpectrum::compute(const double* c, double* x) const {
 
 void PowerSpectrum::backpropagate(const double* c, const double* x, double norm, const double* g, double* dc,
                                   double* work) const {
-    const int L = lmax_ + 1;
+    const int L = lmax_ + 1, N = nmax_;
     // Through the normalization: dE/dp = (g - x (x.g)) / ||p||.
     const double* gp = g;
     if (normalize_ && norm > 0.0) {
@@ -61,28 +92,67 @@ void PowerSpectrum::backpropagate(const double* c, const double* x, double norm,
         for (int k = 0; k < size_; ++k) work[k] = (g[k] - x[k] * xg) * inv;
         gp = work;
     }
-    std::fill(dc, dc + static_cast<std::size_t>(nspecies_) * nlm_ * nmax_, 0.0);
-    for (int a = 0; a < nspecies_; ++a) {
-        for (int b = a; b < nspecies_; ++b, gp += block_) {
-            const double s = (a < b) ? std::sqrt(2.0) : 1.0;
-            const double* ca = c + static_cast<std::size_t>(a) * nlm_ * nmax_;
-            const double* cb = c + static_cast<std::size_t>(b) * nlm_ * nmax_;
-            double* dca = dc + static_cast<std::size_t>(a) * nlm_ * nmax_;
-            double* dcb = dc + static_cast<std::size_t>(b) * nlm_ * nmax_;
-            for (int l = 0; l < L; ++l) {
-                const double f = s * l_factor_[l];
-                for (int n1 = 0; n1 < nmax_; ++n1) {
-                    for (int n2 = 0; n2 < nmax_; ++n2) {
-                        const double h = f * gp[(n1 * nmax_ + n2) * L + l];
-                        if (h == 0.0) continue;
-                        for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) {
-                            dca[lm * nmax_ + n1] += h * cb[lm * nmax_ + n2];
-                            dcb[lm * nmax_ + n2] += h * ca[lm * nmax_ + n1];
-                        }
+    std::fill(dc, dc + static_cast<std::size_t>(nspecies_) * nlm_ * N, 0.0);
+    double H[kMaxRadial * kMaxRadial];
+    for (const Key& k : keys_) {
+        const double s = (k.a < k.b) ? std::sqrt(2.0) : 1.0;
+        const double* ca = c + static_cast<std::size_t>(k.a) * nlm_ * N;
+        const double* cb = c + static_cast<std::size_t>(k.b) * nlm_ * N;
+        double* dca = dc + static_cast<std::size_t>(k.a) * nlm_ * N;
+        double* dcb = dc + static_cast<std::size_t>(k.b) * nlm_ * N;
+        const double* gk = gp + k.offset;
+        for (int l = 0; l < L; ++l) {
+            const double f = s * l_factor_[l];
+            // H[n1][n2] = f dE/dx_{n1 n2 l} over the full square. A compressed off-diagonal entry
+            // y = sqrt2 f P_{n1n2} replaces the two full-square copies (n1,n2) and (n2,n1), each equal to f P:
+            // their gradients must add up to dE/dP = sqrt2 f dE/dy, so each copy gets f dE/dy / sqrt2.
+            if (k.compressed) {
+                int pair = 0;
+                for (int n1 = 0; n1 < N; ++n1)
+                    for (int n2 = n1; n2 < N; ++n2, ++pair) {
+                        const double h = f * gk[pair * L + l] * (n1 == n2 ? 1.0 : M_SQRT1_2);
+                        H[n1 * N + n2] = h;
+                        H[n2 * N + n1] = h;
                     }
+            } else {
+                for (int q = 0; q < N * N; ++q) H[q] = f * gk[q * L + l];
+            }
+            // dC_a[lm][n1] += sum_n2 H[n1][n2] C_b[lm][n2];  dC_b[lm][n2] += sum_n1 H[n1][n2] C_a[lm][n1].
+            for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) {
+                const double* ra = ca + lm * N;
+                const double* rb = cb + lm * N;
+                double* da = dca + lm * N;
+                double* db = dcb + lm * N;
+                for (int n1 = 0; n1 < N; ++n1) {
+                    const double* row = H + n1 * N;
+                    double acc = 0.0;
+                    for (int n2 = 0; n2 < N; ++n2) acc += row[n2] * rb[n2];
+                    da[n1] += acc;
+                    const double v = ra[n1];
+                    for (int n2 = 0; n2 < N; ++n2) db[n2] += v * row[n2];
                 }
             }
         }
+    }
+}
+
+void PowerSpectrum::from_full_layout(const double* full, double* out) const {
+    const int L = lmax_ + 1, N = nmax_;
+    int full_offset = 0;
+    for (const Key& k : keys_) {
+        const double* in = full + full_offset;
+        double* o = out + k.offset;
+        if (k.compressed) {
+            int pair = 0;
+            for (int n1 = 0; n1 < N; ++n1)
+                for (int n2 = n1; n2 < N; ++n2, ++pair)
+                    for (int l = 0; l < L; ++l)
+                        o[pair * L + l] = (n1 == n2) ? in[(n1 * N + n2) * L + l]
+                                                     : (in[(n1 * N + n2) * L + l] + in[(n2 * N + n1) * L + l]) / std::sqrt(2.0);
+        } else {
+            std::copy(in, in + N * N * L, o);
+        }
+        full_offset += N * N * L;
     }
 }
 

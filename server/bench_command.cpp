@@ -63,9 +63,11 @@ int run_bench(const BenchOptions& o) {
     std::unique_ptr<GapCalculator> calc = load_calculator(o.model, parse_radial_mode(o.radial));
     const double rss_model = peak_rss_mb();
     const GapModel& m = calc->model();
-    const int D = power_spectrum_size(m.hypers);
-    std::printf("model: %s\n  nmax %d lmax %d rc %.2f zeta %d, %d features, sparse points:", o.model.c_str(),
+    const int D = power_spectrum_size(m.hypers, PowerSpectrumLayout::Compressed);
+    std::printf("model: %s\n  nmax %d lmax %d rc %.2f zeta %d, %d kernel features", o.model.c_str(),
                 m.hypers.max_radial, m.hypers.max_angular, m.hypers.cutoff.cutoff, m.zeta, D);
+    std::printf(" (kernel uses the same-species n1<->n2 symmetry: %d of %d)", D, power_spectrum_size(m.hypers));
+    std::printf("\n  sparse points:");
     for (const auto& s : m.sparse) std::printf(" %ld (Z=%d)", static_cast<long>(s.points.rows()), s.species);
     std::printf("\n  radial: %s; peak RSS after loading: %.0f MB (%.0f MB before)\n", o.radial.c_str(), rss_model,
                 rss_before_model);
@@ -82,12 +84,13 @@ int run_bench(const BenchOptions& o) {
                 const auto count = std::count(s.numbers.begin(), s.numbers.end(), set.species);
                 flops += (o.energy_only ? 2.0 : 4.0) * count * D * set.points.rows();
             }
-            calc->compute(s, !o.energy_only);  // warm-up
+            GapWorkspace workspace;
+            calc->compute(s, !o.energy_only, nullptr, &workspace);  // warm-up
             std::vector<double> total, phase[6];
             for (int r = 0; r < o.repeats; ++r) {
                 PhaseTimes t;
                 const auto t0 = std::chrono::steady_clock::now();
-                calc->compute(s, !o.energy_only, &t);
+                calc->compute(s, !o.energy_only, &t, &workspace);
                 total.push_back(seconds_since(t0));
                 const double parts[6] = {t.neighbours, t.expansion, t.power_spectrum, t.kernel, t.gradients, t.scatter};
                 for (int k = 0; k < 6; ++k) phase[k].push_back(parts[k]);

@@ -11,7 +11,7 @@ ForceResult GapForceEngine::compute(const Frame& frame) {
     s.pbc = {{true, true, true}};  // i-PI always simulates a periodic cell
     s.positions = frame.positions;
     s.numbers = numbers_;
-    GapPrediction p = calculator_.compute(s, /*gradients=*/true);
+    GapPrediction p = calculator_.compute(s, /*gradients=*/true, nullptr, &workspace_);
     ForceResult r;
     r.energy = p.energy;
     r.forces = std::move(p.forces);

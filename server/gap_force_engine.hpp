@@ -20,6 +20,7 @@ public:
 private:
     const GapCalculator& calculator_;
     std::vector<int> numbers_;
+    GapWorkspace workspace_;  // reused by every request of this connection
 };
 
 }  // namespace gapd
