@@ -5,12 +5,66 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <type_traits>
 
 namespace gapd {
 
 namespace {
+
 constexpr int kMaxRadial = 32;  // bound for the small stack matrices below
+
+// Runs f with std::integral_constant<int, N> for the common nmax values (so that the n loops have
+// compile-time length and vectorise), and with 0 = "use the runtime n" otherwise.
+template <class F>
+void dispatch_radial(int n, F&& f) {
+    switch (n) {
+        case 4: f(std::integral_constant<int, 4>{}); break;
+        case 6: f(std::integral_constant<int, 6>{}); break;
+        case 8: f(std::integral_constant<int, 8>{}); break;
+        case 10: f(std::integral_constant<int, 10>{}); break;
+        case 12: f(std::integral_constant<int, 12>{}); break;
+        default: f(std::integral_constant<int, 0>{}); break;
+    }
 }
+
+// P = sum over `rows` (the 2l+1 values of m) of ca[row]^T cb[row], rows of length n (NT = n or 0).
+template <int NT>
+void outer_products(const double* ca, const double* cb, int rows, int n_runtime, double* P) {
+    const int N = NT ? NT : n_runtime;
+    std::fill(P, P + N * N, 0.0);
+    for (int r = 0; r < rows; ++r) {
+        const double* ra = ca + r * N;
+        const double* rb = cb + r * N;
+        for (int n1 = 0; n1 < N; ++n1) {
+            const double v = ra[n1];
+            double* row = P + n1 * N;
+            for (int n2 = 0; n2 < N; ++n2) row[n2] += v * rb[n2];
+        }
+    }
+}
+
+// Adjoint of outer_products: da[r][n1] += sum_n2 H[n1][n2] cb[r][n2]; db[r][n2] += sum_n1 H[n1][n2] ca[r][n1].
+template <int NT>
+void outer_products_adjoint(const double* ca, const double* cb, const double* H, int rows, int n_runtime, double* da,
+                            double* db) {
+    const int N = NT ? NT : n_runtime;
+    for (int r = 0; r < rows; ++r) {
+        const double* ra = ca + r * N;
+        const double* rb = cb + r * N;
+        double* dar = da + r * N;
+        double* dbr = db + r * N;
+        for (int n1 = 0; n1 < N; ++n1) {
+            const double* row = H + n1 * N;
+            double acc = 0.0;
+            for (int n2 = 0; n2 < N; ++n2) acc += row[n2] * rb[n2];
+            dar[n1] += acc;
+            const double v = ra[n1];
+            for (int n2 = 0; n2 < N; ++n2) dbr[n2] += v * row[n2];
+        }
+    }
+}
+
+}  // namespace
 
 int power_spectrum_size(const SoapHypers& h, PowerSpectrumLayout layout) {
     if (layout == PowerSpectrumLayout::Full) return power_spectrum_size(h);
@@ -49,16 +103,9 @@ double PowerSpectrum::compute(const double* c, double* x) const {
         double* out = x + k.offset;
         for (int l = 0; l < L; ++l) {
             // P = C_a^T C_b over the (2l+1) rows of this l; the inner loop runs over contiguous n2.
-            std::fill(P, P + N * N, 0.0);
-            for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) {
-                const double* ra = ca + lm * N;
-                const double* rb = cb + lm * N;
-                for (int n1 = 0; n1 < N; ++n1) {
-                    const double v = ra[n1];
-                    double* row = P + n1 * N;
-                    for (int n2 = 0; n2 < N; ++n2) row[n2] += v * rb[n2];
-                }
-            }
+            dispatch_radial(N, [&](auto n_const) {
+                outer_products<decltype(n_const)::value>(ca + l * l * N, cb + l * l * N, 2 * l + 1, N, P);
+            });
             const double f = s * l_factor_[l];
             if (k.compressed) {
                 const double f2 = f * std::sqrt(2.0);
@@ -118,20 +165,10 @@ void PowerSpectrum::backpropagate(const double* c, const double* x, double norm,
                 for (int q = 0; q < N * N; ++q) H[q] = f * gk[q * L + l];
             }
             // dC_a[lm][n1] += sum_n2 H[n1][n2] C_b[lm][n2];  dC_b[lm][n2] += sum_n1 H[n1][n2] C_a[lm][n1].
-            for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) {
-                const double* ra = ca + lm * N;
-                const double* rb = cb + lm * N;
-                double* da = dca + lm * N;
-                double* db = dcb + lm * N;
-                for (int n1 = 0; n1 < N; ++n1) {
-                    const double* row = H + n1 * N;
-                    double acc = 0.0;
-                    for (int n2 = 0; n2 < N; ++n2) acc += row[n2] * rb[n2];
-                    da[n1] += acc;
-                    const double v = ra[n1];
-                    for (int n2 = 0; n2 < N; ++n2) db[n2] += v * row[n2];
-                }
-            }
+            dispatch_radial(N, [&](auto n_const) {
+                outer_products_adjoint<decltype(n_const)::value>(ca + l * l * N, cb + l * l * N, H, 2 * l + 1, N,
+                                                                 dca + l * l * N, dcb + l * l * N);
+            });
         }
     }
 }
