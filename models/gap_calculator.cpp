@@ -81,13 +81,21 @@ GapCalculator::GapCalculator(GapModel model, RadialMode mode)
     }
 }
 
-std::vector<int> GapCalculator::species_indices(const Structure& s) const {
-    std::vector<int> species_of(s.size());
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        species_of[i] = expansion_.species_index(s.numbers[i]);
+void GapCalculator::check_species(const std::vector<int>& numbers, const std::string& source) const {
+    try {
+        species_indices(numbers);
+    } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(source + ": " + e.what());
+    }
+}
+
+std::vector<int> GapCalculator::species_indices(const std::vector<int>& numbers) const {
+    std::vector<int> species_of(numbers.size());
+    for (std::size_t i = 0; i < numbers.size(); ++i) {
+        species_of[i] = expansion_.species_index(numbers[i]);
         if (species_of[i] < 0) {
             std::ostringstream msg;
-            msg << "atom " << i << " has atomic number " << s.numbers[i] << ", which the model does not know (model species:";
+            msg << "atom " << i << " has atomic number " << numbers[i] << ", which the model does not know (model species:";
             for (int z : model_.hypers.species) msg << ' ' << z;
             msg << ")";
             throw std::invalid_argument(msg.str());
@@ -97,7 +105,7 @@ std::vector<int> GapCalculator::species_indices(const Structure& s) const {
 }
 
 RowMatrix GapCalculator::features(const Structure& s) const {
-    const std::vector<int> species_of = species_indices(s);
+    const std::vector<int> species_of = species_indices(s.numbers);
     const NeighbourList nl = build_neighbour_list(s, cutoff());
     const int n = static_cast<int>(s.size());
     RowMatrix x(n, full_power_spectrum_.size());
@@ -120,7 +128,7 @@ GapPrediction GapCalculator::compute(const Structure& s, bool gradients, PhaseTi
     PhaseClock clock(times);
     GapWorkspace local;
     GapWorkspace& w = workspace ? *workspace : local;
-    const std::vector<int> species_of = species_indices(s);
+    const std::vector<int> species_of = species_indices(s.numbers);
     const NeighbourList nl = build_neighbour_list(s, cutoff());
     clock.lap(&PhaseTimes::neighbours);
 

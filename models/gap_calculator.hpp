@@ -56,6 +56,9 @@ public:
     GapPrediction compute(const Structure& s, bool gradients, PhaseTimes* times = nullptr,
                           GapWorkspace* workspace = nullptr) const;
 
+    // Throws std::invalid_argument naming `source` and the first atom whose species the model lacks.
+    void check_species(const std::vector<int>& numbers, const std::string& source) const;
+
     // Normalized power spectra of every atom (N x D), for tests and tools.
     RowMatrix features(const Structure& s) const;
 
@@ -63,7 +66,7 @@ public:
     static constexpr int chunk_size = 256;
 
 private:
-    std::vector<int> species_indices(const Structure& s) const;
+    std::vector<int> species_indices(const std::vector<int>& numbers) const;
 
     GapModel model_;
     RadialMode mode_;

@@ -11,6 +11,8 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <functional>
+#include <limits>
 #include <map>
 #include <stdexcept>
 #include <vector>
@@ -216,6 +218,13 @@ SoapHypers read_hypers(const HeaderReader& r, const json& soap) {
             r.fail("soap.species", "must be sorted atomic numbers without repeats");
         h.species.push_back(static_cast<int>(value));
     }
+    // power_spectrum_size() is an int: refuse hypers whose feature count would overflow it.
+    const std::int64_t ns = static_cast<std::int64_t>(h.species.size());
+    const std::int64_t features = ns * (ns + 1) / 2 * nmax * nmax * (lmax + 1);
+    if (features > std::numeric_limits<int>::max())
+        r.fail("soap", std::to_string(ns) + " species with max_radial " + std::to_string(nmax) + " and max_angular " +
+                           std::to_string(lmax) + " give " + std::to_string(features) +
+                           " features per environment, more than gapd supports");
     return h;
 }
 
@@ -347,6 +356,17 @@ GapModel read_native_model(const std::string& path) {
         a.offset = r.unsigned_integer(r.member(arrays[i], field, "offset"), where + ".offset");
         a.nbytes = r.unsigned_integer(r.member(arrays[i], field, "nbytes"), where + ".nbytes");
         a.crc = static_cast<std::uint32_t>(r.unsigned_integer(r.member(arrays[i], field, "crc32"), where + ".crc32"));
+        // nbytes must be what the shape says (checked here, before anything is allocated from the shape: the
+        // file size bounds nbytes, so it then bounds every allocation too).
+        std::uint64_t elements = 1;
+        for (const std::uint64_t n : a.shape) {
+            if (n != 0 && elements > std::numeric_limits<std::uint64_t>::max() / 8 / n)
+                r.fail(where + ".shape", "too large");
+            elements *= n;
+        }
+        if (dtype == "<f8" && a.nbytes != elements * 8)
+            r.fail(where + ".nbytes", std::to_string(a.nbytes) + " does not match its shape (" +
+                                          std::to_string(elements) + " float64 values)");
         if (a.offset % kAlignment != 0 || a.offset < kPrefixSize + header_size)
             r.fail(where + ".offset", "must be 64-byte aligned and after the header");
         if (a.nbytes > file.size() || a.offset > file.size() - a.nbytes)
@@ -359,8 +379,9 @@ GapModel read_native_model(const std::string& path) {
     }
 
     // Reads a float64 array named in a header field straight into `out`, after checking shape and checksum.
+    // `allocate` sizes the destination and is called only after the shape and size have been checked.
     auto load = [&](const json& name_field, const std::string& field, const std::vector<std::uint64_t>& shape,
-                    double* out) {
+                    const std::function<double*()>& allocate) {
         const std::string name = r.string(name_field, field);
         const auto it = directory.find(name);
         if (it == directory.end()) r.fail(field, "names array '" + name + "', which is not in the directory");
@@ -378,6 +399,7 @@ GapModel read_native_model(const std::string& path) {
         for (auto n : shape) count *= n;
         if (a.nbytes != count * 8)
             throw std::runtime_error(what + "nbytes " + std::to_string(a.nbytes) + " does not match its shape");
+        double* out = allocate();
         file.read(a.offset, out, a.nbytes);
         if (crc32_of(out, a.nbytes) != a.crc) throw std::runtime_error(what + "checksum mismatch (file corrupted)");
         for (std::uint64_t k = 0; k < count; ++k)
@@ -426,10 +448,14 @@ GapModel read_native_model(const std::string& path) {
         if (it == directory.end() || it->second.shape.size() != 1)
             r.fail(field + ".weights", "must name a 1-D array in the directory");
         const std::uint64_t m = it->second.shape[0];
-        s.weights.resize(static_cast<Eigen::Index>(m));
-        load(weights_name, field + ".weights", {m}, s.weights.data());
-        s.points.resize(static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(dim));
-        load(r.member(sets[i], field, "points"), field + ".points", {m, dim}, s.points.data());
+        load(weights_name, field + ".weights", {m}, [&] {
+            s.weights.resize(static_cast<Eigen::Index>(m));
+            return s.weights.data();
+        });
+        load(r.member(sets[i], field, "points"), field + ".points", {m, dim}, [&] {
+            s.points.resize(static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(dim));
+            return s.points.data();
+        });
         model.sparse.push_back(std::move(s));
     }
     return model;
@@ -442,7 +468,17 @@ bool is_native_model_file(const std::string& path) {
 }
 
 GapModel read_model_file(const std::string& path) {
-    return is_native_model_file(path) ? read_native_model(path) : read_librascal_model(path);
+    if (is_native_model_file(path)) return read_native_model(path);
+    // librascal files are JSON ('{' after optional white space) or gzip (1f 8b); anything else is not a model.
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::runtime_error(path + ": cannot open model file");
+    int c = in.get();
+    while (c == ' ' || c == '\n' || c == '\r' || c == '\t') c = in.get();
+    const bool gzip = c == 0x1f && in.get() == 0x8b;
+    if (c != '{' && !gzip)
+        throw std::runtime_error(path + ": not a model file: neither gapd's native format (magic GAPDMODL) nor a "
+                                        "librascal dump_obj JSON (.json or .json.gz)");
+    return read_librascal_model(path);
 }
 
 }  // namespace gapd

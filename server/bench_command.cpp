@@ -117,7 +117,7 @@ void add_bench_command(CLI::App& app, int& exit_code) {
         "seed): median and best ms per call, median ms per phase, kernel GFLOP/s next to a measured DGEMM rate, "
         "peak memory. Default model: the paper-size librascal model in ../shared.");
     cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-    cmd->add_option("-m,--model", o->model, "Model file (native or librascal JSON)")->capture_default_str()->check(CLI::ExistingFile);
+    cmd->add_option("-m,--model", o->model, "Model file (native or librascal JSON)")->capture_default_str();
     cmd->add_option("--sizes", o->sizes, "Supercell repeats n (n x n x n x 5 atoms); default 2 4 6")->capture_default_str()
         ->delimiter(',')
         ->check(CLI::Range(1, 20));

@@ -16,7 +16,9 @@ ForceResult GapForceEngine::compute(const Frame& frame) {
     r.energy = p.energy;
     r.forces = std::move(p.forces);
     r.virial = p.virial;
-    r.extras = "{}";  // a JSON object (never an array or a 'raw' key: those hang i-PI 3.3.0)
+    // No extras: one space, as i-PI's own Fortran driver sends (i-PI reads blank extras as {}). A JSON "{}"
+    // would do for i-PI but crashes ASE 3.22's SocketIOCalculator, which reads >= 2 bytes of extras wrongly.
+    r.extras = " ";
     return r;
 }
 

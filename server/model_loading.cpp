@@ -27,7 +27,7 @@ const char* radial_mode_help() {
 std::unique_ptr<GapCalculator> load_calculator(const std::string& path, RadialMode mode) {
     const auto start = std::chrono::steady_clock::now();
     const bool native = is_native_model_file(path);
-    if (!native) std::cerr << "gapd: reading librascal model " << path << " (large JSON files take a few seconds)\n";
+    if (!native) std::cerr << "gapd: reading " << path << " (a librascal JSON model takes up to a few seconds)\n";
     GapModel model = read_model_file(path);
     if (mode == RadialMode::LibrascalSpline && !(model.hypers.librascal_spline_accuracy > 0))
         throw std::invalid_argument(path + ": --radial librascal-spline needs a model fitted with librascal's "

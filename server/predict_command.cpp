@@ -85,8 +85,7 @@ void add_predict_command(CLI::App& app, int& exit_code) {
         ->required()
         ->check(CLI::ExistingFile);
     cmd->add_option("-m,--model", o->model, "Model file: gapd native or librascal JSON (.json, .json.gz)")
-        ->required()
-        ->check(CLI::ExistingFile);
+        ->required();
     cmd->add_option("-o,--output", o->output, "Output extxyz file (written atomically)")->required();
     cmd->add_option("--threads", o->threads, "OpenMP threads (default: OMP_NUM_THREADS or all cores)")
         ->check(CLI::NonNegativeNumber);

@@ -26,6 +26,8 @@ int run_serve(const ServeOptions& o) {
     set_thread_count(o.threads);
     const std::vector<int> numbers = read_template_numbers(o.template_path);
     std::unique_ptr<GapCalculator> calculator = load_calculator(o.model, parse_radial_mode(o.radial));
+    // Fail before connecting: a first request that cannot be computed would leave i-PI without a client.
+    calculator->check_species(numbers, o.template_path);
     GapForceEngine engine(*calculator, numbers);
 
     ConnectionOptions connection;
@@ -54,12 +56,10 @@ void add_serve_command(CLI::App& app, int& exit_code) {
         "every frame it sends. Flags follow i-PI's driver (-u, -a, -p). Exits 0 when i-PI sends EXIT.");
     cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     cmd->add_option("-m,--model", o->model, "Model file: gapd native (.gapd) or librascal JSON (.json, .json.gz)")
-        ->required()
-        ->check(CLI::ExistingFile);
+        ->required();
     cmd->add_option("-t,--template", o->template_path,
                     "Structure file (extxyz/xyz, e.g. i-PI's initial structure) giving species and atom order")
-        ->required()
-        ->check(CLI::ExistingFile);
+        ->required();
     cmd->add_flag("-u,--unix", o->unix_socket, "Use a UNIX socket (path = sockets-prefix + address) instead of TCP");
     cmd->add_option("-a,--address", o->address,
                     "i-PI's <address>: host name/IP for TCP, socket name for UNIX (default localhost)");

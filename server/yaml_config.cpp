@@ -19,6 +19,10 @@ std::vector<std::string> options_from_yaml(const std::string& path) {
     if (!root.IsMap()) throw std::runtime_error(path + ": a config file must be a YAML mapping of option: value");
     std::vector<std::string> out;
     for (const auto& kv : root) {
+        // A non-scalar key (`? [a, b] : c`) would otherwise escape as yaml-cpp's bare "bad conversion".
+        if (!kv.first.IsScalar())
+            throw std::runtime_error(path + ": line " + std::to_string(kv.first.Mark().line + 1) +
+                                     ": keys must be option names, not lists or mappings");
         const std::string key = kv.first.as<std::string>();
         const YAML::Node& value = kv.second;
         if (!value.IsScalar())

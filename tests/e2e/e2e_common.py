@@ -1,0 +1,172 @@
+"""Helpers shared by gapd's end-to-end tests (tests/e2e/test_*.py).
+
+Everything here is bounded in time: child processes are started in their own process group and killed
+(SIGTERM, then SIGKILL) by `kill_process`; `Watchdog` turns a global deadline into an exception in the main
+thread. Only numpy is needed (Debian's /usr/bin/python3).
+"""
+
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE_DIR = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(SOURCE_DIR, "scripts"))
+
+# gapd's unit constants (client_protocol/units.hpp, CODATA 2018). gapd multiplies wire values by these on
+# the way in and divides by them on the way out.
+BOHR_2018 = 0.529177210903  # Å
+HARTREE_2018 = 27.211386245988  # eV
+HARTREE_PER_BOHR_2018 = HARTREE_2018 / BOHR_2018  # eV/Å, computed once as in units.hpp
+
+SKIP = 77  # CTest SKIP_RETURN_CODE
+
+
+class TestFailure(Exception):
+    pass
+
+
+class Watchdog:
+    """Raises TimeoutError in the main thread after `seconds` (SIGALRM), so a hang fails the test."""
+
+    def __init__(self, seconds, what="test"):
+        self.seconds = int(seconds)
+        self.what = what
+
+    def _fire(self, signum, frame):
+        raise TimeoutError("%s did not finish within %d s (watchdog)" % (self.what, self.seconds))
+
+    def __enter__(self):
+        self._old = signal.signal(signal.SIGALRM, self._fire)
+        signal.alarm(self.seconds)
+        return self
+
+    def __exit__(self, *exc):
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, self._old)
+        return False
+
+
+def start_process(args, log_path, cwd=None, env=None):
+    """Starts args with stdout+stderr to log_path, in a new session (own process group)."""
+    log = open(log_path, "wb")
+    try:
+        return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd,
+                                env=env, start_new_session=True)
+    finally:
+        log.close()
+
+
+def kill_process(proc, grace=5.0):
+    """Ends proc (and its process group) if still running: SIGTERM, then SIGKILL after `grace` seconds."""
+    if proc is None or proc.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            try:
+                proc.send_signal(sig)
+            except ProcessLookupError:
+                return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def wait_process(proc, timeout, what):
+    """Waits for proc to exit; raises TestFailure (after killing it) if it does not within timeout."""
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_process(proc)
+        raise TestFailure("%s did not exit within %g s (killed)" % (what, timeout))
+
+
+def run(args, timeout, cwd=None, env=None):
+    """Runs a command to completion with a timeout; returns CompletedProcess (text, stdout/stderr captured)."""
+    try:
+        return subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout,
+                              cwd=cwd, env=env, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise TestFailure("timed out after %g s: %s" % (timeout, " ".join(map(str, args))))
+
+
+def free_tcp_port():
+    """An ephemeral port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tail(path, lines=30):
+    try:
+        with open(path, "r", errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+    except OSError:
+        return "(no log at %s)\n" % path
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Minimal extxyz reader/writer (full precision, no ASE needed).
+
+def write_extxyz(path, frames):
+    """frames: list of dicts with symbols, positions (n x 3, Å), cell (3 x 3, rows = lattice vectors, Å)."""
+    with open(path, "w") as f:
+        for fr in frames:
+            cell = np.asarray(fr["cell"], float)
+            pos = np.asarray(fr["positions"], float)
+            f.write("%d\n" % len(fr["symbols"]))
+            f.write('Lattice="%s" Properties=species:S:1:pos:R:3 pbc="T T T"\n'
+                    % " ".join("%.17g" % x for x in cell.ravel()))
+            for s, r in zip(fr["symbols"], pos):
+                f.write("%s %.17g %.17g %.17g\n" % (s, r[0], r[1], r[2]))
+
+
+def read_extxyz(path):
+    """Returns a list of frames: dict(symbols, info (str values), arrays (name -> np.ndarray), cell)."""
+    frames = []
+    with open(path) as f:
+        lines = f.read().splitlines()
+    k = 0
+    while k < len(lines):
+        if not lines[k].strip():
+            k += 1
+            continue
+        n = int(lines[k])
+        info = {}
+        for token in shlex.split(lines[k + 1]):
+            key, _, value = token.partition("=")
+            info[key] = value
+        props = info.get("Properties", "species:S:1:pos:R:3").split(":")
+        columns = []
+        for p in range(0, len(props), 3):
+            columns.append((props[p], props[p + 1], int(props[p + 2])))
+        rows = [lines[k + 2 + i].split() for i in range(n)]
+        arrays = {}
+        col = 0
+        for name, kind, width in columns:
+            values = [r[col:col + width] for r in rows]
+            if kind == "R":
+                arrays[name] = np.array(values, float).reshape(n, width)
+            else:
+                arrays[name] = [v[0] if width == 1 else v for v in values]
+            col += width
+        frame = {"symbols": arrays.get("species"), "info": info, "arrays": arrays}
+        if "Lattice" in info:
+            frame["cell"] = np.array(info["Lattice"].split(), float).reshape(3, 3)
+        frames.append(frame)
+        k += n + 2
+    return frames
+
+
+def info_floats(frame, key):
+    return np.array(frame["info"][key].split(), float)
