@@ -1,0 +1,28 @@
+#pragma once
+// `gapd fit` for the SOAP-GAP energy model: read labelled frames, split off a held-out set, fit a per-species
+// energy baseline, select sparse environments (farthest-point sampling), build the design-matrix rows of
+// every training structure (models/fit_kernel_rows) and solve the sparse GPR by streaming QR
+// (models/fit_sparse_gpr), then report errors on both splits. Method and keys: docs/fitting.md.
+
+#include "models/fit_config.hpp"
+#include "models/fit_errors.hpp"
+#include "models/gap_model.hpp"
+
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <string>
+
+namespace gapd {
+
+struct FitResult {
+    GapModel model;
+    ErrorTable train_errors, test_errors;
+    nlohmann::json report;  // everything: settings, baseline, sparse counts, timings, both tables, learning curve
+    std::string text;       // the human-readable report
+};
+
+// Progress and warnings go to `log`. Errors: std::runtime_error, one line naming the file and frame or the
+// configuration key at fault.
+FitResult fit_gap(const FitConfig& config, std::ostream& log);
+
+}  // namespace gapd
