@@ -1,6 +1,8 @@
 #include "models/native_model_file.hpp"
 
 #include "models/atomic_file_write.hpp"
+#include "models/dipole_calculator.hpp"
+#include "models/lambda1_features.hpp"
 #include "models/librascal_model_reader.hpp"
 
 #include <nlohmann/json.hpp>
@@ -82,10 +84,26 @@ void check_model(const GapModel& model) {
     }
 }
 
-json header_json(const GapModel& model, const std::vector<ArrayEntry>& arrays) {
-    const SoapHypers& h = model.hypers;
-    json soap = {
-        {"descriptor", "power_spectrum"},
+// The calculator's own consistency checks (shapes against the hypers, species, kernel), so that a file
+// gapd writes always loads.
+void check_dipole_model(const DipoleModel& model) {
+    try {
+        DipoleCalculator(model, RadialMode::Spline);
+    } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(std::string("write_native_model: dipole model: ") + e.what());
+    }
+    int previous = 0;
+    for (const DipoleSparseSet& s : model.sparse) {
+        if (s.species <= previous)
+            throw std::invalid_argument("write_native_model: dipole sparse set of species " +
+                                        std::to_string(s.species) + " out of order (must be sorted, unique)");
+        previous = s.species;
+    }
+}
+
+json soap_json(const SoapHypers& h, const char* descriptor) {
+    return {
+        {"descriptor", descriptor},
         {"radial_basis", "GTO"},
         {"gaussian_density", "Constant"},
         {"max_radial", h.max_radial},
@@ -102,13 +120,36 @@ json header_json(const GapModel& model, const std::vector<ArrayEntry>& arrays) {
         {"librascal_spline_accuracy", h.librascal_spline_accuracy},
         {"species", h.species},
     };
-    json self = json::object();
-    for (const auto& [z, e] : model.self_contributions) self[std::to_string(z)] = e;
+}
+
+constexpr const char* kLambda1Descriptor = "spherical_covariants_lambda1";
+
+json dipole_json(const DipoleModel& model) {
+    json baseline = json::object();
+    for (const auto& [z, v] : model.baseline) baseline[std::to_string(z)] = {v.x(), v.y(), v.z()};
     json sets = json::array();
-    for (const SparseSet& s : model.sparse) {
+    for (const DipoleSparseSet& s : model.sparse) {
         const std::string z = std::to_string(s.species);
-        sets.push_back({{"species", s.species}, {"points", "sparse_points_" + z}, {"weights", "weights_" + z}});
+        json set = {{"species", s.species}, {"points", "dipole_points_" + z}, {"weights", "dipole_weights_" + z}};
+        if (model.kernel == DipoleKernel::LinearTimesScalar) set["scalar_points"] = "dipole_scalar_points_" + z;
+        sets.push_back(set);
     }
+    const CellDipoleRoles& c = model.cell_roles;
+    return {
+        {"type", "sagpr_dipole"},
+        {"description", model.description},
+        {"soap", soap_json(model.hypers, kLambda1Descriptor)},
+        {"inversion_symmetry", model.inversion_symmetry},
+        {"kernel", model.kernel == DipoleKernel::Linear ? "Linear" : "LinearTimesScalar"},
+        {"zeta", model.zeta},
+        {"baseline", baseline},
+        {"cell_roles",
+         {{"b_site", c.b_site}, {"a_site", c.a_site}, {"oxygen", c.oxygen}, {"o_shell", c.o_shell}, {"a_shell", c.a_shell}}},
+        {"sparse_sets", sets},
+    };
+}
+
+json header_json(const ModelFileContents& contents, const std::vector<ArrayEntry>& arrays) {
     json directory = json::array();
     for (const ArrayEntry& a : arrays)
         directory.push_back({{"name", a.name},
@@ -117,15 +158,30 @@ json header_json(const GapModel& model, const std::vector<ArrayEntry>& arrays) {
                              {"offset", a.offset},
                              {"nbytes", a.nbytes},
                              {"crc32", a.crc}});
-    return {
+    json header = {
         {"format", "gapd-model"},
         {"writer", std::string("gapd ") + GAPD_VERSION},
-        {"description", model.description},
         {"required_features", json::array()},
-        {"soap", soap},
-        {"potential", {{"type", "sparse_gap"}, {"zeta", model.zeta}, {"self_contributions", self}, {"sparse_sets", sets}}},
-        {"arrays", directory},
     };
+    if (contents.gap) {
+        const GapModel& model = *contents.gap;
+        json self = json::object();
+        for (const auto& [z, e] : model.self_contributions) self[std::to_string(z)] = e;
+        json sets = json::array();
+        for (const SparseSet& s : model.sparse) {
+            const std::string z = std::to_string(s.species);
+            sets.push_back({{"species", s.species}, {"points", "sparse_points_" + z}, {"weights", "weights_" + z}});
+        }
+        header["description"] = model.description;
+        header["soap"] = soap_json(model.hypers, "power_spectrum");
+        header["potential"] = {
+            {"type", "sparse_gap"}, {"zeta", model.zeta}, {"self_contributions", self}, {"sparse_sets", sets}};
+    } else {
+        header["description"] = contents.dipole->description;
+    }
+    if (contents.dipole) header["dipole"] = dipole_json(*contents.dipole);
+    header["arrays"] = directory;
+    return header;
 }
 
 // Typed access to header fields with one-line errors naming the file and the field.
@@ -174,58 +230,165 @@ private:
     const std::string& path_;
 };
 
-SoapHypers read_hypers(const HeaderReader& r, const json& soap) {
-    r.expect(r.member(soap, "soap", "descriptor"), "soap.descriptor", "power_spectrum");
-    r.expect(r.member(soap, "soap", "radial_basis"), "soap.radial_basis", "GTO");
-    r.expect(r.member(soap, "soap", "gaussian_density"), "soap.gaussian_density", "Constant");
+// `p`: the header path of the section ("soap", "dipole.soap"); `descriptor`: the feature kind it must name.
+SoapHypers read_hypers(const HeaderReader& r, const json& soap, const std::string& p, const char* descriptor) {
+    r.expect(r.member(soap, p, "descriptor"), p + ".descriptor", descriptor);
+    r.expect(r.member(soap, p, "radial_basis"), p + ".radial_basis", "GTO");
+    r.expect(r.member(soap, p, "gaussian_density"), p + ".gaussian_density", "Constant");
     SoapHypers h;
-    const std::int64_t nmax = r.integer(r.member(soap, "soap", "max_radial"), "soap.max_radial");
-    const std::int64_t lmax = r.integer(r.member(soap, "soap", "max_angular"), "soap.max_angular");
-    if (nmax < 1 || nmax > 100) r.fail("soap.max_radial", "must be in 1..100");
-    if (lmax < 0 || lmax > 100) r.fail("soap.max_angular", "must be in 0..100");
+    const std::int64_t nmax = r.integer(r.member(soap, p, "max_radial"), p + ".max_radial");
+    const std::int64_t lmax = r.integer(r.member(soap, p, "max_angular"), p + ".max_angular");
+    if (nmax < 1 || nmax > 100) r.fail(p + ".max_radial", "must be in 1..100");
+    if (lmax < 0 || lmax > 100) r.fail(p + ".max_angular", "must be in 0..100");
     h.max_radial = static_cast<int>(nmax);
     h.max_angular = static_cast<int>(lmax);
-    h.gaussian_sigma = r.number(r.member(soap, "soap", "gaussian_sigma"), "soap.gaussian_sigma");
-    if (!(h.gaussian_sigma > 0)) r.fail("soap.gaussian_sigma", "must be positive");
-    h.normalize = r.boolean(r.member(soap, "soap", "normalize"), "soap.normalize");
-    const json& cutoff = r.member(soap, "soap", "cutoff_function");
-    const std::string kind = r.string(r.member(cutoff, "soap.cutoff_function", "type"), "soap.cutoff_function.type");
+    h.gaussian_sigma = r.number(r.member(soap, p, "gaussian_sigma"), p + ".gaussian_sigma");
+    if (!(h.gaussian_sigma > 0)) r.fail(p + ".gaussian_sigma", "must be positive");
+    h.normalize = r.boolean(r.member(soap, p, "normalize"), p + ".normalize");
+    const json& cutoff = r.member(soap, p, "cutoff_function");
+    const std::string kind = r.string(r.member(cutoff, p + ".cutoff_function", "type"), p + ".cutoff_function.type");
     if (kind == "ShiftedCosine")
         h.cutoff.kind = CutoffKind::ShiftedCosine;
     else if (kind == "RadialScaling")
         h.cutoff.kind = CutoffKind::RadialScaling;
     else
-        r.fail("soap.cutoff_function.type", "expected \"ShiftedCosine\" or \"RadialScaling\", got \"" + kind + "\"");
+        r.fail(p + ".cutoff_function.type", "expected \"ShiftedCosine\" or \"RadialScaling\", got \"" + kind + "\"");
     auto cutoff_number = [&](const char* key) {
-        return r.number(r.member(cutoff, "soap.cutoff_function", key), std::string("soap.cutoff_function.") + key);
+        return r.number(r.member(cutoff, p + ".cutoff_function", key), p + ".cutoff_function." + key);
     };
     h.cutoff.cutoff = cutoff_number("cutoff");
     h.cutoff.smooth_width = cutoff_number("smooth_width");
     h.cutoff.rate = cutoff_number("rate");
     h.cutoff.scale = cutoff_number("scale");
     h.cutoff.exponent = cutoff_number("exponent");
-    if (!(h.cutoff.cutoff > 0)) r.fail("soap.cutoff_function.cutoff", "must be positive");
+    if (!(h.cutoff.cutoff > 0)) r.fail(p + ".cutoff_function.cutoff", "must be positive");
     if (!(h.cutoff.smooth_width >= 0 && h.cutoff.smooth_width <= h.cutoff.cutoff))
-        r.fail("soap.cutoff_function.smooth_width", "must be in [0, cutoff]");
+        r.fail(p + ".cutoff_function.smooth_width", "must be in [0, cutoff]");
     h.librascal_spline_accuracy =
-        r.number(r.member(soap, "soap", "librascal_spline_accuracy"), "soap.librascal_spline_accuracy");
-    if (h.librascal_spline_accuracy < 0) r.fail("soap.librascal_spline_accuracy", "must be >= 0");
-    const json& species = r.member(soap, "soap", "species");
-    if (!species.is_array() || species.empty()) r.fail("soap.species", "expected a non-empty array");
+        r.number(r.member(soap, p, "librascal_spline_accuracy"), p + ".librascal_spline_accuracy");
+    if (h.librascal_spline_accuracy < 0) r.fail(p + ".librascal_spline_accuracy", "must be >= 0");
+    const json& species = r.member(soap, p, "species");
+    if (!species.is_array() || species.empty()) r.fail(p + ".species", "expected a non-empty array");
     for (const json& z : species) {
-        const std::int64_t value = r.integer(z, "soap.species");
+        const std::int64_t value = r.integer(z, p + ".species");
         if (value < 1 || value > 1000 || (!h.species.empty() && value <= h.species.back()))
-            r.fail("soap.species", "must be sorted atomic numbers without repeats");
+            r.fail(p + ".species", "must be sorted atomic numbers without repeats");
         h.species.push_back(static_cast<int>(value));
     }
     // power_spectrum_size() is an int: refuse hypers whose feature count would overflow it.
     const std::int64_t ns = static_cast<std::int64_t>(h.species.size());
     const std::int64_t features = ns * (ns + 1) / 2 * nmax * nmax * (lmax + 1);
     if (features > std::numeric_limits<int>::max())
-        r.fail("soap", std::to_string(ns) + " species with max_radial " + std::to_string(nmax) + " and max_angular " +
+        r.fail(p, std::to_string(ns) + " species with max_radial " + std::to_string(nmax) + " and max_angular " +
                            std::to_string(lmax) + " give " + std::to_string(features) +
                            " features per environment, more than gapd supports");
     return h;
+}
+
+using ArrayLoader = std::function<void(const json& name_field, const std::string& field,
+                                       const std::vector<std::uint64_t>& shape, const std::function<double*()>& allocate)>;
+
+int atomic_number_key(const HeaderReader& r, const std::string& key, const std::string& field) {
+    std::size_t used = 0;
+    int z = 0;
+    try {
+        z = std::stoi(key, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (used != key.size() || z < 1 || z > 118) r.fail(field, "key must be an atomic number");
+    return z;
+}
+
+// The "dipole" section (docs/model_format.md): an SA-GPR lambda=1 model with its own hypers and arrays.
+DipoleModel read_dipole_section(const HeaderReader& r, const json& d, const std::map<std::string, ArrayEntry>& directory,
+                                const ArrayLoader& load) {
+    DipoleModel m;
+    r.expect(r.member(d, "dipole", "type"), "dipole.type", "sagpr_dipole");
+    if (d.contains("description")) m.description = r.string(d["description"], "dipole.description");
+    m.hypers = read_hypers(r, r.member(d, "dipole", "soap"), "dipole.soap", kLambda1Descriptor);
+    m.inversion_symmetry = r.boolean(r.member(d, "dipole", "inversion_symmetry"), "dipole.inversion_symmetry");
+    const std::string kernel = r.string(r.member(d, "dipole", "kernel"), "dipole.kernel");
+    if (kernel == "Linear")
+        m.kernel = DipoleKernel::Linear;
+    else if (kernel == "LinearTimesScalar")
+        m.kernel = DipoleKernel::LinearTimesScalar;
+    else
+        r.fail("dipole.kernel", "expected \"Linear\" or \"LinearTimesScalar\", got \"" + kernel + "\"");
+    const std::int64_t zeta = r.integer(r.member(d, "dipole", "zeta"), "dipole.zeta");
+    if (zeta < 1 || zeta > 1000) r.fail("dipole.zeta", "must be a positive integer");
+    m.zeta = static_cast<int>(zeta);
+    const bool scalar = m.kernel == DipoleKernel::LinearTimesScalar;
+
+    const json& baseline = r.member(d, "dipole", "baseline");
+    if (!baseline.is_object()) r.fail("dipole.baseline", "expected an object");
+    for (const auto& item : baseline.items()) {
+        const std::string field = "dipole.baseline." + item.key();
+        const int z = atomic_number_key(r, item.key(), field);
+        if (!std::binary_search(m.hypers.species.begin(), m.hypers.species.end(), z))
+            r.fail(field, "species not in dipole.soap.species");
+        if (!item.value().is_array() || item.value().size() != 3) r.fail(field, "expected 3 numbers");
+        for (int a = 0; a < 3; ++a) m.baseline[z][a] = r.number(item.value()[a], field);
+    }
+
+    const json& roles = r.member(d, "dipole", "cell_roles");
+    auto role = [&](const char* key) {
+        const std::string field = std::string("dipole.cell_roles.") + key;
+        const std::int64_t z = r.integer(r.member(roles, "dipole.cell_roles", key), field);
+        if (z < 1 || z > 118) r.fail(field, "must be an atomic number");
+        return static_cast<int>(z);
+    };
+    auto shell = [&](const char* key) {
+        const std::string field = std::string("dipole.cell_roles.") + key;
+        const double x = r.number(r.member(roles, "dipole.cell_roles", key), field);
+        if (!(x > 0)) r.fail(field, "must be positive");
+        return x;
+    };
+    m.cell_roles = {role("b_site"), role("a_site"), role("oxygen"), shell("o_shell"), shell("a_shell")};
+
+    // lambda=1 features are at most 6x the power spectrum: refuse sizes that would overflow an int.
+    const std::int64_t ns = static_cast<std::int64_t>(m.hypers.species.size());
+    const std::int64_t bound = ns * (ns + 1) / 2 * m.hypers.max_radial * m.hypers.max_radial *
+                               (2 * m.hypers.max_angular + 2) * 3;
+    if (bound > std::numeric_limits<int>::max()) r.fail("dipole.soap", "too many lambda=1 features per environment");
+    const auto cols = static_cast<std::uint64_t>(Lambda1Features(m.hypers, m.inversion_symmetry).size());
+    const auto dim = static_cast<std::uint64_t>(power_spectrum_size(m.hypers));
+
+    const json& sets = r.member(d, "dipole", "sparse_sets");
+    if (!sets.is_array()) r.fail("dipole.sparse_sets", "expected an array");
+    for (std::size_t i = 0; i < sets.size(); ++i) {
+        const std::string field = "dipole.sparse_sets[" + std::to_string(i) + "]";
+        DipoleSparseSet s;
+        const std::int64_t z = r.integer(r.member(sets[i], field, "species"), field + ".species");
+        if (!std::binary_search(m.hypers.species.begin(), m.hypers.species.end(), z))
+            r.fail(field + ".species", std::to_string(z) + " is not in dipole.soap.species");
+        if (!m.sparse.empty() && z <= m.sparse.back().species)
+            r.fail(field + ".species", "sparse sets must be sorted by species, without repeats");
+        s.species = static_cast<int>(z);
+        const json& weights_name = r.member(sets[i], field, "weights");
+        const auto it = directory.find(r.string(weights_name, field + ".weights"));
+        if (it == directory.end() || it->second.shape.size() != 2)
+            r.fail(field + ".weights", "must name a 2-D array in the directory");
+        const std::uint64_t rows = it->second.shape[0];
+        load(weights_name, field + ".weights", {rows, 3}, [&] {
+            s.weights.resize(static_cast<Eigen::Index>(rows), 3);
+            return s.weights.data();
+        });
+        load(r.member(sets[i], field, "points"), field + ".points", {rows, cols}, [&] {
+            s.points.resize(static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols));
+            return s.points.data();
+        });
+        if (scalar) {
+            load(r.member(sets[i], field, "scalar_points"), field + ".scalar_points", {rows, dim}, [&] {
+                s.scalar_points.resize(static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(dim));
+                return s.scalar_points.data();
+            });
+        } else if (sets[i].contains("scalar_points")) {
+            r.fail(field + ".scalar_points", "only for the LinearTimesScalar kernel");
+        }
+        m.sparse.push_back(std::move(s));
+    }
+    return m;
 }
 
 class FileReader {
@@ -251,14 +414,38 @@ private:
 }  // namespace
 
 void write_native_model(const std::string& path, const GapModel& model) {
-    check_model(model);
+    ModelFileContents contents;
+    contents.gap = model;
+    write_native_model(path, contents);
+}
+
+void write_native_model(const std::string& path, const ModelFileContents& contents) {
+    if (!contents.gap && !contents.dipole)
+        throw std::invalid_argument("write_native_model: neither a GAP nor a dipole model to write");
     std::vector<ArrayEntry> arrays;
-    for (const SparseSet& s : model.sparse) {
-        const std::string z = std::to_string(s.species);
-        const auto rows = static_cast<std::uint64_t>(s.points.rows());
-        const auto cols = static_cast<std::uint64_t>(s.points.cols());
-        arrays.push_back({"sparse_points_" + z, {rows, cols}, s.points.data(), 0, rows * cols * 8, 0});
-        arrays.push_back({"weights_" + z, {rows}, s.weights.data(), 0, rows * 8, 0});
+    auto add_matrix = [&](const std::string& name, const RowMatrix& m) {
+        const auto rows = static_cast<std::uint64_t>(m.rows());
+        const auto cols = static_cast<std::uint64_t>(m.cols());
+        arrays.push_back({name, {rows, cols}, m.data(), 0, rows * cols * 8, 0});
+    };
+    if (contents.gap) {
+        check_model(*contents.gap);
+        for (const SparseSet& s : contents.gap->sparse) {
+            const std::string z = std::to_string(s.species);
+            const auto rows = static_cast<std::uint64_t>(s.points.rows());
+            add_matrix("sparse_points_" + z, s.points);
+            arrays.push_back({"weights_" + z, {rows}, s.weights.data(), 0, rows * 8, 0});
+        }
+    }
+    if (contents.dipole) {
+        check_dipole_model(*contents.dipole);
+        for (const DipoleSparseSet& s : contents.dipole->sparse) {
+            const std::string z = std::to_string(s.species);
+            add_matrix("dipole_points_" + z, s.points);
+            add_matrix("dipole_weights_" + z, s.weights);
+            if (contents.dipole->kernel == DipoleKernel::LinearTimesScalar)
+                add_matrix("dipole_scalar_points_" + z, s.scalar_points);
+        }
     }
     for (ArrayEntry& a : arrays) a.crc = crc32_of(a.data, a.nbytes);
 
@@ -273,7 +460,7 @@ void write_native_model(const std::string& path, const GapModel& model) {
             offset = align_up(offset + a.nbytes);
         }
         // Indented to be readable with `head -c`; invalid UTF-8 in the description is replaced, not fatal.
-        header = header_json(model, arrays).dump(1, ' ', false, json::error_handler_t::replace);
+        header = header_json(contents, arrays).dump(1, ' ', false, json::error_handler_t::replace);
         const std::uint64_t needed = align_up(kPrefixSize + header.size() + 1);
         if (needed <= data_start) break;
         data_start = needed;
@@ -300,7 +487,7 @@ void write_native_model(const std::string& path, const GapModel& model) {
     });
 }
 
-GapModel read_native_model(const std::string& path) {
+ModelFileContents read_native_model_contents(const std::string& path, bool read_dipole) {
     FileReader file(path);
     if (file.size() < kPrefixSize)
         throw std::runtime_error(path + ": truncated: " + std::to_string(file.size()) +
@@ -406,9 +593,17 @@ GapModel read_native_model(const std::string& path) {
             if (!std::isfinite(out[k])) throw std::runtime_error(what + "non-finite value at flat index " + std::to_string(k));
     };
 
+    // A file holds a GAP iff it has "potential", a dipole model iff it has "dipole" (docs/model_format.md).
+    ModelFileContents contents;
+    std::string description;
+    if (header.contains("description")) description = r.string(header["description"], "description");
+    if (!header.contains("potential") && !header.contains("dipole"))
+        throw std::runtime_error(path + ": missing header field 'potential' (a GAP) or 'dipole' (a dipole model)");
+    if (read_dipole && header.contains("dipole")) contents.dipole = read_dipole_section(r, header["dipole"], directory, load);
+    if (!header.contains("potential")) return contents;
     GapModel model;
-    if (header.contains("description")) model.description = r.string(header["description"], "description");
-    model.hypers = read_hypers(r, r.member(header, "", "soap"));
+    model.description = description;
+    model.hypers = read_hypers(r, r.member(header, "", "soap"), "soap", "power_spectrum");
     const auto dim = static_cast<std::uint64_t>(power_spectrum_size(model.hypers));
 
     const json& potential = r.member(header, "", "potential");
@@ -458,7 +653,15 @@ GapModel read_native_model(const std::string& path) {
         });
         model.sparse.push_back(std::move(s));
     }
-    return model;
+    contents.gap = std::move(model);
+    return contents;
+}
+
+GapModel read_native_model(const std::string& path) {
+    ModelFileContents contents = read_native_model_contents(path, /*read_dipole=*/false);
+    if (!contents.gap)
+        throw std::runtime_error(path + ": holds only a dipole model, no GAP (header field 'potential' is absent)");
+    return std::move(*contents.gap);
 }
 
 bool is_native_model_file(const std::string& path) {
@@ -469,6 +672,11 @@ bool is_native_model_file(const std::string& path) {
 
 GapModel read_model_file(const std::string& path) {
     if (is_native_model_file(path)) return read_native_model(path);
+    return read_model_file_contents(path).gap.value();
+}
+
+ModelFileContents read_model_file_contents(const std::string& path) {
+    if (is_native_model_file(path)) return read_native_model_contents(path);
     // librascal files are JSON ('{' after optional white space) or gzip (1f 8b); anything else is not a model.
     std::ifstream in(path, std::ios::binary);
     if (!in) throw std::runtime_error(path + ": cannot open model file");
@@ -478,7 +686,9 @@ GapModel read_model_file(const std::string& path) {
     if (c != '{' && !gzip)
         throw std::runtime_error(path + ": not a model file: neither gapd's native format (magic GAPDMODL) nor a "
                                         "librascal dump_obj JSON (.json or .json.gz)");
-    return read_librascal_model(path);
+    ModelFileContents contents;
+    contents.gap = read_librascal_model(path);
+    return contents;
 }
 
 }  // namespace gapd

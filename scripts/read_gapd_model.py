@@ -7,9 +7,12 @@ As a script:   python3 scripts/read_gapd_model.py MODEL    (prints a summary)
 The returned dict has:
   format_version      int
   header              the JSON header as parsed (everything, including sections this script ignores)
-  description, soap, zeta, species
+  description, soap, zeta, species (None if the file holds only a dipole model)
   self_contributions  {Z: eV}
   sparse              {Z: {"points": (M, D) float64 array, "weights": (M,) float64 array}}
+  dipole              None, or the SA-GPR dipole model: {"soap", "kernel", "zeta", "inversion_symmetry",
+                      "baseline": {Z: (3,)}, "cell_roles", "sparse": {Z: {"points": (M, 3Q), "weights": (M, 3)
+                      [, "scalar_points": (M, D)]}}} (e·Å weights; Cartesian lambda=1 layout, docs/dipoles.md)
   arrays              {name: array} for every array in the directory
 Every array's CRC32 is checked; errors raise ValueError naming the file and the problem.
 """
@@ -64,26 +67,35 @@ def read_gapd_model(path):
             raise ValueError(f"{path}: array '{name}': nbytes does not match its shape and dtype")
         arrays[name] = np.frombuffer(raw, dtype=dtype, count=count).reshape(entry["shape"])
 
-    soap = header["soap"]
-    potential = header["potential"]
-    dim = power_spectrum_size(soap)
-    sparse = {}
-    for s in potential["sparse_sets"]:
-        points, weights = arrays[s["points"]], arrays[s["weights"]]
-        if points.shape != (weights.shape[0], dim):
-            raise ValueError(f"{path}: array '{s['points']}' has shape {points.shape}, expected (M, {dim})")
-        sparse[s["species"]] = {"points": points, "weights": weights}
-    return {
-        "format_version": version,
-        "header": header,
-        "description": header.get("description", ""),
-        "soap": soap,
-        "zeta": potential["zeta"],
-        "species": soap["species"],
-        "self_contributions": dict(sorted((int(z), e) for z, e in potential["self_contributions"].items())),
-        "sparse": sparse,
-        "arrays": arrays,
-    }
+    model = {"format_version": version, "header": header, "description": header.get("description", ""),
+             "soap": None, "zeta": None, "species": None, "self_contributions": {}, "sparse": {}, "dipole": None,
+             "arrays": arrays}
+    if "potential" in header:
+        soap = header["soap"]
+        potential = header["potential"]
+        dim = power_spectrum_size(soap)
+        for s in potential["sparse_sets"]:
+            points, weights = arrays[s["points"]], arrays[s["weights"]]
+            if points.shape != (weights.shape[0], dim):
+                raise ValueError(f"{path}: array '{s['points']}' has shape {points.shape}, expected (M, {dim})")
+            model["sparse"][s["species"]] = {"points": points, "weights": weights}
+        model.update(soap=soap, zeta=potential["zeta"], species=soap["species"],
+                     self_contributions=dict(sorted((int(z), e) for z, e in potential["self_contributions"].items())))
+    if "dipole" in header:
+        d = header["dipole"]
+        sparse = {}
+        for s in d["sparse_sets"]:
+            entry = {"points": arrays[s["points"]], "weights": arrays[s["weights"]]}
+            if entry["weights"].shape != (entry["points"].shape[0], 3):
+                raise ValueError(f"{path}: array '{s['weights']}' has shape {entry['weights'].shape}, expected (M, 3)")
+            if "scalar_points" in s:
+                entry["scalar_points"] = arrays[s["scalar_points"]]
+            sparse[s["species"]] = entry
+        model["dipole"] = {"soap": d["soap"], "kernel": d["kernel"], "zeta": d["zeta"],
+                           "inversion_symmetry": d["inversion_symmetry"],
+                           "baseline": {int(z): np.array(v) for z, v in d["baseline"].items()},
+                           "cell_roles": d["cell_roles"], "sparse": sparse}
+    return model
 
 
 def main(argv):
@@ -95,10 +107,24 @@ def main(argv):
     except (OSError, ValueError, KeyError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    soap = model["soap"]
-    cutoff = soap["cutoff_function"]
     print(f"gapd model format version {model['format_version']}: {argv[1]}")
     print(f"  description: {model['description']}")
+    if model["soap"] is None:
+        print("  no GAP (dipole model only)")
+    else:
+        print_gap(model)
+    if model["dipole"] is not None:
+        d = model["dipole"]
+        print(f"  dipole model: {d['kernel']} kernel, nmax {d['soap']['max_radial']}, lmax {d['soap']['max_angular']}, "
+              f"rc {d['soap']['cutoff_function']['cutoff']} A, cell roles {d['cell_roles']}")
+        for z, s in d["sparse"].items():
+            print(f"  dipole species {z}: {s['points'].shape[0]} sparse points x {s['points'].shape[1]} features")
+    return 0
+
+
+def print_gap(model):
+    soap = model["soap"]
+    cutoff = soap["cutoff_function"]
     print(f"  SOAP: nmax {soap['max_radial']}, lmax {soap['max_angular']}, sigma {soap['gaussian_sigma']} A, "
           f"cutoff {cutoff['type']} rc {cutoff['cutoff']} A (smooth width {cutoff['smooth_width']} A), "
           f"normalize {soap['normalize']}, librascal spline accuracy {soap['librascal_spline_accuracy']}")
@@ -107,7 +133,6 @@ def main(argv):
     for z, s in model["sparse"].items():
         print(f"  species {z}: {s['points'].shape[0]} sparse points, "
               f"weights sum {s['weights'].sum():.10g}")
-    return 0
 
 
 if __name__ == "__main__":

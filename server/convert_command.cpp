@@ -1,4 +1,5 @@
-// gapd convert: any model file gapd reads -> gapd's native format (fast to load, readable with numpy).
+// gapd convert: any model file gapd reads -> gapd's native format (fast to load, readable with numpy),
+// optionally merging in the dipole model of another file (one file with both sections).
 
 #include "models/native_model_file.hpp"
 #include "server/commands.hpp"
@@ -6,12 +7,13 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <memory>
+#include <stdexcept>
 
 namespace gapd {
 
 void add_convert_command(CLI::App& app, int& exit_code) {
     struct Options {
-        std::string input, output;
+        std::string input, output, dipole_model;
     };
     auto o = std::make_shared<Options>();
     CLI::App* cmd = app.add_subcommand(
@@ -19,14 +21,30 @@ void add_convert_command(CLI::App& app, int& exit_code) {
                    "native single-file format (docs/model_format.md). Numbers are copied bit for bit.");
     cmd->add_option("input", o->input, "Model file to read")->required()->check(CLI::ExistingFile);
     cmd->add_option("output", o->output, "Native model file to write (atomically)")->required();
+    cmd->add_option("--dipole-model", o->dipole_model,
+                    "Native file whose dipole model is written into the output too (replacing any of the input)")
+        ->check(CLI::ExistingFile);
     cmd->callback([o, &exit_code]() {
         std::cerr << "gapd: reading " << o->input << "\n";
-        GapModel model = read_model_file(o->input);
-        write_native_model(o->output, model);
-        std::size_t points = 0;
-        for (const auto& s : model.sparse) points += s.points.rows();
-        std::cerr << "gapd: wrote " << o->output << " (" << points << " sparse environments, zeta " << model.zeta
-                  << ")\n";
+        ModelFileContents contents = read_model_file_contents(o->input);
+        if (!o->dipole_model.empty()) {
+            ModelFileContents dipole = read_model_file_contents(o->dipole_model);
+            if (!dipole.dipole) throw std::runtime_error(o->dipole_model + ": holds no dipole model");
+            contents.dipole = std::move(dipole.dipole);
+        }
+        write_native_model(o->output, contents);
+        std::cerr << "gapd: wrote " << o->output << " (";
+        if (contents.gap) {
+            std::size_t points = 0;
+            for (const auto& s : contents.gap->sparse) points += s.points.rows();
+            std::cerr << "GAP: " << points << " sparse environments, zeta " << contents.gap->zeta;
+        }
+        if (contents.dipole) {
+            std::size_t points = 0;
+            for (const auto& s : contents.dipole->sparse) points += s.points.rows();
+            std::cerr << (contents.gap ? "; " : "") << "dipoles: " << points << " sparse environments";
+        }
+        std::cerr << ")\n";
         exit_code = 0;
     });
 }

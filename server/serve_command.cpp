@@ -1,8 +1,10 @@
-// gapd serve: connect to i-PI as a force client and answer every request with the GAP model.
+// gapd serve: connect to i-PI as a force client and answer every request with the GAP model (and the dipole
+// extras of an SA-GPR model, if one is loaded).
 
 #include "client_protocol/driver_session.hpp"
 #include "client_protocol/stop_signal.hpp"
 #include "server/commands.hpp"
+#include "server/dipole_options.hpp"
 #include "server/gap_force_engine.hpp"
 #include "server/model_loading.hpp"
 #include "server/template_structure.hpp"
@@ -10,6 +12,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 namespace gapd {
 
@@ -20,15 +23,22 @@ struct ServeOptions {
     bool unix_socket = false, verbose = false, no_reconnect = false;
     int port = 31415, threads = 0;
     double connect_timeout = 120.0;
+    DipoleOptions dipoles;
 };
 
 int run_serve(const ServeOptions& o) {
     set_thread_count(o.threads);
     const std::vector<int> numbers = read_template_numbers(o.template_path);
-    std::unique_ptr<GapCalculator> calculator = load_calculator(o.model, parse_radial_mode(o.radial));
+    const LoadedModels models = load_models(o.model, o.dipoles, parse_radial_mode(o.radial));
     // Fail before connecting: a first request that cannot be computed would leave i-PI without a client.
-    calculator->check_species(numbers, o.template_path);
-    GapForceEngine engine(*calculator, numbers);
+    // (The cell-dipole shell check needs the cell, which only the first request brings.)
+    if (models.gap) models.gap->check_species(numbers, o.template_path);
+    std::optional<DipoleServing> dipoles;
+    if (models.dipole) {
+        check_dipole_template(*models.dipole, numbers, models.selection, models.roles, o.template_path);
+        dipoles.emplace(DipoleServing{*models.dipole, models.selection, models.roles});
+    }
+    GapForceEngine engine(models.gap.get(), numbers, std::move(dipoles));
 
     ConnectionOptions connection;
     connection.unix_socket = o.unix_socket;
@@ -39,7 +49,12 @@ int run_serve(const ServeOptions& o) {
     DriverOptions driver;
     driver.verbose = o.verbose;
     driver.reconnect = !o.no_reconnect;
-    std::cerr << "gapd: serving " << o.model << " for " << numbers.size() << " atoms on "
+    const std::string what =
+        (models.gap ? o.model : std::string("no GAP (--dipole-only)")) +
+        (models.dipole ? ", extras " + extras_selection_names(models.selection) + " from " +
+                             (o.dipoles.dipole_model.empty() ? o.model : o.dipoles.dipole_model)
+                       : std::string());
+    std::cerr << "gapd: serving " << what << " for " << numbers.size() << " atoms on "
               << (o.unix_socket ? "UNIX socket " + o.prefix + o.address
                                 : "TCP " + o.address + ":" + std::to_string(o.port))
               << " with " << current_thread_count() << " thread(s)\n";
@@ -55,8 +70,9 @@ void add_serve_command(CLI::App& app, int& exit_code) {
         "Connect to a running (or starting) i-PI as its force client and compute energy, forces and virial for "
         "every frame it sends. Flags follow i-PI's driver (-u, -a, -p). Exits 0 when i-PI sends EXIT.");
     cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-    cmd->add_option("-m,--model", o->model, "Model file: gapd native (.gapd) or librascal JSON (.json, .json.gz)")
-        ->required();
+    cmd->add_option("-m,--model", o->model,
+                    "Model file: gapd native (.gapd; a GAP, a dipole model or both) or librascal JSON (.json, "
+                    ".json.gz). Required unless --dipole-only --dipole-model");
     cmd->add_option("-t,--template", o->template_path,
                     "Structure file (extxyz/xyz, e.g. i-PI's initial structure) giving species and atom order")
         ->required();
@@ -73,10 +89,12 @@ void add_serve_command(CLI::App& app, int& exit_code) {
         ->check(CLI::NonNegativeNumber);
     cmd->add_flag("--no-reconnect", o->no_reconnect, "Exit with an error instead of reconnecting when i-PI goes away");
     cmd->add_flag("-v,--verbose", o->verbose, "Log every request to stderr");
+    add_dipole_options(cmd, o->dipoles);
     cmd->footer(
         "Examples:\n"
         "  gapd serve -u -a batio3 --model model.gapd --template init.xyz\n"
         "  gapd serve -a localhost -p 31415 --model model.json.gz --template init.xyz --threads 2\n"
+        "  gapd serve -u -a batio3 --model gap.gapd --dipole-model dipoles.gapd --extras dipole,BEC --template init.xyz\n"
         "  gapd serve --config serve.yaml   (YAML keys = long option names, e.g. 'model: m.gapd', 'unix: true')\n"
         "Units: i-PI's atomic units on the wire; the model works in eV and Å. SIGINT/SIGTERM finish the current\n"
         "request, reply, and close the connection cleanly.");

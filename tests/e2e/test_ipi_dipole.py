@@ -1,0 +1,141 @@
+#!/usr/bin/python3
+"""End-to-end with a real i-PI ($IPI_ROOT, v3.3.0): the two committed dipole inputs, shortened.
+
+1. ipi_inputs/dipole (one gapd: GAP + dipole extras, NVT): the dipoles i-PI saves with
+   <trajectory extra_type='dipole'> equal, frame by frame, `gapd predict`'s dipole (e·Å, converted to e·Bohr
+   with gapd's CODATA 2018 Bohr) on the positions and cell i-PI saved at the same step (format='bin', full
+   precision, atomic units). Both exits are 0.
+2. ipi_inputs/driven (eda-nvt electric-field driven dynamics; a GAP client and a --dipole-only client sending
+   dipole and BEC): i-PI completes every step with BEC taken from the driver, all three processes exit 0.
+
+Without IPI_ROOT: prints a skip message and exits 77.
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import traceback
+
+import numpy as np
+
+import e2e_common as common
+from e2e_common import BOHR_2018, TestFailure
+
+REL = 1e-10
+
+
+def run_input(name, gapd, workdir, steps, extra_env, timeout):
+    run_dir = os.path.join(workdir, name)
+    env = dict(os.environ, GAPD=gapd, RUN_DIR=run_dir, STEPS=str(steps), GAPD_THREADS="1",
+               ADDRESS="gapd-dip-%d" % os.getpid(), ADDRESS_PREFIX="gapd-drv-%d" % os.getpid(), **extra_env)
+    script = os.path.join(common.SOURCE_DIR, "ipi_inputs", name, "run.sh")
+    try:
+        r = subprocess.run(["bash", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                           timeout=timeout, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise TestFailure("%s/run.sh did not finish within %g s" % (name, timeout))
+    print(r.stdout)
+    if r.returncode != 0:
+        logs = "".join("--- %s\n%s" % (f, common.tail(os.path.join(run_dir, f)))
+                       for f in sorted(os.listdir(run_dir)) if f.endswith(".log"))
+        raise TestFailure("%s/run.sh exited %d\n%s" % (name, r.returncode, logs))
+    return run_dir
+
+
+def read_extras_dipoles(path):
+    """i-PI's extras trajectory: '#EXTRAS(dipole)# Step: N Bead: 0' then the three numbers."""
+    steps, values = [], []
+    with open(path) as f:
+        lines = [l for l in f.read().splitlines() if l.strip()]
+    for k, line in enumerate(lines):
+        if line.lstrip().startswith("#EXTRAS"):
+            steps.append(int(line.split("Step:")[1].split()[0]))
+            values.append([float(x) for x in lines[k + 1].split()])
+    return steps, np.array(values)
+
+
+def read_ipi_bin(path, nframes, symbols):
+    """i-PI's format='bin' trajectory (ipi/utils/io/backends/io_binary.py): per frame 9 float64 h (Bohr, columns =
+    lattice vectors), int64 natoms, 3 natoms float64 positions (Bohr), then names and a title of fixed width:
+    every frame has the same size."""
+    data = open(path, "rb").read()
+    if nframes == 0 or len(data) % nframes:
+        raise TestFailure("%s: %d bytes do not split into %d equal frames" % (path, len(data), nframes))
+    size = len(data) // nframes
+    frames = []
+    for k in range(nframes):
+        h = np.frombuffer(data, "<f8", 9, k * size).reshape(3, 3)
+        n = int(np.frombuffer(data, "<i8", 1, k * size + 72)[0])
+        if n != len(symbols):
+            raise TestFailure("%s: frame %d has %d atoms, expected %d" % (path, k, n, len(symbols)))
+        q = np.frombuffer(data, "<f8", 3 * n, k * size + 80).reshape(n, 3)
+        frames.append({"symbols": symbols, "positions": q * BOHR_2018, "cell": h.T * BOHR_2018})
+    return frames
+
+
+def check_dipole_run(gapd, run_dir, workdir):
+    steps, dipoles = read_extras_dipoles(os.path.join(run_dir, "dipole.dipole_0"))
+    if len(steps) < 2 or steps != list(range(len(steps))):
+        raise TestFailure("extras trajectory steps %s" % steps)
+    with open(os.path.join(run_dir, "init.xyz")) as f:
+        symbols = [line.split()[0] for line in f.read().splitlines()[2:] if line.strip()]
+    # What gapd received: i-PI's Bohr values times gapd's Bohr, as in client_protocol/frame_conversion.
+    frames = read_ipi_bin(os.path.join(run_dir, "dipole.pos_0.bin"), len(steps), symbols)
+    inp = os.path.join(workdir, "ipi_frames.extxyz")
+    common.write_extxyz(inp, frames)
+    out = os.path.join(workdir, "ipi_frames_pred.extxyz")
+    dip = os.path.join(common.SOURCE_DIR, "tests", "data", "dipole", "synthetic_dipole.gapd")
+    r = common.run([gapd, "predict", "--dipole-only", "--dipole-model", dip, "-o", out, inp], timeout=120)
+    if r.returncode != 0:
+        raise TestFailure("gapd predict failed:\n" + r.stderr)
+    expected = np.array([common.info_floats(f, "dipole") for f in common.read_extxyz(out)]) / BOHR_2018
+    err = np.abs(dipoles - expected).max() / np.abs(expected).max()
+    if not err <= REL:
+        raise TestFailure("i-PI's dipole trajectory differs from gapd predict: relative %.3g\n%s\n%s"
+                          % (err, dipoles[:3], expected[:3]))
+    return len(steps), err
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--gapd", required=True)
+    p.add_argument("--timeout", type=float, default=500)
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--keep", action="store_true")
+    a = p.parse_args()
+    if not os.environ.get("IPI_ROOT") or not os.path.isfile(os.path.join(os.environ["IPI_ROOT"], "bin", "i-pi")):
+        print("SKIP: set IPI_ROOT to an i-PI checkout (v3.3.0) to run this test")
+        return common.SKIP
+    workdir = tempfile.mkdtemp(prefix="gapd_e2e_ipi_dipole_")
+    ok = False
+    try:
+        with common.Watchdog(a.timeout, "test_ipi_dipole"):
+            run_dir = run_input("dipole", a.gapd, workdir, a.steps, {}, a.timeout / 2)
+            n, err = check_dipole_run(a.gapd, run_dir, workdir)
+            print("1. dipole NVT: %d frames of i-PI's dipole trajectory equal gapd predict (max relative %.2g)"
+                  % (n, err))
+            run_dir = run_input("driven", a.gapd, workdir, a.steps, {}, a.timeout / 2)
+            rows = [l for l in open(os.path.join(run_dir, "driven.out")) if l.strip() and not l.startswith("#")]
+            if len(rows) != a.steps + 1:
+                raise TestFailure("driven run: %d property rows, expected %d" % (len(rows), a.steps + 1))
+            steps, dipoles = read_extras_dipoles(os.path.join(run_dir, "driven.dipole_0"))
+            if len(steps) != a.steps + 1 or not np.all(np.isfinite(dipoles)):
+                raise TestFailure("driven run: dipole trajectory has %d frames" % len(steps))
+            print("2. driven eda-nvt with BEC from a --dipole-only gapd: %d steps completed" % a.steps)
+        ok = True
+        print("PASS")
+        return 0
+    except (TestFailure, TimeoutError, Exception) as e:
+        traceback.print_exc()
+        print("FAIL: %s (files in %s)" % (e, workdir))
+        return 1
+    finally:
+        if ok and not a.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
