@@ -17,6 +17,8 @@ namespace {
 class PhaseClock {
 public:
     explicit PhaseClock(PhaseTimes* times) : times_(times), last_(std::chrono::steady_clock::now()) {}
+    // Forgets the time since the previous lap (spent in phases timed elsewhere).
+    void restart() { last_ = std::chrono::steady_clock::now(); }
     // Adds the time since the previous lap to `slot`.
     void lap(double PhaseTimes::*slot) {
         const auto now = std::chrono::steady_clock::now();
@@ -32,6 +34,14 @@ private:
 int max_threads() {
 #ifdef _OPENMP
     return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+int team_size() {
+#ifdef _OPENMP
+    return omp_get_num_threads();
 #else
     return 1;
 #endif
@@ -159,54 +169,66 @@ GapPrediction GapCalculator::compute(const Structure& s, bool gradients, PhaseTi
         for (int i = 0; i < n_atoms; ++i)
             if (s.numbers[i] == set.species) w.centres.push_back(i);
         const int M = static_cast<int>(T.rows());
+        if (w.K.size() < model_.sparse.size()) w.K.resize(model_.sparse.size());
 
         for (std::size_t start = 0; start < w.centres.size(); start += chunk_size) {
             const int B = static_cast<int>(std::min<std::size_t>(chunk_size, w.centres.size() - start));
             const int* chunk = w.centres.data() + start;
             reserve_rows(w.C, B, S);
             reserve_rows(w.X, B, D);
-            if (w.norms.size() < B) w.norms.resize(B);
-
-#pragma omp parallel for schedule(static)
-            for (int b = 0; b < B; ++b)
-                expansion_.compute(nl, species_of, chunk[b], w.C.row(b).data(), w.expansion[thread_id()]);
-            clock.lap(&PhaseTimes::expansion);
-#pragma omp parallel for schedule(static)
-            for (int b = 0; b < B; ++b) w.norms[b] = power_spectrum_.compute(w.C.row(b).data(), w.X.row(b).data());
-            clock.lap(&PhaseTimes::power_spectrum);
-
-            // Kernel: K = X T^T, E_i += sum_m w_m K_im^zeta; dE/dX = (zeta w_m K_im^(zeta-1)) T.
-            if (w.K.size() < model_.sparse.size()) w.K.resize(model_.sparse.size());
             reserve_rows(w.K[k], B, M);
-            auto K = w.K[k].topRows(B);
-            K.noalias() = w.X.topRows(B) * T.transpose();
-            for (int b = 0; b < B; ++b) {
-                double e = 0.0;
-                double* krow = K.row(b).data();
-                for (int m = 0; m < M; ++m) {
-                    const double k_pow = integer_power(krow[m], zeta - 1);
-                    e += set.weights[m] * k_pow * krow[m];
-                    krow[m] = zeta * set.weights[m] * k_pow;
-                }
-                out.atom_energies[chunk[b]] += e;
-            }
             if (gradients) {
                 reserve_rows(w.G, B, D);
-                w.G.topRows(B).noalias() = K * T;
+                reserve_rows(w.dC, B, S);
             }
-            clock.lap(&PhaseTimes::kernel);
-            if (!gradients) continue;
+            if (w.norms.size() < B) w.norms.resize(B);
 
-            reserve_rows(w.dC, B, S);
-#pragma omp parallel for schedule(static)
-            for (int b = 0; b < B; ++b) {
-                const int t = thread_id();
-                power_spectrum_.backpropagate(w.C.row(b).data(), w.X.row(b).data(), w.norms[b], w.G.row(b).data(),
-                                              w.dC.row(b).data(), w.work[t].data());
-                expansion_.backpropagate(nl, species_of, chunk[b], w.dC.row(b).data(), w.pair_gradients.data(),
-                                         w.expansion[t]);
+            // One parallel region per chunk, each thread owning a contiguous block of centres from the
+            // expansion to dE/dr_ij, its GEMMs run serially on its own rows: no barrier and no inter-thread
+            // wait inside (Eigen's own parallel GEMM spins on other threads and collapses when the cores are
+            // shared with other processes, e.g. several gapd instances in REMD). Phase times are thread 0's.
+#pragma omp parallel
+            {
+                const int t = thread_id(), nt = team_size();
+                const int b0 = static_cast<int>(static_cast<long>(B) * t / nt);
+                const int b1 = static_cast<int>(static_cast<long>(B) * (t + 1) / nt);
+                PhaseClock phase(t == 0 ? times : nullptr);
+                if (b1 > b0) {
+                    for (int b = b0; b < b1; ++b)
+                        expansion_.compute(nl, species_of, chunk[b], w.C.row(b).data(), w.expansion[t]);
+                    phase.lap(&PhaseTimes::expansion);
+                    for (int b = b0; b < b1; ++b)
+                        w.norms[b] = power_spectrum_.compute(w.C.row(b).data(), w.X.row(b).data());
+                    phase.lap(&PhaseTimes::power_spectrum);
+
+                    // Kernel: K = X T^T, E_i += sum_m w_m K_im^zeta; dE/dX = (zeta w_m K_im^(zeta-1)) T.
+                    auto K = w.K[k].middleRows(b0, b1 - b0);
+                    K.noalias() = w.X.middleRows(b0, b1 - b0) * T.transpose();
+                    for (int b = b0; b < b1; ++b) {
+                        double e = 0.0;
+                        double* krow = K.row(b - b0).data();
+                        for (int m = 0; m < M; ++m) {
+                            const double k_pow = integer_power(krow[m], zeta - 1);
+                            e += set.weights[m] * k_pow * krow[m];
+                            krow[m] = zeta * set.weights[m] * k_pow;
+                        }
+                        out.atom_energies[chunk[b]] += e;
+                    }
+                    if (gradients) w.G.middleRows(b0, b1 - b0).noalias() = K * T;
+                    phase.lap(&PhaseTimes::kernel);
+
+                    if (gradients) {
+                        for (int b = b0; b < b1; ++b) {
+                            power_spectrum_.backpropagate(w.C.row(b).data(), w.X.row(b).data(), w.norms[b],
+                                                          w.G.row(b).data(), w.dC.row(b).data(), w.work[t].data());
+                            expansion_.backpropagate(nl, species_of, chunk[b], w.dC.row(b).data(),
+                                                     w.pair_gradients.data(), w.expansion[t]);
+                        }
+                        phase.lap(&PhaseTimes::gradients);
+                    }
+                }
             }
-            clock.lap(&PhaseTimes::gradients);
+            clock.restart();
         }
     }
 

@@ -25,7 +25,8 @@ struct GapPrediction {
     Eigen::VectorXd atom_energies;                              // eV, e0 + kernel term per atom
 };
 
-// Wall-clock seconds per phase of the last call (for `gapd bench`).
+// Wall-clock seconds per phase of the last call (for `gapd bench`), as seen by thread 0: the phases of a
+// chunk run back to back in each thread, so they are timed inside the thread.
 struct PhaseTimes {
     double neighbours = 0, expansion = 0, power_spectrum = 0, kernel = 0, gradients = 0, scatter = 0;
     double total() const { return neighbours + expansion + power_spectrum + kernel + gradients + scatter; }
