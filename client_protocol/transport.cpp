@@ -195,7 +195,11 @@ bool Transport::peek(void* out, std::size_t n, int timeout_ms) {
         check_abandon();
         const int wait = timeout_ms < 0 ? kTickMs : std::min(kTickMs, ms_until(deadline));
         if (r > 0) {
-            // Part of it is there, so poll() would return at once: sleep a little instead.
+            // Part of it is there. If i-PI has also ended the stream, the rest can never come (without this
+            // check a truncated header followed by EOF made an unbounded peek spin forever).
+            if (poll_one(fd_, POLLRDHUP, 0) & (POLLRDHUP | POLLHUP | POLLERR))
+                throw ConnectionLost(peer_ + " closed the connection in the middle of a message");
+            // poll() for POLLIN would return at once: sleep a little instead.
             ::poll(nullptr, 0, std::min(wait, 1));
         } else {
             poll_one(fd_, POLLIN, wait);

@@ -167,7 +167,7 @@ std::vector<Column> parse_properties(const std::string& text) {
         const std::string& type = fields[k + 1];
         long long count = 0;
         if (fields[k].empty() || type.size() != 1 || std::string_view("SRIL").find(type[0]) == std::string_view::npos ||
-            !parse_long(fields[k + 2], count) || count < 1)
+            !parse_long(fields[k + 2], count) || count < 1 || count > 1000000)
             throw std::invalid_argument("bad Properties entry '" + fields[k] + ":" + type + ":" + fields[k + 2] +
                                         "' (want name:S|R|I|L:count)");
         for (const Column& c : columns)
@@ -289,6 +289,12 @@ private:
         if (pos == nullptr) throw std::invalid_argument("missing 'pos' in Properties");
         if (species == nullptr && z == nullptr) throw std::invalid_argument("Properties has neither species nor Z");
 
+        // Every value takes at least a byte: refuse column counts the rest of the file cannot hold before
+        // allocating for them (the allocations then stay below 8 x the file size).
+        if (natoms_ > 0 && ncolumns > lines_.bytes_left() / natoms_)
+            throw std::invalid_argument("truncated frame: " + std::to_string(natoms_) + " atoms x " +
+                                        std::to_string(ncolumns) + " columns (Properties) announced, only " +
+                                        std::to_string(lines_.bytes_left()) + " bytes left in the file");
         const auto n = static_cast<Eigen::Index>(natoms_);
         Structure& s = frame.structure;
         s.positions.resize(n, 3);

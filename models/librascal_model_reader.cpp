@@ -1,6 +1,7 @@
 #include "models/librascal_model_reader.hpp"
 
 #include <nlohmann/json.hpp>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <istream>
+#include <limits>
 #include <map>
 #include <set>
 #include <sstream>
@@ -247,6 +249,19 @@ SoapHypers read_hypers(const Node& representation) {
     return h;
 }
 
+// Upper bound on the dense sparse-point matrices: physical memory (a model that cannot fit is a clear error,
+// not an out-of-memory kill). Fuzzing builds use 256 MiB, below libFuzzer's memory limit.
+double max_sparse_point_bytes() {
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+    return 256.0 * (1 << 20);
+#else
+    const long pages = ::sysconf(_SC_PHYS_PAGES);
+    const long page_size = ::sysconf(_SC_PAGE_SIZE);
+    if (pages <= 0 || page_size <= 0) return 1e18;
+    return static_cast<double>(pages) * static_cast<double>(page_size);
+#endif
+}
+
 struct Block {
     int species;                // central species
     std::pair<int, int> key;    // species pair
@@ -323,6 +338,12 @@ GapModel read_librascal_model(const std::string& path) {
         }
     }
     model.hypers.species.assign(species.begin(), species.end());
+    // power_spectrum_size() is an int: refuse hypers whose feature count would overflow it.
+    const long long nspecies = static_cast<long long>(h.species.size());
+    const long long features = nspecies * (nspecies + 1) / 2 * inner_size;
+    if (features > std::numeric_limits<int>::max())
+        sparse["keys"].fail(std::to_string(nspecies) + " species with inner_size " + std::to_string(inner_size) +
+                            " give " + std::to_string(features) + " features per environment, more than gapd supports");
 
     // Feature layout: key blocks (a <= b, lexicographic) concatenated.
     std::map<std::pair<int, int>, Eigen::Index> key_offset;
@@ -337,9 +358,28 @@ GapModel read_librascal_model(const std::string& path) {
         if (count < 0) count_node.fail("negative count");
         counts[static_cast<int>(sp_node.integer("an atomic number"))] = count;
     }
+    // Checked before the sparse points are allocated from the counts: one weight per sparse point, and
+    // the dense points must fit in memory.
+    const Node weights = npy_vector(params["weights"]);
+    long long total_points = 0;
     for (int sp : centers) {
         const auto it = counts.find(sp);
         if (it == counts.end()) sparse["counters"].fail("no count for central species " + std::to_string(sp));
+        if (it->second > static_cast<long long>(weights.size()))
+            sparse["counters"].fail("count " + std::to_string(it->second) + " for species " + std::to_string(sp) +
+                                    " exceeds the " + std::to_string(weights.size()) + " weights");
+        total_points += it->second;
+    }
+    if (weights.size() != static_cast<std::size_t>(total_points))
+        weights.fail("has " + std::to_string(weights.size()) + " weights for " + std::to_string(total_points) +
+                     " sparse points");
+    const double point_bytes = 8.0 * static_cast<double>(total_points) * static_cast<double>(dim);
+    if (point_bytes > max_sparse_point_bytes())
+        sparse["counters"].fail(std::to_string(total_points) + " sparse points x " + std::to_string(dim) +
+                                " features need " + std::to_string(point_bytes / (1 << 30)) +
+                                " GiB, more than this machine's memory");
+    for (int sp : centers) {
+        const auto it = counts.find(sp);
         SparseSet set;
         set.species = sp;
         set.points = RowMatrix::Zero(static_cast<Eigen::Index>(it->second), dim);
@@ -395,12 +435,6 @@ GapModel read_librascal_model(const std::string& path) {
     for (std::size_t b = 0; b < blocks.size(); ++b)
         if (!values_seen[b] && blocks[b].indices.size() > 0) blocks[b].indices.fail("has indices but no values");
 
-    const Node weights = npy_vector(params["weights"]);
-    Eigen::Index total = 0;
-    for (const SparseSet& s : model.sparse) total += s.points.rows();
-    if (weights.size() != static_cast<std::size_t>(total))
-        weights.fail("has " + std::to_string(weights.size()) + " weights for " + std::to_string(total) +
-                     " sparse points");
     std::vector<double> w(weights.size());
     read_numbers(weights, w.data());
     Eigen::Index offset = 0;

@@ -114,6 +114,7 @@ class Request:
         self.status = "Queued"
         self.start = -1.0
         self.result = None
+        self.finished = -1.0  # time.time() when the result was received
         self.served_by = []  # names of the clients it was dispatched to, in order
 
     @property
@@ -311,6 +312,7 @@ class Client:
         except Disconnected:
             self.status = St.DISCONNECTED
             return False
+        r.finished = time.time()
         self.lastreq = r.id
         self.get_status()
         r.status = "Done"
@@ -367,6 +369,7 @@ class Client:
         except Disconnected:
             self.status = St.DISCONNECTED
             return
+        r.finished = time.time()
         self.lastreq = r.id
         self.get_status()
         r.status = "Done"
@@ -657,15 +660,21 @@ class FakeIpi:
                 raise WouldHang("request %d has been in flight on %s for %.0f s with no <timeout>: i-PI 3.3.0 would "
                                 "wait forever" % (r.id, c.name, now - r.start))
 
-    def poll_legacy(self):
-        if self.tick is not None:
-            self.tick()
+    def _reap_legacy(self):
         for job in self.jobs[:]:
             r, c, worker, outcome = job
             if outcome:
                 raise outcome[0]
-            if not worker.is_alive() and r.status == "Done":
+            if worker is not None and r.status == "Done":
+                worker.join(timeout=self.status_wait)  # it only has the final STATUS left
+                if outcome:
+                    raise outcome[0]
                 self.jobs.remove(job)
+
+    def poll_legacy(self):
+        self._reap_legacy()
+        if self.tick is not None:
+            self.tick()
         self._check_timeouts()
         self._check_stuck()
 
@@ -694,6 +703,7 @@ class FakeIpi:
                                  % (time_limit, states, ", ".join(c.name for c in self.clients) or "none"))
             self.poll(requests)
             time.sleep(1e-3)
+        self._reap_legacy()
         return True
 
     def wait_for_clients(self, n, time_limit):

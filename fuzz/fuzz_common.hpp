@@ -1,0 +1,50 @@
+#pragma once
+// Shared helpers of the libFuzzer targets (fuzz/README.md). Header-only; every target is one .cpp with
+// LLVMFuzzerTestOneInput.
+
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace gapd::fuzz {
+
+// A scratch file per process and name, in /dev/shm when available (tmpfs: no disk I/O), for readers that
+// take a path. Removed at exit.
+class ScratchFile {
+public:
+    explicit ScratchFile(const char* name) {
+        const char* dir = ::access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+        if (const char* env = std::getenv("GAPD_FUZZ_TMPDIR")) dir = env;
+        path_ = std::string(dir) + "/gapd_fuzz_" + std::to_string(::getpid()) + "_" + name;
+    }
+    ~ScratchFile() { ::unlink(path_.c_str()); }
+
+    // Replaces the file's content with data[0, size).
+    const std::string& write(const std::uint8_t* data, std::size_t size) const {
+        std::FILE* f = std::fopen(path_.c_str(), "wb");
+        if (f == nullptr) {
+            std::perror(path_.c_str());
+            std::abort();
+        }
+        if (size > 0 && std::fwrite(data, 1, size, f) != size) std::abort();
+        std::fclose(f);
+        return path_;
+    }
+    const std::string& path() const { return path_; }
+
+private:
+    std::string path_;
+};
+
+// A failed invariant (not an expected, reported error): libFuzzer records the input as a crash.
+[[noreturn]] inline void invariant_failed(const char* what) {
+    std::fprintf(stderr, "fuzz invariant failed: %s\n", what);
+    std::abort();
+}
+
+}  // namespace gapd::fuzz
