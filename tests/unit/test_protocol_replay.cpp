@@ -264,7 +264,8 @@ void replay(const std::string& name, bool expect_recorded_init) {
             std::vector<std::pair<double, double>> pairs{{gr.energy, er.energy}};
             for (std::size_t k = 0; k < gr.forces.size(); ++k) pairs.emplace_back(gr.forces[k], er.forces[k]);
             for (int k = 0; k < 9; ++k) pairs.emplace_back(gr.virial[k], er.virial[k]);
-            for (const auto& [x, y] : pairs) {
+            for (const auto& pair : pairs) {
+                const double x = pair.first, y = pair.second;  // not a structured binding: clang cannot capture those
                 ++numbers;
                 identical += std::memcmp(&x, &y, sizeof x) == 0;
                 CHECK_MESSAGE(close_enough(x, y), x << " vs recorded " << y);
