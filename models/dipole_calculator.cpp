@@ -103,38 +103,12 @@ std::vector<int> DipoleCalculator::species_indices(const Structure& s) const {
 
 RowMatrix DipoleCalculator::features(const Structure& s) const {
     const std::vector<int> species_of = species_indices(s);
-    const NeighbourList nl = build_neighbour_list(s, cutoff());
-    const int n = static_cast<int>(s.size());
-    RowMatrix x(n, lambda1_.size());
-#pragma omp parallel
-    {
-        ExpansionScratch scratch = expansion_.make_scratch();
-        std::vector<double> c(expansion_.size());
-#pragma omp for schedule(static)
-        for (int i = 0; i < n; ++i) {
-            expansion_.compute(nl, species_of, i, c.data(), scratch);
-            lambda1_.compute(c.data(), x.row(i).data());
-        }
-    }
-    return x;
+    return centre_features(expansion_, lambda1_, build_neighbour_list(s, cutoff()), species_of);
 }
 
 RowMatrix DipoleCalculator::scalar_features(const Structure& s) const {
     const std::vector<int> species_of = species_indices(s);
-    const NeighbourList nl = build_neighbour_list(s, cutoff());
-    const int n = static_cast<int>(s.size());
-    RowMatrix x(n, power_spectrum_.size());
-#pragma omp parallel
-    {
-        ExpansionScratch scratch = expansion_.make_scratch();
-        std::vector<double> c(expansion_.size());
-#pragma omp for schedule(static)
-        for (int i = 0; i < n; ++i) {
-            expansion_.compute(nl, species_of, i, c.data(), scratch);
-            power_spectrum_.compute(c.data(), x.row(i).data());
-        }
-    }
-    return x;
+    return centre_features(expansion_, power_spectrum_, build_neighbour_list(s, cutoff()), species_of);
 }
 
 DipolePrediction DipoleCalculator::compute(const Structure& s, bool gradients, DipolePhaseTimes* times) const {

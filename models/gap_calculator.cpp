@@ -116,20 +116,7 @@ std::vector<int> GapCalculator::species_indices(const std::vector<int>& numbers)
 
 RowMatrix GapCalculator::features(const Structure& s) const {
     const std::vector<int> species_of = species_indices(s.numbers);
-    const NeighbourList nl = build_neighbour_list(s, cutoff());
-    const int n = static_cast<int>(s.size());
-    RowMatrix x(n, full_power_spectrum_.size());
-#pragma omp parallel
-    {
-        ExpansionScratch scratch = expansion_.make_scratch();
-        std::vector<double> c(expansion_.size());
-#pragma omp for schedule(static)
-        for (int i = 0; i < n; ++i) {
-            expansion_.compute(nl, species_of, i, c.data(), scratch);
-            full_power_spectrum_.compute(c.data(), x.row(i).data());
-        }
-    }
-    return x;
+    return centre_features(expansion_, full_power_spectrum_, build_neighbour_list(s, cutoff()), species_of);
 }
 
 GapPrediction GapCalculator::compute(const Structure& s, bool gradients, PhaseTimes* times,

@@ -54,4 +54,26 @@ private:
     std::vector<double> centre_term_;  // M_n0(0) * Y_00, the centre's own Gaussian
 };
 
+// Features of every centre (N x invariant.size()): expansion then an invariant (PowerSpectrum,
+// Lambda1Features, ...), in parallel over centres. For tests and tools; the calculators' hot paths chunk
+// and fuse this with their kernels instead.
+template <class Invariant>
+Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> centre_features(
+    const SphericalExpansion& expansion, const Invariant& invariant, const NeighbourList& nl,
+    const std::vector<int>& species_of) {
+    const int n = static_cast<int>(species_of.size());
+    Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> x(n, invariant.size());
+#pragma omp parallel
+    {
+        ExpansionScratch scratch = expansion.make_scratch();
+        std::vector<double> c(expansion.size());
+#pragma omp for schedule(static)
+        for (int i = 0; i < n; ++i) {
+            expansion.compute(nl, species_of, i, c.data(), scratch);
+            invariant.compute(c.data(), x.row(i).data());
+        }
+    }
+    return x;
+}
+
 }  // namespace gapd
