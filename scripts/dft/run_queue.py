@@ -1,0 +1,78 @@
+#!/usr/bin/python3
+"""Run CP2K on every structure directory of WORKDIR that has no result yet (resumable, one at a time).
+
+    nohup /usr/bin/python3 scripts/dft/run_queue.py WORKDIR [--np 2] [--nice 19] [--max-atoms 40] &
+
+For each WORKDIR/gNNNN/ (in name order) without result.extxyz or failed: runs
+`nice -n NICE mpirun -np NP cp2k.psmp -i cp2k.inp -o cp2k.out` with OMP_NUM_THREADS=1, parses the output
+(parse_cp2k.py) and writes result.extxyz atomically. A run that fails (SCF not converged, CP2K error) gets a
+`failed` file with the reason and is not retried; delete it to retry. Killing the queue loses at most the
+structure in progress: restart the same command and it continues. Progress and ETA go to stdout.
+"""
+import argparse
+import glob
+import os
+import subprocess
+import sys
+import time
+
+import ase.io
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import parse_cp2k  # noqa: E402
+
+
+def pending(workdir, max_atoms):
+    out = []
+    for d in sorted(glob.glob(os.path.join(workdir, "g*"))):
+        if os.path.exists(f"{d}/result.extxyz") or os.path.exists(f"{d}/failed"):
+            continue
+        if not os.path.exists(f"{d}/cp2k.inp"):
+            continue
+        natoms = len(ase.io.read(f"{d}/structure.extxyz"))
+        if natoms <= max_atoms:
+            out.append((d, natoms))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("workdir")
+    ap.add_argument("--np", type=int, default=2, help="MPI ranks (default 2)")
+    ap.add_argument("--nice", type=int, default=19, help="niceness, so interactive work keeps the CPU (19)")
+    ap.add_argument("--max-atoms", type=int, default=40, help="skip structures with more atoms (40)")
+    args = ap.parse_args()
+
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    seconds_per_atom = {}  # rough cost model for the ETA, per cell size
+    todo = pending(args.workdir, args.max_atoms)
+    print(f"{len(todo)} structures to run in {args.workdir}", flush=True)
+    for count, (d, natoms) in enumerate(todo, 1):
+        start = time.time()
+        cmd = ["nice", "-n", str(args.nice), "mpirun", "--allow-run-as-root", "-np", str(args.np),
+               "cp2k.psmp", "-i", "cp2k.inp", "-o", "cp2k.out"]
+        proc = subprocess.run(cmd, cwd=d, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        elapsed = time.time() - start
+        name = os.path.basename(d)
+        try:
+            if proc.returncode != 0:
+                raise parse_cp2k.ParseError(f"cp2k exited {proc.returncode}: {proc.stderr.strip()[-300:]}")
+            frame = parse_cp2k.labelled_frame(d)
+            frame.info["cp2k_seconds"] = round(elapsed, 1)
+            ase.io.write(f"{d}/result.extxyz.tmp", frame, format="extxyz")
+            os.replace(f"{d}/result.extxyz.tmp", f"{d}/result.extxyz")
+            status = f"E = {frame.info['energy']:.6f} eV"
+        except parse_cp2k.ParseError as err:
+            with open(f"{d}/failed", "w") as f:
+                f.write(str(err) + "\n")
+            status = f"FAILED: {err}"
+        seconds_per_atom.setdefault(natoms, []).append(elapsed)
+        left = todo[count:]
+        eta = sum(sum(seconds_per_atom.get(n, seconds_per_atom[natoms])) / len(seconds_per_atom.get(
+            n, seconds_per_atom[natoms])) * (1 if n in seconds_per_atom else (n / natoms) ** 2) for _, n in left)
+        print(f"[{count}/{len(todo)}] {name} ({natoms} atoms) {elapsed:.0f} s {status}; "
+              f"ETA {eta / 3600:.1f} h", flush=True)
+
+
+if __name__ == "__main__":
+    main()
