@@ -56,13 +56,15 @@ class Run:
         return float(np.mean(d))
 
 
-def load(args, key="dipole"):
+def load(args, key="dipole", need_temperature=True):
     """Run from the options of add_arguments."""
     return load_files(args.dipoles, properties=args.properties, temperature=args.temperature, volume_a3=args.volume,
-                      cell_from=args.cell_from, skip=args.skip, key=key)
+                      cell_from=args.cell_from, skip=args.skip, key=key, need_temperature=need_temperature)
 
 
-def load_files(dipoles, properties=None, temperature=None, volume_a3=None, cell_from=None, skip=0, key="dipole"):
+def load_files(dipoles, properties=None, temperature=None, volume_a3=None, cell_from=None, skip=0, key="dipole",
+               need_temperature=True):
+    """Run from file names; with need_temperature=False a run without temperature has temperature None."""
     steps, values, _ = ipi_files.read_extras(dipoles, key)
     if values.shape[-1] != 3:
         raise AnalysisError("%s: '%s' rows have %d numbers, expected 3 (x, y, z)" % (dipoles, key, values.shape[-1]))
@@ -87,8 +89,10 @@ def load_files(dipoles, properties=None, temperature=None, volume_a3=None, cell_
 
     if temperature is not None:
         temp = np.full(n, positive(temperature, "--temperature"), dtype=float)
-    elif props is not None:
+    elif props is not None and (need_temperature or props.has("temperature")):
         temp = props.si("temperature", "temperature")[rows]
+    elif not need_temperature:
+        temp = None
     else:
         raise AnalysisError("no temperature: give --properties (with a temperature column) or --temperature")
 
@@ -108,6 +112,7 @@ def load_files(dipoles, properties=None, temperature=None, volume_a3=None, cell_
     if skip < 0 or skip > n - 2:
         raise AnalysisError("--skip %d leaves fewer than 2 of the %d frames of %s" % (skip, n, dipoles))
     sl = slice(skip, None)
-    positive(temp[sl], "temperature (%s)" % (properties if temperature is None else "--temperature"))
-    positive(vol[sl], "volume (%s)" % ("--volume" if volume_a3 is not None else cell_from or properties))
-    return Run(steps[sl], units.e_bohr_to_si(values[sl]), temp[sl], vol[sl], None if time is None else time[sl])
+    if temp is not None:
+        temp = positive(temp[sl], "temperature (%s)" % (properties if temperature is None else "--temperature"))
+    vol = positive(vol[sl], "volume (%s)" % ("--volume" if volume_a3 is not None else cell_from or properties))
+    return Run(steps[sl], units.e_bohr_to_si(values[sl]), temp, vol, None if time is None else time[sl])
