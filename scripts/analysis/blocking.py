@@ -20,8 +20,8 @@ def jackknife(estimator, n, blocks):
     """estimator(index array) -> array; returns (estimate on all n frames, jackknife standard error)."""
     if blocks < 2:
         raise AnalysisError("--blocks must be at least 2 (got %d)" % blocks)
-    if n < 2 * blocks:
-        raise AnalysisError("%d frames are too few for %d blocks (need at least 2 frames per block)" % (n, blocks))
+    if n < blocks:
+        raise AnalysisError("%d frames are too few for %d blocks (--blocks at most the number of frames)" % (n, blocks))
     full = np.asarray(estimator(np.arange(n)), dtype=float)
     parts = np.array_split(np.arange(n), blocks)
     loo = np.array([estimator(np.concatenate(parts[:k] + parts[k + 1:])) for k in range(blocks)], dtype=float)
