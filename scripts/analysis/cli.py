@@ -23,7 +23,7 @@ def make_parser(doc):
 
 
 def run(main):
-    """Call main(); AnalysisError and OSError (missing/unreadable file) become one line and exit 1."""
+    """Call main(); AnalysisError, OSError (missing/unreadable file) and a binary input become one line, exit 1."""
     prog = os.path.basename(sys.argv[0])
     try:
         main()
@@ -32,6 +32,9 @@ def run(main):
         sys.exit(1)
     except OSError as e:
         sys.stderr.write("%s: error: %s: %s\n" % (prog, e.filename or "", e.strerror or e))
+        sys.exit(1)
+    except UnicodeDecodeError:
+        sys.stderr.write("%s: error: an input file is not text (binary file given?)\n" % prog)
         sys.exit(1)
 
 

@@ -25,6 +25,7 @@ from scipy.optimize import curve_fit
 
 import cli
 import dielectric
+import ipi_files
 import run_data
 
 
@@ -76,17 +77,16 @@ def fit(T, eps, err, fix_eps_inf=None):
 
 def read_table(path):
     rows = []
-    with open(path) as f:
-        for lineno, line in enumerate(f, 1):
-            s = line.split("#")[0].split()
-            if not s:
-                continue
-            if len(s) < 3:
-                raise cli.AnalysisError("%s:%d: expected 'T eps err', found %d column(s)" % (path, lineno, len(s)))
-            try:
-                rows.append([float(x) for x in s[:3]])
-            except ValueError:
-                raise cli.AnalysisError("%s:%d: not numbers: '%s'" % (path, lineno, line.strip()[:60]))
+    for lineno, line in enumerate(ipi_files.read_text_lines(path), 1):
+        s = line.split("#")[0].split()
+        if not s:
+            continue
+        if len(s) < 3:
+            raise cli.AnalysisError("%s:%d: expected 'T eps err', found %d column(s)" % (path, lineno, len(s)))
+        try:
+            rows.append([float(x) for x in s[:3]])
+        except ValueError:
+            raise cli.AnalysisError("%s:%d: not numbers: '%s'" % (path, lineno, line.strip()[:60]))
     if not rows:
         raise cli.AnalysisError("%s: no data rows" % path)
     a = np.array(rows)

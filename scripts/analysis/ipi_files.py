@@ -33,6 +33,15 @@ _HEADER = re.compile(r"#\s*(column|cols\.)\s+(\d+)(?:-(\d+))?\s*-->\s*([^\s\{\(:
 _EXTRAS = re.compile(r"^\s*#EXTRAS(?:_[A-Z_]+)?\(([^)]*)\)#\s*Step:\s*(\d+)")
 
 
+def read_text_lines(path):
+    """Lines of a text file; a binary file is an AnalysisError naming it."""
+    try:
+        with open(path) as f:
+            return f.read().splitlines()
+    except UnicodeDecodeError:
+        raise AnalysisError("%s: not a text file" % path)
+
+
 def _floats(text, path, lineno):
     try:
         return [float(x) for x in text.split()]
@@ -50,17 +59,16 @@ class Properties:
         self.path = path
         spec = []
         rows = []
-        with open(path) as f:
-            for lineno, line in enumerate(f, 1):
-                if line.lstrip().startswith("#"):
-                    m = _HEADER.match(line.strip())
-                    if m:
-                        first = int(m.group(2))
-                        last = int(m.group(3)) if m.group(3) else first
-                        unit = m.group(7) or m.group(5)
-                        spec.append((m.group(4), first, last, unit))
-                elif line.strip():
-                    rows.append((lineno, _floats(line, path, lineno)))
+        for lineno, line in enumerate(read_text_lines(path), 1):
+            if line.lstrip().startswith("#"):
+                m = _HEADER.match(line.strip())
+                if m:
+                    first = int(m.group(2))
+                    last = int(m.group(3)) if m.group(3) else first
+                    unit = m.group(7) or m.group(5)
+                    spec.append((m.group(4), first, last, unit))
+            elif line.strip():
+                rows.append((lineno, _floats(line, path, lineno)))
         if not spec:
             raise AnalysisError("%s: no i-PI property header ('# column N --> name'): not an i-PI properties file"
                                 % path)
@@ -115,23 +123,22 @@ def read_extras(path, key=None):
     steps, frames, blocks = [], [], []
     found_key = None
     current = None
-    with open(path) as f:
-        for lineno, line in enumerate(f, 1):
-            m = _EXTRAS.match(line)
-            if m:
-                if found_key is None:
-                    found_key = m.group(1)
-                elif m.group(1) != found_key:
-                    raise AnalysisError("%s:%d: extras key '%s' after '%s': one key per file"
-                                        % (path, lineno, m.group(1), found_key))
-                steps.append(int(m.group(2)))
-                current = []
-                blocks.append((lineno, current))
-            elif line.strip():
-                if current is None:
-                    raise AnalysisError("%s:%d: data before the first '#EXTRAS(...)# Step:' header: "
-                                        "not an i-PI extras trajectory" % (path, lineno))
-                current.append(_floats(line, path, lineno))
+    for lineno, line in enumerate(read_text_lines(path), 1):
+        m = _EXTRAS.match(line)
+        if m:
+            if found_key is None:
+                found_key = m.group(1)
+            elif m.group(1) != found_key:
+                raise AnalysisError("%s:%d: extras key '%s' after '%s': one key per file"
+                                    % (path, lineno, m.group(1), found_key))
+            steps.append(int(m.group(2)))
+            current = []
+            blocks.append((lineno, current))
+        elif line.strip():
+            if current is None:
+                raise AnalysisError("%s:%d: data before the first '#EXTRAS(...)# Step:' header: "
+                                    "not an i-PI extras trajectory" % (path, lineno))
+            current.append(_floats(line, path, lineno))
     if not blocks:
         raise AnalysisError("%s: no '#EXTRAS(key)# Step: N' frame: empty or not an i-PI extras trajectory" % path)
     if key is not None and found_key != key:
@@ -168,8 +175,7 @@ def abc_to_cell(a, b, c, alpha, beta, gamma):
 
 def read_ipi_xyz(path):
     """First frame of an i-PI xyz file -> (symbols, positions (N,3) m, cell (3,3) m, lattice vectors as rows)."""
-    with open(path) as f:
-        lines = f.read().splitlines()
+    lines = read_text_lines(path)
     try:
         n = int(lines[0].split()[0])
     except (IndexError, ValueError):

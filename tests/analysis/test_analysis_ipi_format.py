@@ -116,6 +116,10 @@ def test_bad_input_one_line_errors():
         expect_error("dielectric", dip + ["--properties", D("nvt.out"), "--blocks", 5], "blocks")
         expect_error("dielectric", dip + ["--temperature", 300], "no volume")
         expect_error("cell_dipoles", ["--cell-dipoles", D("nvt.cd_0"), "--template", D("nvt.out")], "nvt.out")
+        binary = os.path.join(d, "binary.dat")
+        open(binary, "wb").write(bytes(range(128, 256)) * 4)
+        expect_error("dielectric", ["--dipoles", binary, "--temperature", 300, "--volume", 1000], "binary.dat",
+                     "not a text file")
         rc, _, err = tool("dielectric", "--properties", D("nvt.out"))
         assert rc == 2 and len(err.strip().splitlines()) == 1 and "--dipoles" in err, err
 
