@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # ipi_inputs/common.sh -- sourced (bash) by every ipi_inputs/*/run.sh. The one copy of: finding i-PI and gapd,
 # the default-model rule, preparing the run directory and the input, claiming the UNIX sockets, starting i-PI
 # and the gapd clients, supervising them, cleaning up, and the final report.
@@ -185,7 +186,8 @@ ipi_client_log() {
 
 ipi_start_client() {
   local k=$1
-  eval "${IPI_CLIENT_CMDS[$k]}" >>"$(ipi_client_log "${IPI_CLIENT_NAMES[$k]}")" 2>&1 &
+  # exec: the recorded pid is gapd itself (not a subshell), so signals reach it
+  eval "exec ${IPI_CLIENT_CMDS[$k]}" >>"$(ipi_client_log "${IPI_CLIENT_NAMES[$k]}")" 2>&1 &
   IPI_CLIENT_PIDS[k]=$!
 }
 
@@ -201,15 +203,15 @@ ipi_wait_gone() {  # ipi_wait_gone PID TENTHS: waits up to TENTHS/10 s for PID t
 # the sockets of this run if nobody listens on them any more.
 ipi_cleanup() {
   local k p
-  for p in "${IPI_CLIENT_PIDS[@]}"; do ipi_alive "$p" && kill -TERM "$p" 2>/dev/null || true; done
-  ipi_alive "$IPI_PID" && kill -INT "$IPI_PID" 2>/dev/null || true
+  for p in "${IPI_CLIENT_PIDS[@]}"; do if ipi_alive "$p"; then kill -TERM "$p" 2>/dev/null || true; fi; done
+  if ipi_alive "$IPI_PID"; then kill -INT "$IPI_PID" 2>/dev/null || true; fi
   for k in $(seq 1 50); do
     local any=""
-    for p in "${IPI_CLIENT_PIDS[@]}" "$IPI_PID"; do ipi_alive "$p" && any=1 || true; done
+    for p in "${IPI_CLIENT_PIDS[@]}" "$IPI_PID"; do if ipi_alive "$p"; then any=1; fi; done
     [ -z "$any" ] && break
     sleep 0.1
   done
-  for p in "${IPI_CLIENT_PIDS[@]}" "$IPI_PID"; do ipi_alive "$p" && kill -KILL "$p" 2>/dev/null || true; done
+  for p in "${IPI_CLIENT_PIDS[@]}" "$IPI_PID"; do if ipi_alive "$p"; then kill -KILL "$p" 2>/dev/null || true; fi; done
   for p in "${IPI_SOCKETS[@]}"; do
     if [ -e "$p" ] && ! ipi_socket_live "$p"; then rm -f "$p" 2>/dev/null || true; fi
   done

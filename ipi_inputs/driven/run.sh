@@ -11,6 +11,7 @@
 # here), STEPS, ADDRESS_SUFFIX, RUN_DIR (default demo_output/driven), RUN_TIMEOUT, MAX_RESTARTS, PYTHON).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=ipi_inputs/common.sh
 source "$here/../common.sh"
 
 GAPD_THREADS=${GAPD_THREADS:-1}

@@ -13,6 +13,7 @@
 # IPI_VERBOSITY, PYTHON).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=ipi_inputs/common.sh
 source "$here/../common.sh"
 
 GAPD_THREADS=${GAPD_THREADS:-1}
