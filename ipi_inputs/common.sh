@@ -133,6 +133,8 @@ import re, sys
 src, dst, steps, suffix, verbosity = sys.argv[1:6]
 text = open(src).read()
 if steps:
+    if not steps.isdigit():
+        sys.exit("run.sh: STEPS=%s: expected a non-negative integer" % steps)
     text, n = re.subn(r"<total_steps>[^<]*</total_steps>", "<total_steps> %d </total_steps>" % int(steps), text, count=1)
     if n != 1:
         sys.exit("run.sh: %s: no <total_steps> to override" % src)
