@@ -88,7 +88,7 @@ ipi_model() {
   fi
   case "$IPI_MODEL" in
     "$IPI_SEED_MODEL")
-      ipi_say "NOTE: seed model (fitted to 30 PBEsol frames of 40 atoms: smoke-test quality, not a production model)" ;;
+      ipi_say "NOTE: seed model (fitted to 30 PBEsol frames of 5-10 atoms: smoke-test quality, not a production model)" ;;
     *paper_hypers_M1000_zeta4* | *paper_synthetic* | *tests/data/*)
       ipi_say "NOTE: synthetic model: the numbers are not physics" ;;
   esac
