@@ -200,25 +200,7 @@ TEST_CASE("feature selection: bad indices give one-line errors") {
         TempDir dir;
         CHECK_THROWS_AS(write_native_model(dir.file("bad.gapd"), model), std::invalid_argument);
     }
-    // A file whose header repeats an index: the reader names the field.
-    TempDir dir;
-    GapModel good = with_selection(fixture_model(), {1, 2, 3});
-    write_native_model(dir.file("m.gapd"), good);
-    std::ifstream f(dir.file("m.gapd"), std::ios::binary);
-    std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    // Turn the selection {1, 2, 3} into {2, 2, 3} in place (same length, so offsets and checksums stay valid).
-    const std::string from = "\"selected_features\": [", was = "1,", now = "2,";
-    const auto at = bytes.find(was, bytes.find(from));
-    REQUIRE(at != std::string::npos);
-    bytes.replace(at, was.size(), now);
-    std::ofstream(dir.file("m3.gapd"), std::ios::binary) << bytes;
-    try {
-        read_native_model(dir.file("m3.gapd"));
-        FAIL("no error for a repeated index");
-    } catch (const std::runtime_error& e) {
-        CHECK(std::string(e.what()).find("potential.selected_features") != std::string::npos);
-        CHECK(std::string(e.what()).find("repeated") != std::string::npos);
-    }
+    // Bad indices in a file's header: test_native_model_file.cpp ("header contents").
 }
 
 TEST_CASE("feature selection for fitting: farthest-point sampling of feature columns is deterministic") {
