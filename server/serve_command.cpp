@@ -101,7 +101,7 @@ void add_serve_command(CLI::App& app, int& exit_code) {
                     "i-PI's <address>: host name/IP for TCP, socket name for UNIX (default localhost)");
     cmd->add_option("-p,--port", o->port, "TCP port of i-PI (default 31415)")->check(CLI::Range(1, 65535));
     cmd->add_option("-S,--sockets-prefix", o->prefix, "Prefix of UNIX socket paths, as i-PI's -S (default /tmp/ipi_)");
-    cmd->add_option("--threads", o->threads, "OpenMP threads (default: OMP_NUM_THREADS or all cores)")
+    cmd->add_option("--threads", o->threads, "OpenMP threads (default: OMP_NUM_THREADS or all cores); with --connections, the total for all connections")
         ->check(CLI::NonNegativeNumber);
     cmd->add_option("--connections", o->connections,
                     "Concurrent connections to i-PI from this one process (REMD replicas, PIMD beads), sharing one "
