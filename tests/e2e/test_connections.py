@@ -176,8 +176,11 @@ def scenario_ipi_restart(env, results):
         ipi.close()
     code = g.wait(15)
     g.check_no_crash()
-    if code != 0 or g.log().count("reconnected to") != 2:
-        raise TestFailure("expected both connections to reconnect and exit 0 (exit %s):\n%s" % (code, g.log()[-1500:]))
+    # Each connection reconnects at least once (a connection may also reach the dying i-PI's listening socket
+    # just before it closes, be reset, and reconnect once more).
+    log = g.log()
+    if code != 0 or any("[conn %d/2] reconnected to" % k not in log for k in (1, 2)):
+        raise TestFailure("expected both connections to reconnect and exit 0 (exit %s):\n%s" % (code, log[-1500:]))
     results.append(("ipi_restart", "PASS", "i-PI crashed and restarted: both connections reconnected, exit 0"))
 
 
