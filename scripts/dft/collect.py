@@ -3,6 +3,10 @@
 
     /usr/bin/python3 scripts/dft/collect.py WORKDIR [--seed-file data/batio3_pbesol_seed.extxyz] [--out data]
 
+Cell dipoles from scripts/dft/gpaw_dipoles.py (WORKDIR/gNNNN/dipole.json, WORKDIR/seed/sNNNN/dipole.json) are
+attached as the per-frame `dipole` (e*Å, GPAW PBE Berry phase, arbitrary polarization branch) with
+`dipole_source=gpaw-pbe-berry-phase`; frames without one carry no `dipole` key.
+
 Writes OUT/batio3_pbesol_train.extxyz and OUT/batio3_pbesol_test.extxyz (atomically). The split is a fixed
 function of `structure_id` (crc32 % 5 == 0 -> test), so adding structures never moves old ones between the
 sets and the held-out set stays held out as the dataset grows. Frames are sorted by structure id. Prints counts
@@ -12,6 +16,7 @@ import argparse
 import collections
 import glob
 import os
+import json
 import zlib
 
 import ase.io
@@ -39,6 +44,14 @@ def main():
     frames = list(ase.io.read(args.seed_file, index=":"))
     for path in sorted(glob.glob(os.path.join(args.workdir, "g*", "result.extxyz"))):
         frames.append(ase.io.read(path))
+    for f in frames:
+        sid = f.info["structure_id"]
+        sub = "seed" if sid.startswith("s") else ""
+        path = os.path.join(args.workdir, sub, sid, "dipole.json")
+        if os.path.exists(path):
+            with open(path) as fh:
+                f.info["dipole"] = json.load(fh)["dipole"]
+            f.info["dipole_source"] = "gpaw-pbe-berry-phase"
     ids = [f.info["structure_id"] for f in frames]
     duplicates = [k for k, v in collections.Counter(ids).items() if v > 1]
     if duplicates:
@@ -52,7 +65,8 @@ def main():
     write_atomic(os.path.join(args.out, "batio3_pbesol_test.extxyz"), test)
     sizes = collections.Counter(len(f) for f in frames)
     kinds = collections.Counter(f.info.get("config_type", "?") for f in frames)
-    print(f"{len(frames)} structures: {len(train)} train, {len(test)} test")
+    print(f"{len(frames)} structures: {len(train)} train, {len(test)} test; "
+          f"{sum('dipole' in f.info for f in frames)} with a DFT dipole")
     print("atoms per cell:", dict(sorted(sizes.items())))
     print("config types:", dict(sorted(kinds.items())))
 
