@@ -171,6 +171,29 @@ TEST_CASE("unwrapping recovers dipoles shifted by random polarization quanta (or
                 CHECK((unwrapped_dipole(f, off) - label).norm() == 0.0);
             }
         }
+    // dipole_targets over a training set: the shifted labels come back, the report counts them.
+    {
+        std::vector<LabelledFrame> frames;
+        std::vector<Eigen::Vector3d> physical;
+        for (int k = 0; k < 12; ++k) {
+            const Perovskite p = perovskite(rng, 2, 1 + k % 2, 1, 0.2 * (k % 2), 0.1);
+            LabelledFrame f;
+            f.structure = p.s;
+            f.file = "memory";
+            f.frame_index = k;
+            f.has_dipole = k != 5;  // a frame without a dipole is simply skipped
+            physical.push_back(linear_dipole(p.s, p.delta, Z) + 0.3 * Eigen::Vector3d(noise(rng), noise(rng), noise(rng)));
+            const Eigen::Vector3d n = k % 3 ? Eigen::Vector3d(k % 2, -1, 2) : Eigen::Vector3d::Zero();
+            f.dipole = physical.back() + p.s.cell.transpose() * n;
+            frames.push_back(std::move(f));
+        }
+        std::vector<const LabelledFrame*> train, test;
+        for (const auto& f : frames) (f.frame_index % 4 == 3 ? test : train).push_back(&f);
+        const DipoleTargets t = dipole_targets(DipoleFitConfig{}, frames, train, test);
+        CHECK(t.dipole.size() == 11);
+        CHECK(t.moved == 7);  // k % 3 != 0, k != 5
+        for (const auto& [f, m] : t.dipole) CHECK((m - physical[f->frame_index]).norm() < 1e-9);
+    }
     // Not a perovskite supercell: one-line error naming the frame.
     Perovskite p = perovskite(rng, 2, 1, 1, 0.0, 0.05);
     p.s.positions.row(0) = p.s.positions.row(1);  // two atoms on one site
