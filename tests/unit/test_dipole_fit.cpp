@@ -225,6 +225,26 @@ TEST_CASE("CUR picks the high-leverage rows, deterministically, and stops when t
     Y << 1, 0, 0, 0, 1, 0, 0, 0, 0, 2, 0, 0, 1, 2, 0, 0, 2, 0, 0, 0, 0, 1, 0, 0;
     const std::vector<int> y = cur_selection(Y, 5);
     CHECK(y.size() == 2);
+    // Fewer rows than columns (the N x N Gram route): same structure, same answer.
+    RowMatrix Xt(12, 30);
+    for (Eigen::Index i = 0; i < Xt.rows(); ++i)
+        for (int d = 0; d < 30; ++d) Xt(i, d) = d < 3 ? 0.01 * noise(rng) : 0.05 * noise(rng);
+    Xt(9, 0) = 8.0;
+    Xt(2, 1) = 5.0;
+    Xt(4, 2) = 2.5;
+    CHECK(cur_selection(Xt, 3) == std::vector<int>{9, 2, 4});
+    // Both routes agree: a 12 x 11 matrix (D x D Gram) and the same with two zero columns (12 x 12 Gram).
+    RowMatrix R(12, 11);
+    for (Eigen::Index i = 0; i < R.rows(); ++i)
+        for (int d = 0; d < 11; ++d) R(i, d) = noise(rng) * (1.0 + 0.3 * d);
+    RowMatrix Rpad = RowMatrix::Zero(12, 13);
+    Rpad.leftCols(11) = R;
+    const std::vector<int> right = cur_selection(R, 6), left = cur_selection(Rpad, 6);
+    CHECK(right.size() == 6);
+    CHECK(right == left);
+    RowMatrix Yt = RowMatrix::Zero(6, 8);
+    Yt.leftCols(4) = Y;
+    CHECK(cur_selection(Yt, 5).size() == 2);
     CHECK(parse_sparse_selection("cur") == SparseSelection::Cur);
     CHECK_THROWS_AS(parse_sparse_selection("random"), std::invalid_argument);
 }
