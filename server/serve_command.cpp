@@ -20,6 +20,7 @@ namespace {
 
 struct ServeOptions {
     std::string model, template_path, address = "localhost", prefix = "/tmp/ipi_", radial = "spline";
+    std::string precision = "float64";
     bool unix_socket = false, verbose = false, no_reconnect = false;
     int port = 31415, threads = 0;
     double connect_timeout = 120.0;
@@ -30,6 +31,7 @@ int run_serve(const ServeOptions& o) {
     set_thread_count(o.threads);
     const std::vector<int> numbers = read_template_numbers(o.template_path);
     const LoadedModels models = load_models(o.model, o.dipoles, parse_radial_mode(o.radial));
+    if (models.gap) models.gap->set_kernel_precision(parse_kernel_precision(o.precision));
     // Fail before connecting: a first request that cannot be computed would leave i-PI without a client.
     // (The cell-dipole shell check needs the cell, which only the first request brings.)
     if (models.gap) models.gap->check_species(numbers, o.template_path);
@@ -84,6 +86,7 @@ void add_serve_command(CLI::App& app, int& exit_code) {
     cmd->add_option("--threads", o->threads, "OpenMP threads (default: OMP_NUM_THREADS or all cores)")
         ->check(CLI::NonNegativeNumber);
     cmd->add_option("--radial", o->radial, radial_mode_help());
+    cmd->add_option("--precision", o->precision, kernel_precision_help())->check(CLI::IsMember({"float64", "float32"}));
     cmd->add_option("--connect-timeout", o->connect_timeout,
                     "Seconds to keep retrying to reach i-PI, at start and after i-PI restarts (default 120)")
         ->check(CLI::NonNegativeNumber);
