@@ -34,14 +34,6 @@ double integer_power(double x, int n) {
     return r;
 }
 
-using StridedMap = Eigen::Map<const RowMatrix, 0, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>>;
-
-// Component a of every triplet of the B x 3Q feature rows, as a B x Q matrix (no copy).
-StridedMap component(const RowMatrix& A, int a) {
-    const Eigen::Index Q = A.cols() / 3;
-    return StridedMap(A.data() + a, A.rows(), Q, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>(A.cols(), 3));
-}
-
 }  // namespace
 
 DipoleCalculator::DipoleCalculator(DipoleModel model, RadialMode mode)
@@ -175,7 +167,7 @@ DipolePrediction DipoleCalculator::compute(const Structure& s, bool gradients, D
             if (!scalar) {
                 // mu_i,a = sum_q A_i[3q+a] u[q].
                 for (int a = 0; a < 3; ++a) {
-                    const Eigen::VectorXd mu = component(A, a) * u;
+                    const Eigen::VectorXd mu = triplet_component(A, a) * u;
                     for (int b = 0; b < B; ++b) out.partial(chunk[b], a) += mu[b];
                 }
             } else {
@@ -199,14 +191,14 @@ DipolePrediction DipoleCalculator::compute(const Structure& s, bool gradients, D
                             const RowMatrix dS = Kt.unaryExpr(
                                 [zeta](double v) { return zeta > 1 ? (zeta - 1) * integer_power(v, zeta - 2) : 0.0; });
                             for (int a = 0; a < 3; ++a) {
-                                const RowMatrix Pt = component(A, a).middleRows(b0, nb) * V.transpose();
+                                const RowMatrix Pt = triplet_component(A, a).middleRows(b0, nb) * V.transpose();
                                 Gx[a].middleRows(b0, nb).noalias() = dS.cwiseProduct(Pt) * set.scalar_points;
                             }
                         }
                     }
                 }
                 for (int a = 0; a < 3; ++a) {
-                    const Eigen::VectorXd mu = component(A, a).cwiseProduct(U).rowwise().sum();
+                    const Eigen::VectorXd mu = triplet_component(A, a).cwiseProduct(U).rowwise().sum();
                     for (int b = 0; b < B; ++b) out.partial(chunk[b], a) += mu[b];
                 }
             }

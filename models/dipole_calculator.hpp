@@ -38,6 +38,13 @@ struct DipolePhaseTimes {
     double total() const { return neighbours + expansion + features + kernel + gradients + scatter; }
 };
 
+// Component a (0, 1, 2 = x, y, z) of every triplet of B x 3Q lambda=1 feature rows (Lambda1Features' Cartesian
+// layout), as a B x Q matrix view (no copy). Shared by the calculator and the fit's kernel rows.
+using TripletComponent = Eigen::Map<const RowMatrix, 0, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>>;
+inline TripletComponent triplet_component(const RowMatrix& A, int a) {
+    return TripletComponent(A.data() + a, A.rows(), A.cols() / 3, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>(A.cols(), 3));
+}
+
 class DipoleCalculator {
 public:
     // Throws std::invalid_argument if the sparse sets do not match the hypers and kernel (shapes, species,

@@ -1,11 +1,14 @@
 #pragma once
 // `gapd fit` configuration: a YAML file with sections (every key and default: docs/fitting.md).
-// Sections are independent so that later targets (a `dipole:` section) slot in next to `gap:`.
+// Sections are independent: `gap:` (energies, forces, virials) and `dipoles:` (SA-GPR dipoles).
 
+#include "models/dipole_fit_config.hpp"
+#include "models/fit_sparse_selection.hpp"
 #include "models/fit_training_data.hpp"
 #include "models/soap_hypers.hpp"
 
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -44,6 +47,12 @@ struct FitConfig {
     unsigned long long seed = 0;
     int formula_unit_atoms = 5;
     std::vector<double> learning_curve;        // fractions of the training split, in (0, 1]
+
+    // Sparse-point selection: top-level `sparse_selection` (both models); `gap.selection` and
+    // `dipoles.selection` override it per model.
+    SparseSelection selection = SparseSelection::FarthestPoint;          // GAP
+    SparseSelection selection_default = SparseSelection::FarthestPoint;  // top-level value
+    std::optional<DipoleFitConfig> dipoles;    // the `dipoles:` section, if present
 };
 
 // Throws std::runtime_error, one line naming the file and the key: unknown keys (with the allowed ones),

@@ -32,6 +32,12 @@ void ErrorTable::add(const LabelledFrame& ref, const GapPrediction& p) {
     }
 }
 
+void ErrorTable::add_dipole(const LabelledFrame& frame, const Eigen::Vector3d& reference, const Eigen::Vector3d& predicted) {
+    const double n = static_cast<double>(frame.structure.size());
+    ++dipole_frames;
+    for (int a = 0; a < 3; ++a) dipole_per_atom.add((predicted[a] - reference[a]) / n);
+}
+
 namespace {
 
 nlohmann::json stats_json(const ErrorStats& s) {
@@ -63,7 +69,8 @@ nlohmann::json ErrorTable::to_json() const {
     j["frames"] = frames;
     j["formula_unit_atoms"] = formula_unit_atoms;
     j["units"] = {{"energy_per_atom", "eV/atom"}, {"energy_per_formula_unit", "eV/f.u."},
-                  {"forces", "eV/Å"}, {"virial_per_atom", "eV/atom"}};
+                  {"forces", "eV/Å"}, {"virial_per_atom", "eV/atom"},
+                  {"dipole_per_atom", "e*Å/atom"}};
     j["energy_per_atom"] = stats_json(energy_per_atom);
     j["energy_per_formula_unit"] = stats_json(energy_per_formula_unit);
     j["forces"] = stats_json(forces);
@@ -71,6 +78,8 @@ nlohmann::json ErrorTable::to_json() const {
     for (const auto& [z, s] : forces_by_species) by[chemical_symbol(z)] = stats_json(s);
     j["forces_by_species"] = by;
     j["virial_per_atom"] = stats_json(virial_per_atom);
+    j["dipole_per_atom"] = stats_json(dipole_per_atom);
+    j["dipole_frames"] = dipole_frames;
     return j;
 }
 
@@ -85,6 +94,7 @@ std::string ErrorTable::to_text(const std::string& title) const {
     text_row(out, "force components", forces, "meV/Å", 1e3);
     for (const auto& [z, s] : forces_by_species) text_row(out, "  forces on " + chemical_symbol(z), s, "meV/Å", 1e3);
     text_row(out, "virial per atom", virial_per_atom, "meV/atom", 1e3);
+    if (dipole_per_atom.count) text_row(out, "dipole per atom", dipole_per_atom, "meÅ/atom", 1e3);
     return out;
 }
 

@@ -61,6 +61,14 @@ std::vector<LabelledFrame> read_labelled_frames(const std::string& path, const P
             f.virial = -volume * matrix_from_numbers(info_doubles(frames[k], keys.stress, path, k), where, keys.stress);
             f.has_virial = true;
         }
+        if (!keys.dipole.empty() && frames[k].info.count(keys.dipole)) {
+            const std::vector<double> d = info_doubles(frames[k], keys.dipole, path, k);
+            if (d.size() != 3)
+                throw std::runtime_error(where + "info key '" + keys.dipole + "' must have 3 numbers (e*Å), got " +
+                                         std::to_string(d.size()));
+            f.dipole = Eigen::Vector3d(d[0], d[1], d[2]);
+            f.has_dipole = true;
+        }
         f.raw = std::move(frames[k]);
         out.push_back(std::move(f));
     }

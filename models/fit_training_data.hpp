@@ -2,6 +2,7 @@
 // Labelled structures for fitting and evaluation, read from extxyz with configurable key names.
 // Virial (eV, -dE/d(strain), i-PI's sign) comes from the virial key if the frame has it, else from the stress
 // key (ASE sign, eV/Å^3) as -stress * V. 9 (row-major 3x3) or 6 (Voigt xx yy zz yz xz xy) numbers.
+// The total dipole (e Å, as ASE writes it: info key, 3 numbers) is read when the dipole key is not empty.
 
 #include "models/extxyz.hpp"
 #include "models/structure.hpp"
@@ -14,6 +15,7 @@ namespace gapd {
 
 struct PropertyKeys {
     std::string energy = "energy", forces = "forces", stress = "stress", virial = "virial";
+    std::string dipole = "dipole";  // empty: not read
 };
 
 struct LabelledFrame {
@@ -22,6 +24,8 @@ struct LabelledFrame {
     bool has_forces = false, has_virial = false;
     Matrix3N forces;                                  // eV/Å
     Eigen::Matrix3d virial = Eigen::Matrix3d::Zero();  // eV
+    bool has_dipole = false;
+    Eigen::Vector3d dipole = Eigen::Vector3d::Zero();  // e Å, total dipole as labelled (any polarization branch)
     std::string file;
     std::size_t frame_index = 0;  // 0-based, within `file`
     ExtxyzFrame raw;              // as read (for writing predictions next to the references)
@@ -29,7 +33,7 @@ struct LabelledFrame {
 
 // Every frame of `path`. Errors are one line naming the file and 0-based frame: empty file, missing energy
 // (always required), missing forces when `require_forces`, non-finite or misshaped forces, stress or virial,
-// stress on a non-periodic frame.
+// stress on a non-periodic frame, a dipole that is not 3 finite numbers.
 std::vector<LabelledFrame> read_labelled_frames(const std::string& path, const PropertyKeys& keys,
                                                 bool require_forces);
 

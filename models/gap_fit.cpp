@@ -1,5 +1,6 @@
 #include "models/gap_fit.hpp"
 
+#include "models/dipole_fit.hpp"
 #include "models/fit_feature_selection.hpp"
 #include "models/fit_kernel_rows.hpp"
 #include "models/fit_sparse_gpr.hpp"
@@ -88,8 +89,10 @@ FitResult fit_gap(const FitConfig& config, std::ostream& log) {
     const auto t_start = Clock::now();
     // --- data
     std::vector<LabelledFrame> frames;
+    PropertyKeys keys = config.keys;
+    keys.dipole = config.dipoles ? config.dipoles->key : "";  // dipoles are read (and checked) only when fitted
     for (const auto& path : config.training_files) {
-        auto part = read_labelled_frames(path, config.keys, config.fit_forces);
+        auto part = read_labelled_frames(path, keys, config.fit_forces);
         for (auto& f : part) frames.push_back(std::move(f));
     }
     std::set<int> species_set;
@@ -107,6 +110,8 @@ FitResult fit_gap(const FitConfig& config, std::ostream& log) {
         << " held out), species";
     for (int z : species) log << ' ' << chemical_symbol(z);
     log << "\n";
+    std::optional<DipoleTargets> dipoles;  // checked and unwrapped before any fitting: bad labels stop the run at once
+    if (config.dipoles) dipoles = dipole_targets(*config.dipoles, frames, train, test);
 
     // --- model skeleton: hypers, baseline
     GapModel model;
@@ -160,12 +165,12 @@ FitResult fit_gap(const FitConfig& config, std::ostream& log) {
                 RowMatrix x(rows.size(), rows.front().size());
                 for (std::size_t k = 0; k < rows.size(); ++k) x.row(k) = rows[k];
                 rows.clear();
-                const std::vector<int> picked = farthest_point_sampling(x, want->second);
+                const std::vector<int> picked = select_sparse_rows(x, want->second, config.selection);
                 if (static_cast<int>(picked.size()) < want->second)
                     log << "gapd fit: warning: " << chemical_symbol(z) << ": " << picked.size()
                         << " sparse points instead of " << want->second << " (the training split has only "
                         << x.rows() << " environments"
-                        << (static_cast<Eigen::Index>(picked.size()) < x.rows() ? ", the others duplicates" : "")
+                        << (static_cast<Eigen::Index>(picked.size()) < x.rows() ? ", the others add nothing new" : "")
                         << ")\n";
                 for (int k : picked) chosen[z].push_back(x.row(k));
             }
@@ -278,6 +283,12 @@ FitResult fit_gap(const FitConfig& config, std::ostream& log) {
     FitResult result;
     result.train_errors = evaluate(model, config.radial, train, config.formula_unit_atoms);
     result.test_errors = evaluate(model, config.radial, test, config.formula_unit_atoms);
+    if (config.dipoles) {
+        DipoleFitResult d = fit_dipoles(*config.dipoles, config.radial, frames, train, test, *dipoles,
+                                        result.train_errors, result.test_errors, log);
+        result.dipole_model = std::move(d.model);
+        result.report["dipoles"] = std::move(d.report);
+    }
     if (!checkpoints.empty())
         curve.push_back({{"training_frames", train.size()}, {"held_out", result.test_errors.to_json()}});
 
@@ -289,6 +300,7 @@ FitResult fit_gap(const FitConfig& config, std::ostream& log) {
     for (const auto& set : model.sparse) sparse[chemical_symbol(set.species)] = set.points.rows();
     for (const auto& [z, e0] : model.self_contributions) baseline[chemical_symbol(z)] = e0;
     rep["sparse_points"] = sparse;
+    rep["sparse_selection"] = config.sparse_environments.empty() ? sparse_selection_name(config.selection) : "given";
     rep["baseline_eV_per_atom"] = baseline;
     rep["regularisation"] = {{"delta", config.delta}, {"sigma_energy_eV_per_atom", config.sigma_energy},
                              {"sigma_forces_eV_per_A", config.sigma_forces},

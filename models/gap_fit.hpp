@@ -2,13 +2,15 @@
 // `gapd fit` for the SOAP-GAP energy model: read labelled frames, split off a held-out set, fit a per-species
 // energy baseline, select sparse environments (farthest-point sampling), build the design-matrix rows of
 // every training structure (models/fit_kernel_rows) and solve the sparse GPR by streaming QR
-// (models/fit_sparse_gpr), then report errors on both splits. Method and keys: docs/fitting.md.
+// (models/fit_sparse_gpr), then report errors on both splits. With a `dipoles:` section also the SA-GPR dipole
+// model (models/dipole_fit) on the same split. Method and keys: docs/fitting.md.
 
 #include "models/fit_config.hpp"
 #include "models/fit_errors.hpp"
 #include "models/gap_model.hpp"
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <ostream>
 #include <string>
 
@@ -16,6 +18,7 @@ namespace gapd {
 
 struct FitResult {
     GapModel model;
+    std::optional<DipoleModel> dipole_model;  // with a `dipoles:` section; written into the same model file
     ErrorTable train_errors, test_errors;
     nlohmann::json report;  // everything: settings, baseline, sparse counts, timings, both tables, learning curve
     std::string text;       // the human-readable report

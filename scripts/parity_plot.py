@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Parity plots (PNG) of predictions against references from `gapd eval -o` (or `gapd predict --key-prefix gap_`)
-output: energy per atom, force components per species, virial per atom.
+output: energy per atom, force components per species, virial per atom and, when the frames have predicted
+dipoles (gap_dipole, written by `gapd eval` for a model with a dipole section), dipole components per atom.
 
   python3 scripts/parity_plot.py eval.xyz -o plots/            # references: energy, forces, virial/stress
   python3 scripts/parity_plot.py pred.xyz --reference ref.xyz  # predictions in one file, references in another
@@ -45,6 +46,9 @@ def main():
     ap.add_argument("--forces-key", default="forces")
     ap.add_argument("--stress-key", default="stress")
     ap.add_argument("--virial-key", default="virial")
+    ap.add_argument("--dipole-key", default="dipole",
+                    help="reference total dipole, e*Å (default dipole; gapd eval's PREFIXdipole_reference, the reference "
+                         "on the polarization branch nearest the prediction, is used when present)")
     ap.add_argument("-o", "--output", default=".", help="output directory")
     o = ap.parse_args()
     pred = read(o.predictions, ":")
@@ -96,6 +100,20 @@ def main():
         parity(ax, np.concatenate(vr), np.concatenate(vp), "virial per atom", "eV/atom")
         fig.tight_layout()
         fig.savefig(os.path.join(o.output, "parity_virial.png"), dpi=120)
+    dr, dp = [], []
+    for r, q in zip(ref, pred):
+        b = info(q, p + "dipole")
+        a = info(q, p + "dipole_reference")
+        if a is None:
+            a = info(r, o.dipole_key)
+        if a is not None and b is not None:
+            dr.append(np.asarray(a, float).ravel() / len(r))
+            dp.append(np.asarray(b, float).ravel() / len(q))
+    if dr:
+        fig, ax = plt.subplots(figsize=(4, 4))
+        parity(ax, np.concatenate(dr), np.concatenate(dp), "dipole components per atom", "e·Å/atom")
+        fig.tight_layout()
+        fig.savefig(os.path.join(o.output, "parity_dipole.png"), dpi=120)
     print(f"parity_plot: wrote PNGs to {o.output}")
 
 

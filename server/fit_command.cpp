@@ -23,7 +23,11 @@ int run_fit(const FitOptions& o) {
     FitConfig config = read_fit_config(o.config);
     set_thread_count(o.threads >= 0 ? o.threads : config.threads);
     const FitResult result = fit_gap(config, std::cerr);
-    write_native_model(config.output, result.model);
+    // One file: the GAP and, when fitted, the dipole model as its "dipole" section (docs/fitting.md).
+    ModelFileContents contents;
+    contents.gap = result.model;
+    contents.dipole = result.dipole_model;
+    write_native_model(config.output, contents);
     write_file_atomically(config.report + ".json", [&](std::ostream& out) { out << result.report.dump(1) << "\n"; });
     write_file_atomically(config.report + ".txt", [&](std::ostream& out) { out << result.text; });
     std::cout << result.text;
@@ -37,8 +41,9 @@ int run_fit(const FitOptions& o) {
 void add_fit_command(CLI::App& app, int& exit_code) {
     auto o = std::make_shared<FitOptions>();
     CLI::App* cmd = app.add_subcommand(
-        "fit", "Fit a sparse SOAP-GAP model (energies, forces, virials) to labelled extxyz files; writes a gapd "
-               "native model and an error report (JSON + text). Configuration keys: docs/fitting.md.");
+        "fit", "Fit a sparse SOAP-GAP model (energies, forces, virials) and, with a `dipoles:` section, an SA-GPR "
+               "dipole model to labelled extxyz files; writes one gapd native model (GAP + dipole section) and an "
+               "error report (JSON + text). Configuration keys: docs/fitting.md.");
     cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     cmd->add_option("config", o->config, "YAML configuration file")->required()->check(CLI::ExistingFile);
     cmd->add_option("--threads", o->threads, "OpenMP threads (default: the config's threads, else all cores)")
