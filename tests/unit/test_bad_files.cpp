@@ -184,8 +184,9 @@ TEST_CASE("bad files: librascal JSON with missing keys, wrong types, inconsisten
         {"init_params", [](auto& d) { d.erase("init_params"); }},
         {"kernel", [](auto& d) { d["init_params"]["kernel"] = 3; }},
     };
-    for (const auto& [field, edit] : edits) {
-        const std::string e = error_after(edit);
+    for (const auto& entry : edits) {
+        const std::string& field = entry.first;  // not a structured binding: INFO captures it (clang refuses)
+        const std::string e = error_after(entry.second);
         INFO("edit of " << field << ": " << e);
         check_one_line_naming(e, path);
         CHECK(e.find(field) != std::string::npos);
