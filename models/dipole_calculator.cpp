@@ -1,6 +1,7 @@
 #include "models/dipole_calculator.hpp"
 
 #include "models/neighbour_list.hpp"
+#include "models/thread_rows.hpp"
 
 #include <Eigen/Dense>
 #include <chrono>
@@ -136,7 +137,7 @@ DipolePrediction DipoleCalculator::compute(const Structure& s, bool gradients, D
     if (gradients)
         for (auto& p : pair_gradients) p.assign(3 * nl.size(), 0.0);
 
-    RowMatrix C, A, X, K, U, P;
+    RowMatrix C, A, X, U;
     std::array<RowMatrix, 3> Gx;  // dM_a/dX per component a (B x D)
     Eigen::VectorXd normsA, normsX;
     for (std::size_t k = 0; k < model_.sparse.size(); ++k) {
@@ -179,22 +180,34 @@ DipolePrediction DipoleCalculator::compute(const Structure& s, bool gradients, D
                 }
             } else {
                 // S = (X T^T)^(zeta-1), U = S V: mu_i,a = sum_j S_ij sum_q A_i[3q+a] V_j[q] = sum_q A_i[3q+a] U_i[q].
-                K = X * set.scalar_points.transpose();
-                const RowMatrix Sk = K.unaryExpr([zeta](double v) { return integer_power(v, zeta - 1); });
-                U.noalias() = Sk * V;
+                // Each thread runs the GEMMs serially on its own rows (models/thread_rows.hpp).
+                U.resize(B, V.cols());
+                if (gradients)
+                    for (auto& g : Gx) g.resize(B, D);
+#pragma omp parallel
+                {
+                    const auto [t, b0, b1] = thread_rows(B);
+                    (void)t;
+                    if (b1 > b0) {
+                        const int nb = b1 - b0;
+                        const RowMatrix Kt = X.middleRows(b0, nb) * set.scalar_points.transpose();
+                        const RowMatrix Sk = Kt.unaryExpr([zeta](double v) { return integer_power(v, zeta - 1); });
+                        U.middleRows(b0, nb).noalias() = Sk * V;
+                        if (gradients) {
+                            // Besides dM_a/dA_i[3q+c] = delta_ac U_i[q]:
+                            // dM_a/dX_i = sum_j (zeta-1) K_ij^(zeta-2) P_a,ij t_j with P_a = A_a V^T.
+                            const RowMatrix dS = Kt.unaryExpr(
+                                [zeta](double v) { return zeta > 1 ? (zeta - 1) * integer_power(v, zeta - 2) : 0.0; });
+                            for (int a = 0; a < 3; ++a) {
+                                const RowMatrix Pt = component(A, a).middleRows(b0, nb) * V.transpose();
+                                Gx[a].middleRows(b0, nb).noalias() = dS.cwiseProduct(Pt) * set.scalar_points;
+                            }
+                        }
+                    }
+                }
                 for (int a = 0; a < 3; ++a) {
                     const Eigen::VectorXd mu = component(A, a).cwiseProduct(U).rowwise().sum();
                     for (int b = 0; b < B; ++b) out.partial(chunk[b], a) += mu[b];
-                }
-                if (gradients) {
-                    // Besides dM_a/dA_i[3q+c] = delta_ac U_i[q]:
-                    // dM_a/dX_i = sum_j (zeta-1) K_ij^(zeta-2) P_a,ij t_j with P_a = A_a V^T.
-                    const RowMatrix dS = K.unaryExpr(
-                        [zeta](double v) { return zeta > 1 ? (zeta - 1) * integer_power(v, zeta - 2) : 0.0; });
-                    for (int a = 0; a < 3; ++a) {
-                        P.noalias() = component(A, a) * V.transpose();
-                        Gx[a].noalias() = dS.cwiseProduct(P) * set.scalar_points;
-                    }
                 }
             }
             clock.lap(&DipolePhaseTimes::kernel);

@@ -126,7 +126,7 @@ FitConfig read_fit_config(const std::string& path) {
     if (const YAML::Node g = root["gap"]) {
         r.check_keys(g, "gap", {"zeta", "sparse_points", "sparse_environments", "selection", "baseline", "delta",
                                 "sigma_energy", "sigma_forces", "sigma_virial", "jitter", "fit_forces",
-                                "fit_virial"});
+                                "fit_virial", "feature_selection"});
         r.get(g, "zeta", "gap.", c.zeta);
         if (c.zeta < 1) r.fail("gap.zeta", "must be a positive integer");
         if (const YAML::Node sp = g["sparse_points"]) {
@@ -150,6 +150,12 @@ FitConfig read_fit_config(const std::string& path) {
                 if (!e.IsSequence() || e.size() != 2) r.fail("gap.sparse_environments", "entries must be [frame, atom]");
                 c.sparse_environments.emplace_back(e[0].as<int>(), e[1].as<int>());
             }
+        }
+        if (const YAML::Node fs = g["feature_selection"]) {
+            if (!fs.IsMap()) r.fail("gap.feature_selection", "must be a map, e.g. {count: 600}");
+            r.check_keys(fs, "gap.feature_selection", {"count"});
+            r.get(fs, "count", "gap.feature_selection.", c.feature_selection_count);
+            if (c.feature_selection_count < 1) r.fail("gap.feature_selection.count", "must be >= 1");
         }
         std::string selection = "fps";
         r.get(g, "selection", "gap.", selection);

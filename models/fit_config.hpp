@@ -28,6 +28,9 @@ struct FitConfig {
     // Explicit sparse environments (replace the selection): (frame, atom), frame 0-based over the
     // concatenation of training_files.
     std::vector<std::pair<int, int>> sparse_environments;
+    // gap.feature_selection.count: keep this many power-spectrum features (farthest-point sampling of feature
+    // columns on the training environments, docs/feature_selection.md); 0 = all.
+    int feature_selection_count = 0;
     bool baseline_least_squares = true;
     std::map<int, double> baseline;            // eV/atom when given
     double delta = 1.0;                        // eV, prior scale of the kernel

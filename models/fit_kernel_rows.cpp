@@ -22,7 +22,7 @@ KernelRowsBuilder::KernelRowsBuilder(const GapModel& model, RadialMode mode)
     : hypers_(model.hypers),
       zeta_(model.zeta),
       expansion_(model.hypers, mode),
-      power_spectrum_(model.hypers, PowerSpectrumLayout::Compressed),
+      power_spectrum_(model.hypers, model.selected_features),
       radial_(model.hypers, mode),
       harmonics_(model.hypers.max_angular),
       cutoff_(model.hypers.cutoff),

@@ -46,7 +46,7 @@ private:
     SoapHypers hypers_;
     int zeta_;
     SphericalExpansion expansion_;
-    PowerSpectrum power_spectrum_;           // compressed layout
+    PowerSpectrum power_spectrum_;           // compressed layout, restricted to model.selected_features
     RadialBasis radial_;
     SphericalHarmonics harmonics_;
     CutoffFunction cutoff_;

@@ -1,6 +1,7 @@
 #include "models/gap_calculator.hpp"
 
 #include "models/neighbour_list.hpp"
+#include "models/thread_rows.hpp"
 
 #include <Eigen/Dense>
 #include <chrono>
@@ -39,25 +40,10 @@ int max_threads() {
 #endif
 }
 
-int team_size() {
-#ifdef _OPENMP
-    return omp_get_num_threads();
-#else
-    return 1;
-#endif
-}
-
-int thread_id() {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
 // Grows a buffer to at least `rows` rows of `cols`; callers use topRows(), so steady-state calls do not
 // allocate.
-void reserve_rows(RowMatrix& m, Eigen::Index rows, Eigen::Index cols) {
+template <class Matrix>
+void reserve_rows(Matrix& m, Eigen::Index rows, Eigen::Index cols) {
     if (m.rows() < rows || m.cols() != cols) m.resize(std::max(rows, m.cols() == cols ? m.rows() : 0), cols);
 }
 
@@ -67,14 +53,53 @@ double integer_power(double x, int n) {
     return r;
 }
 
+// Rows [b0, b1) of the chunk: K = X T^T, E_i += sum_m w_m K_im^zeta, then (with gradients) the kernel
+// derivative K'_im = zeta w_m K_im^(zeta-1) overwrites K and dE/dX = K' T. Scalar is double or float; the
+// energy is summed in double either way.
+template <class Scalar>
+using RowMatrixT = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+template <class Scalar>
+void kernel_and_gradient(const RowMatrixT<Scalar>& X, const RowMatrixT<Scalar>& T, RowMatrixT<Scalar>& Kbuf,
+                         RowMatrixT<Scalar>& G, int b0, int b1, bool gradients, int zeta,
+                         const Eigen::VectorXd& weights, const int* chunk, Eigen::VectorXd& atom_energies,
+                         PhaseClock& phase) {
+    const int M = static_cast<int>(T.rows());
+    auto K = Kbuf.middleRows(b0, b1 - b0);
+    K.noalias() = X.middleRows(b0, b1 - b0) * T.transpose();
+    for (int b = b0; b < b1; ++b) {
+        double e = 0.0;
+        Scalar* krow = K.row(b - b0).data();
+        for (int m = 0; m < M; ++m) {
+            const double kv = krow[m];
+            const double k_pow = integer_power(kv, zeta - 1);
+            e += weights[m] * k_pow * kv;
+            krow[m] = static_cast<Scalar>(zeta * weights[m] * k_pow);
+        }
+        atom_energies[chunk[b]] += e;
+    }
+    phase.lap(&PhaseTimes::kernel);
+    if (gradients) {
+        G.middleRows(b0, b1 - b0).noalias() = K * T;
+        phase.lap(&PhaseTimes::kernel_gradient);
+    }
+}
+
 }  // namespace
 
-GapCalculator::GapCalculator(GapModel model, RadialMode mode)
+KernelPrecision parse_kernel_precision(const std::string& name) {
+    if (name == "float64") return KernelPrecision::Float64;
+    if (name == "float32") return KernelPrecision::Float32;
+    throw std::invalid_argument("--precision must be float64 or float32 (got '" + name + "')");
+}
+
+GapCalculator::GapCalculator(GapModel model, RadialMode mode, KernelPrecision precision)
     : model_(std::move(model)),
       mode_(mode),
       expansion_(model_.hypers, mode),
       full_power_spectrum_(model_.hypers, PowerSpectrumLayout::Full),
-      power_spectrum_(model_.hypers, PowerSpectrumLayout::Compressed),
+      power_spectrum_(model_.hypers, model_.selected_features),
+      precision_(KernelPrecision::Float64),
       sparse_of_species_(model_.hypers.species.size(), -1) {
     if (model_.zeta < 1) throw std::invalid_argument("GAP model: zeta must be a positive integer");
     for (std::size_t k = 0; k < model_.sparse.size(); ++k) {
@@ -89,6 +114,14 @@ GapCalculator::GapCalculator(GapModel model, RadialMode mode)
             power_spectrum_.from_full_layout(set.points.row(m).data(), compressed.row(m).data());
         compressed_points_.push_back(std::move(compressed));
     }
+    set_kernel_precision(precision);
+}
+
+void GapCalculator::set_kernel_precision(KernelPrecision precision) {
+    precision_ = precision;
+    float_points_.clear();
+    if (precision == KernelPrecision::Float32)
+        for (const RowMatrix& T : compressed_points_) float_points_.push_back(T.cast<float>());
 }
 
 void GapCalculator::check_species(const std::vector<int>& numbers, const std::string& source) const {
@@ -116,7 +149,20 @@ std::vector<int> GapCalculator::species_indices(const std::vector<int>& numbers)
 
 RowMatrix GapCalculator::features(const Structure& s) const {
     const std::vector<int> species_of = species_indices(s.numbers);
-    return centre_features(expansion_, full_power_spectrum_, build_neighbour_list(s, cutoff()), species_of);
+    const NeighbourList nl = build_neighbour_list(s, cutoff());
+    if (model_.selected_features.empty()) return centre_features(expansion_, full_power_spectrum_, nl, species_of);
+    // Selected features, normalized over the selection, in the Full layout (zeros elsewhere): what sparse
+    // points of a selected model hold.
+    const RowMatrix selected = centre_features(expansion_, power_spectrum_, nl, species_of);
+    RowMatrix full(selected.rows(), full_power_spectrum_.size());
+    for (Eigen::Index i = 0; i < selected.rows(); ++i)
+        power_spectrum_.to_full_layout(selected.row(i).data(), full.row(i).data());
+    return full;
+}
+
+RowMatrix GapCalculator::kernel_features(const Structure& s) const {
+    const std::vector<int> species_of = species_indices(s.numbers);
+    return centre_features(expansion_, power_spectrum_, build_neighbour_list(s, cutoff()), species_of);
 }
 
 GapPrediction GapCalculator::compute(const Structure& s, bool gradients, PhaseTimes* times,
@@ -168,17 +214,20 @@ GapPrediction GapCalculator::compute(const Structure& s, bool gradients, PhaseTi
                 reserve_rows(w.G, B, D);
                 reserve_rows(w.dC, B, S);
             }
+            if (precision_ == KernelPrecision::Float32) {
+                if (w.Kf.size() < model_.sparse.size()) w.Kf.resize(model_.sparse.size());
+                reserve_rows(w.Xf, B, D);
+                reserve_rows(w.Kf[k], B, M);
+                if (gradients) reserve_rows(w.Gf, B, D);
+            }
             if (w.norms.size() < B) w.norms.resize(B);
 
             // One parallel region per chunk, each thread owning a contiguous block of centres from the
-            // expansion to dE/dr_ij, its GEMMs run serially on its own rows: no barrier and no inter-thread
-            // wait inside (Eigen's own parallel GEMM spins on other threads and collapses when the cores are
-            // shared with other processes, e.g. several gapd instances in REMD). Phase times are thread 0's.
+            // expansion to dE/dr_ij (models/thread_rows.hpp: its GEMMs run serially on its own rows, no
+            // barrier inside; several gapd instances in REMD share the cores). Phase times are thread 0's.
 #pragma omp parallel
             {
-                const int t = thread_id(), nt = team_size();
-                const int b0 = static_cast<int>(static_cast<long>(B) * t / nt);
-                const int b1 = static_cast<int>(static_cast<long>(B) * (t + 1) / nt);
+                const auto [t, b0, b1] = thread_rows(B);
                 PhaseClock phase(t == 0 ? times : nullptr);
                 if (b1 > b0) {
                     for (int b = b0; b < b1; ++b)
@@ -188,30 +237,28 @@ GapPrediction GapCalculator::compute(const Structure& s, bool gradients, PhaseTi
                         w.norms[b] = power_spectrum_.compute(w.C.row(b).data(), w.X.row(b).data());
                     phase.lap(&PhaseTimes::power_spectrum);
 
-                    // Kernel: K = X T^T, E_i += sum_m w_m K_im^zeta; dE/dX = (zeta w_m K_im^(zeta-1)) T.
-                    auto K = w.K[k].middleRows(b0, b1 - b0);
-                    K.noalias() = w.X.middleRows(b0, b1 - b0) * T.transpose();
-                    for (int b = b0; b < b1; ++b) {
-                        double e = 0.0;
-                        double* krow = K.row(b - b0).data();
-                        for (int m = 0; m < M; ++m) {
-                            const double k_pow = integer_power(krow[m], zeta - 1);
-                            e += set.weights[m] * k_pow * krow[m];
-                            krow[m] = zeta * set.weights[m] * k_pow;
+                    if (precision_ == KernelPrecision::Float64) {
+                        kernel_and_gradient<double>(w.X, T, w.K[k], w.G, b0, b1, gradients, zeta, set.weights, chunk,
+                                                    out.atom_energies, phase);
+                    } else {
+                        w.Xf.middleRows(b0, b1 - b0) = w.X.middleRows(b0, b1 - b0).cast<float>();
+                        kernel_and_gradient<float>(w.Xf, float_points_[k], w.Kf[k], w.Gf, b0, b1, gradients, zeta,
+                                                   set.weights, chunk, out.atom_energies, phase);
+                        if (gradients) {
+                            w.G.middleRows(b0, b1 - b0) = w.Gf.middleRows(b0, b1 - b0).cast<double>();
+                            phase.lap(&PhaseTimes::kernel_gradient);
                         }
-                        out.atom_energies[chunk[b]] += e;
                     }
-                    if (gradients) w.G.middleRows(b0, b1 - b0).noalias() = K * T;
-                    phase.lap(&PhaseTimes::kernel);
 
                     if (gradients) {
-                        for (int b = b0; b < b1; ++b) {
+                        for (int b = b0; b < b1; ++b)
                             power_spectrum_.backpropagate(w.C.row(b).data(), w.X.row(b).data(), w.norms[b],
                                                           w.G.row(b).data(), w.dC.row(b).data(), w.work[t].data());
+                        phase.lap(&PhaseTimes::power_spectrum_adjoint);
+                        for (int b = b0; b < b1; ++b)
                             expansion_.backpropagate(nl, species_of, chunk[b], w.dC.row(b).data(),
                                                      w.pair_gradients.data(), w.expansion[t]);
-                        }
-                        phase.lap(&PhaseTimes::gradients);
+                        phase.lap(&PhaseTimes::expansion_adjoint);
                     }
                 }
             }

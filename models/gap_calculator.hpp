@@ -25,11 +25,24 @@ struct GapPrediction {
     Eigen::VectorXd atom_energies;                              // eV, e0 + kernel term per atom
 };
 
+// Precision of the two kernel GEMMs (K = X T^T and dE/dX = K' T). Float32 converts the features and the
+// kernel derivative to float around the GEMMs; descriptors, their adjoint, the energy sum and the scatter stay
+// double, and the model stays float64 on disk. Deviation bounds: docs/benchmarks.md.
+enum class KernelPrecision { Float64, Float32 };
+
+// "float64" or "float32"; throws std::invalid_argument naming --precision otherwise.
+KernelPrecision parse_kernel_precision(const std::string& name);
+
 // Wall-clock seconds per phase of the last call (for `gapd bench`), as seen by thread 0: the phases of a
 // chunk run back to back in each thread, so they are timed inside the thread.
 struct PhaseTimes {
-    double neighbours = 0, expansion = 0, power_spectrum = 0, kernel = 0, gradients = 0, scatter = 0;
-    double total() const { return neighbours + expansion + power_spectrum + kernel + gradients + scatter; }
+    double neighbours = 0, expansion = 0, power_spectrum = 0;
+    double kernel = 0;           // K = X T^T and the energies
+    double kernel_gradient = 0;  // dE/dX = K' T
+    double power_spectrum_adjoint = 0, expansion_adjoint = 0;  // dE/dX -> dE/dc -> dE/dr_ij
+    double scatter = 0;
+    double descriptors() const { return neighbours + expansion + power_spectrum + power_spectrum_adjoint + expansion_adjoint; }
+    double total() const { return descriptors() + kernel + kernel_gradient + scatter; }
 };
 
 // Buffers reused from call to call (one per connection / caller), so that a request allocates nothing
@@ -37,6 +50,8 @@ struct PhaseTimes {
 struct GapWorkspace {
     RowMatrix C, X, G, dC;                     // chunk buffers: coefficients, features, dE/dfeatures, dE/dc
     std::vector<RowMatrix> K;                  // kernel values, one buffer per sparse set (M differs)
+    RowMatrixF Xf, Gf;                         // float copies of X and G (KernelPrecision::Float32)
+    std::vector<RowMatrixF> Kf;
     Eigen::VectorXd norms;
     std::vector<double> pair_gradients;        // 3 per neighbour entry
     std::vector<ExpansionScratch> expansion;   // one per thread
@@ -46,7 +61,14 @@ struct GapWorkspace {
 
 class GapCalculator {
 public:
-    GapCalculator(GapModel model, RadialMode mode);
+    // Throws std::invalid_argument for inconsistent models, including bad model.selected_features.
+    GapCalculator(GapModel model, RadialMode mode, KernelPrecision precision = KernelPrecision::Float64);
+
+    KernelPrecision kernel_precision() const { return precision_; }
+    // Not while compute() runs in another thread.
+    void set_kernel_precision(KernelPrecision precision);
+    // Kernel features per centre (the selection's size, or the whole compressed power spectrum).
+    int kernel_feature_count() const { return power_spectrum_.size(); }
 
     const GapModel& model() const { return model_; }
     RadialMode radial_mode() const { return mode_; }
@@ -60,8 +82,11 @@ public:
     // Throws std::invalid_argument naming `source` and the first atom whose species the model lacks.
     void check_species(const std::vector<int>& numbers, const std::string& source) const;
 
-    // Normalized power spectra of every atom (N x D), for tests and tools.
+    // Normalized power spectra of every atom (N x D) in the Full layout, for tests and tools. With a feature
+    // selection: the selected components normalized over the selection, zeros elsewhere.
     RowMatrix features(const Structure& s) const;
+    // The features the kernel uses (N x kernel_feature_count(): compressed layout, restricted to the selection).
+    RowMatrix kernel_features(const Structure& s) const;
 
     // Centres processed per GEMM chunk: bounds memory to a few MB whatever the system size.
     static constexpr int chunk_size = 256;
@@ -73,8 +98,10 @@ private:
     RadialMode mode_;
     SphericalExpansion expansion_;
     PowerSpectrum full_power_spectrum_;  // librascal's layout, for features()
-    PowerSpectrum power_spectrum_;       // compressed layout used by the kernel
+    PowerSpectrum power_spectrum_;       // compressed layout used by the kernel (restricted to the selection)
     std::vector<RowMatrix> compressed_points_;  // model_.sparse[k].points in the compressed layout
+    std::vector<RowMatrixF> float_points_;      // the same in float, for KernelPrecision::Float32
+    KernelPrecision precision_;
     std::vector<int> sparse_of_species_;  // species index -> index into model_.sparse, or -1
 };
 

@@ -1,5 +1,6 @@
 #include "models/gap_fit.hpp"
 
+#include "models/fit_feature_selection.hpp"
 #include "models/fit_kernel_rows.hpp"
 #include "models/fit_sparse_gpr.hpp"
 #include "models/fit_sparse_selection.hpp"
@@ -123,8 +124,17 @@ FitResult fit_gap(const FitConfig& config, std::ostream& log) {
         }
     }
 
-    // --- sparse environments
+    // --- feature selection (optional): the sparse points and kernel rows below then use only these features
     const auto t_select = Clock::now();
+    if (config.feature_selection_count > 0) {
+        std::vector<const Structure*> structures;
+        for (const LabelledFrame* f : train) structures.push_back(&f->structure);
+        model.selected_features = select_features(model, config.radial, structures, config.feature_selection_count);
+        log << "gapd fit: feature selection: " << model.selected_features.size() << " of "
+            << power_spectrum_size(model.hypers, PowerSpectrumLayout::Compressed) << " power-spectrum features\n";
+    }
+
+    // --- sparse environments
     {
         const GapCalculator featurizer(model, config.radial);
         std::map<int, std::vector<Eigen::RowVectorXd>> chosen;

@@ -15,6 +15,7 @@
 namespace gapd {
 
 using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using RowMatrixF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 struct SparseSet {
     int species = 0;          // central atomic number
@@ -28,6 +29,10 @@ struct GapModel {
     std::map<int, double> self_contributions;  // eV per atom of each species
     std::vector<SparseSet> sparse;          // one per central species, sorted by species
     std::string description;                // free text (provenance)
+    // Feature selection (docs/feature_selection.md): indices into the compressed power-spectrum layout
+    // (models/power_spectrum.hpp); empty = all features. With a selection, x_i is normalized over the selected
+    // components only and sparse points hold zeros on the others (still stored in the Full layout).
+    std::vector<int> selected_features;
 };
 
 // Number of power-spectrum features: one n1 x n2 x (lmax+1) block per species pair a <= b.

@@ -4,6 +4,7 @@
 #include "models/dipole_calculator.hpp"
 #include "models/lambda1_features.hpp"
 #include "models/librascal_model_reader.hpp"
+#include "models/power_spectrum.hpp"
 
 #include <nlohmann/json.hpp>
 #include <zlib.h>
@@ -82,7 +83,15 @@ void check_model(const GapModel& model) {
                                         std::to_string(s.weights.size()) + ", expected M x " + std::to_string(dim) +
                                         " and M");
     }
+    try {
+        PowerSpectrum(h, model.selected_features);  // validates the selection (range, repeats)
+    } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(std::string("write_native_model: ") + e.what());
+    }
 }
+
+// Extensions this reader understands when a file lists them in required_features (docs/model_format.md).
+constexpr const char* kFeatureSelection = "feature_selection";
 
 // The calculator's own consistency checks (shapes against the hypers, species, kernel), so that a file
 // gapd writes always loads.
@@ -176,6 +185,11 @@ json header_json(const ModelFileContents& contents, const std::vector<ArrayEntry
         header["soap"] = soap_json(model.hypers, "power_spectrum");
         header["potential"] = {
             {"type", "sparse_gap"}, {"zeta", model.zeta}, {"self_contributions", self}, {"sparse_sets", sets}};
+        if (!model.selected_features.empty()) {
+            // Changes the meaning of the sparse points: older readers must refuse the file.
+            header["required_features"] = json::array({kFeatureSelection});
+            header["potential"]["selected_features"] = model.selected_features;
+        }
     } else {
         header["description"] = contents.dipole->description;
     }
@@ -523,8 +537,9 @@ ModelFileContents read_native_model_contents(const std::string& path, bool read_
 
     const json& required = r.member(header, "", "required_features");
     if (!required.is_array()) r.fail("required_features", "expected an array");
-    if (!required.empty())
-        r.fail("required_features", "this gapd does not support " + required.dump() + "; use a newer gapd");
+    for (const json& name : required)
+        if (name != kFeatureSelection)
+            r.fail("required_features", "this gapd does not support " + required.dump() + "; use a newer gapd");
 
     // Array directory: every entry is checked against the file size, whether used or not.
     std::map<std::string, ArrayEntry> directory;
@@ -652,6 +667,20 @@ ModelFileContents read_native_model_contents(const std::string& path, bool read_
             return s.points.data();
         });
         model.sparse.push_back(std::move(s));
+    }
+    if (potential.contains("selected_features")) {
+        const json& sel = potential["selected_features"];
+        if (!sel.is_array() || sel.empty()) r.fail("potential.selected_features", "expected a non-empty array of indices");
+        for (const json& v : sel) {
+            const std::int64_t idx = r.integer(v, "potential.selected_features");
+            if (idx < 0 || idx > std::numeric_limits<int>::max()) r.fail("potential.selected_features", "index out of range");
+            model.selected_features.push_back(static_cast<int>(idx));
+        }
+        try {
+            PowerSpectrum(model.hypers, model.selected_features);
+        } catch (const std::invalid_argument& e) {
+            r.fail("potential.selected_features", e.what());
+        }
     }
     contents.gap = std::move(model);
     return contents;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <string>
 #include <type_traits>
 
 namespace gapd {
@@ -64,6 +65,23 @@ void outer_products_adjoint(const double* ca, const double* cb, const double* H,
     }
 }
 
+// The same for ca = cb and a symmetric H (same-species keys): both terms of outer_products_adjoint equal H c,
+// so d[r][n1] += 2 sum_n2 H[n1][n2] c[r][n2] does half the work.
+template <int NT>
+void symmetric_outer_products_adjoint(const double* c, const double* H, int rows, int n_runtime, double* d) {
+    const int N = NT ? NT : n_runtime;
+    for (int r = 0; r < rows; ++r) {
+        const double* rc = c + r * N;
+        double* dr = d + r * N;
+        for (int n1 = 0; n1 < N; ++n1) {
+            const double* row = H + n1 * N;
+            double acc = 0.0;
+            for (int n2 = 0; n2 < N; ++n2) acc += row[n2] * rc[n2];
+            dr[n1] += 2.0 * acc;
+        }
+    }
+}
+
 }  // namespace
 
 int power_spectrum_size(const SoapHypers& h, PowerSpectrumLayout layout) {
@@ -93,7 +111,89 @@ PowerSpectrum::PowerSpectrum(const SoapHypers& h, PowerSpectrumLayout layout)
         }
 }
 
+PowerSpectrum::PowerSpectrum(const SoapHypers& h, const std::vector<int>& selection)
+    : PowerSpectrum(h, PowerSpectrumLayout::Compressed) {
+    if (selection.empty()) return;
+    const int L = lmax_ + 1, N = nmax_;
+    std::vector<char> seen(size_, 0);
+    for (std::size_t q = 0; q < selection.size(); ++q) {
+        const int idx = selection[q];
+        if (idx < 0 || idx >= size_)
+            throw std::invalid_argument("feature selection: index " + std::to_string(idx) + " (entry " +
+                                        std::to_string(q) + ") is outside the " + std::to_string(size_) +
+                                        " compressed power-spectrum features");
+        if (seen[idx]) throw std::invalid_argument("feature selection: index " + std::to_string(idx) + " is repeated");
+        seen[idx] = 1;
+    }
+    // Decode every compressed index into (key, n1, n2, l); keep the selected ones in (a, b, l, n1, n2) order.
+    struct Decoded {
+        int key, l, n1, n2, out;
+    };
+    std::vector<int> out_of(size_, -1);
+    for (std::size_t q = 0; q < selection.size(); ++q) out_of[selection[q]] = static_cast<int>(q);
+    std::vector<Decoded> decoded;
+    for (int kk = 0; kk < static_cast<int>(keys_.size()); ++kk) {
+        const Key& k = keys_[kk];
+        int pair = 0;
+        for (int n1 = 0; n1 < N; ++n1)
+            for (int n2 = k.compressed ? n1 : 0; n2 < N; ++n2, ++pair)
+                for (int l = 0; l < L; ++l) {
+                    const int q = out_of[k.offset + pair * L + l];
+                    if (q >= 0) decoded.push_back({kk, l, n1, n2, q});
+                }
+    }
+    std::stable_sort(decoded.begin(), decoded.end(),
+                     [](const Decoded& u, const Decoded& v) { return u.key != v.key ? u.key < v.key : u.l < v.l; });
+    for (const Decoded& d : decoded) {
+        const Key& k = keys_[d.key];
+        double f = ((k.a < k.b) ? std::sqrt(2.0) : 1.0) * l_factor_[d.l];
+        if (k.compressed && d.n1 != d.n2) f *= std::sqrt(2.0);
+        const int block = d.l * d.l * N;
+        entries_.push_back({k.a * nlm_ * N + block + d.n1, k.b * nlm_ * N + block + d.n2, 2 * d.l + 1, d.out, f});
+    }
+    selection_ = selection;
+    size_ = static_cast<int>(selection.size());
+}
+
+double PowerSpectrum::compute_selected(const double* c, double* x) const {
+    const int N = nmax_;
+    for (const Entry& e : entries_) {
+        const double* ca = c + e.a_offset;
+        const double* cb = c + e.b_offset;
+        double acc = 0.0;
+        for (int r = 0; r < e.rows; ++r) acc += ca[r * N] * cb[r * N];
+        x[e.out] = e.factor * acc;
+    }
+    double norm2 = 0.0;
+    for (int k = 0; k < size_; ++k) norm2 += x[k] * x[k];
+    const double norm = std::sqrt(norm2);
+    if (normalize_ && norm > 0.0) {
+        const double inv = 1.0 / norm;
+        for (int k = 0; k < size_; ++k) x[k] *= inv;
+    }
+    return norm;
+}
+
+void PowerSpectrum::backpropagate_selected(const double* c, const double* gp, double* dc) const {
+    const int N = nmax_;
+    std::fill(dc, dc + static_cast<std::size_t>(nspecies_) * nlm_ * N, 0.0);
+    // d(factor sum_r ca_r cb_r) = factor sum_r (cb_r dca_r + ca_r dcb_r); for a = b and n1 = n2 both terms
+    // land on the same coefficient, giving the factor 2 of a square.
+    for (const Entry& e : entries_) {
+        const double h = e.factor * gp[e.out];
+        const double* ca = c + e.a_offset;
+        const double* cb = c + e.b_offset;
+        double* da = dc + e.a_offset;
+        double* db = dc + e.b_offset;
+        for (int r = 0; r < e.rows; ++r) {
+            da[r * N] += h * cb[r * N];
+            db[r * N] += h * ca[r * N];
+        }
+    }
+}
+
 double PowerSpectrum::compute(const double* c, double* x) const {
+    if (!selection_.empty()) return compute_selected(c, x);
     const int L = lmax_ + 1, N = nmax_;
     double P[kMaxRadial * kMaxRadial];
     for (const Key& k : keys_) {
@@ -139,6 +239,7 @@ void PowerSpectrum::backpropagate(const double* c, const double* x, double norm,
         for (int k = 0; k < size_; ++k) work[k] = (g[k] - x[k] * xg) * inv;
         gp = work;
     }
+    if (!selection_.empty()) return backpropagate_selected(c, gp, dc);
     std::fill(dc, dc + static_cast<std::size_t>(nspecies_) * nlm_ * N, 0.0);
     double H[kMaxRadial * kMaxRadial];
     for (const Key& k : keys_) {
@@ -163,18 +264,32 @@ void PowerSpectrum::backpropagate(const double* c, const double* x, double norm,
                     }
             } else {
                 for (int q = 0; q < N * N; ++q) H[q] = f * gk[q * L + l];
+                if (k.a == k.b)  // P is symmetric, so only the symmetric part of H contributes
+                    for (int n1 = 0; n1 < N; ++n1)
+                        for (int n2 = n1 + 1; n2 < N; ++n2)
+                            H[n1 * N + n2] = H[n2 * N + n1] = 0.5 * (H[n1 * N + n2] + H[n2 * N + n1]);
             }
             // dC_a[lm][n1] += sum_n2 H[n1][n2] C_b[lm][n2];  dC_b[lm][n2] += sum_n1 H[n1][n2] C_a[lm][n1].
             dispatch_radial(N, [&](auto n_const) {
-                outer_products_adjoint<decltype(n_const)::value>(ca + l * l * N, cb + l * l * N, H, 2 * l + 1, N,
-                                                                 dca + l * l * N, dcb + l * l * N);
+                constexpr int NT = decltype(n_const)::value;
+                if (k.a == k.b)  // H is symmetric for a = b (symmetrized above in the Full layout)
+                    symmetric_outer_products_adjoint<NT>(ca + l * l * N, H, 2 * l + 1, N, dca + l * l * N);
+                else
+                    outer_products_adjoint<NT>(ca + l * l * N, cb + l * l * N, H, 2 * l + 1, N, dca + l * l * N,
+                                               dcb + l * l * N);
             });
         }
     }
 }
 
-void PowerSpectrum::from_full_layout(const double* full, double* out) const {
+void PowerSpectrum::from_full_layout(const double* full, double* result) const {
     const int L = lmax_ + 1, N = nmax_;
+    std::vector<double> all;
+    double* out = result;
+    if (!selection_.empty()) {
+        all.resize(static_cast<std::size_t>(keys_.back().offset) + nmax_ * (nmax_ + 1) / 2 * L);
+        out = all.data();
+    }
     int full_offset = 0;
     for (const Key& k : keys_) {
         const double* in = full + full_offset;
@@ -188,6 +303,40 @@ void PowerSpectrum::from_full_layout(const double* full, double* out) const {
                                                      : (in[(n1 * N + n2) * L + l] + in[(n2 * N + n1) * L + l]) / std::sqrt(2.0);
         } else {
             std::copy(in, in + N * N * L, o);
+        }
+        full_offset += N * N * L;
+    }
+    for (std::size_t q = 0; q < selection_.size(); ++q) result[q] = all[selection_[q]];
+}
+
+void PowerSpectrum::to_full_layout(const double* in, double* full) const {
+    const int L = lmax_ + 1, N = nmax_;
+    std::vector<double> all;
+    const double* compressed = in;
+    if (!selection_.empty()) {
+        all.assign(static_cast<std::size_t>(keys_.back().offset) + nmax_ * (nmax_ + 1) / 2 * L, 0.0);
+        for (std::size_t q = 0; q < selection_.size(); ++q) all[selection_[q]] = in[q];
+        compressed = all.data();
+    }
+    int full_offset = 0;
+    for (const Key& k : keys_) {
+        const double* c = compressed + k.offset;
+        double* o = full + full_offset;
+        if (k.compressed) {
+            int pair = 0;
+            for (int n1 = 0; n1 < N; ++n1)
+                for (int n2 = n1; n2 < N; ++n2, ++pair)
+                    for (int l = 0; l < L; ++l) {
+                        const double v = c[pair * L + l];
+                        if (n1 == n2) {
+                            o[(n1 * N + n2) * L + l] = v;
+                        } else {
+                            o[(n1 * N + n2) * L + l] = v * M_SQRT1_2;
+                            o[(n2 * N + n1) * L + l] = v * M_SQRT1_2;
+                        }
+                    }
+        } else {
+            std::copy(c, c + N * N * L, o);
         }
         full_offset += N * N * L;
     }

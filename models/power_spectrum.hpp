@@ -23,9 +23,13 @@ enum class PowerSpectrumLayout { Full, Compressed };
 class PowerSpectrum {
 public:
     explicit PowerSpectrum(const SoapHypers& hypers, PowerSpectrumLayout layout = PowerSpectrumLayout::Full);
+    // Compressed layout restricted to `selection` (indices into the Compressed layout, distinct; empty = all).
+    // Throws std::invalid_argument naming the first bad index.
+    PowerSpectrum(const SoapHypers& hypers, const std::vector<int>& selection);
 
-    int size() const { return size_; }  // D
+    int size() const { return size_; }  // D (the selection's size if there is one)
     PowerSpectrumLayout layout() const { return layout_; }
+    const std::vector<int>& selection() const { return selection_; }
 
     // features (D doubles) from the coefficients of one centre (SphericalExpansion layout); returns ||p||.
     double compute(const double* coefficients, double* features) const;
@@ -39,8 +43,19 @@ public:
     // two copies of (n1, n2) are combined as (t_{n1 n2} + t_{n2 n1})/sqrt2, which keeps x . t exact for any
     // (even non-symmetric) t.
     void from_full_layout(const double* full, double* out) const;
+    // Inverse of from_full_layout for symmetric blocks: a compressed off-diagonal entry y becomes y/sqrt2 in both
+    // full-square copies; features outside the selection become 0. So full . full' = this . this' for any two.
+    void to_full_layout(const double* in, double* full) const;
 
 private:
+    double compute_selected(const double* coefficients, double* features) const;
+    void backpropagate_selected(const double* coefficients, const double* dE_dp, double* dE_dcoefficients) const;
+
+    // One selected component: out = factor * sum_r c[a_offset + r*nmax + n1] c[b_offset + r*nmax + n2], r < rows.
+    struct Entry {
+        int a_offset, b_offset, rows, out;
+        double factor;
+    };
     // Offset of key (a, b) in this layout and the number of (n1, n2) rows it stores.
     struct Key {
         int a, b, offset;
@@ -51,6 +66,8 @@ private:
     PowerSpectrumLayout layout_;
     std::vector<Key> keys_;
     std::vector<double> l_factor_;  // (2l+1)^(-1/2)
+    std::vector<int> selection_;
+    std::vector<Entry> entries_;    // the selection, sorted by (a, b, l, n1, n2) for locality
 };
 
 // Number of features in the given layout.

@@ -45,7 +45,7 @@ if [ -n "${IPI_ROOT:-}" ]; then
   steps=${DEMO_STEPS:-50}
   echo "demo: i-PI from IPI_ROOT=$IPI_ROOT: BaTiO3 NVT, 320 atoms, 300 K, 2 fs, $steps steps, gapd on $threads thread(s)"
   t0=$(date +%s.%N)
-  IPI_ROOT=$IPI_ROOT NVT_STEPS=$steps RUN_DIR=$out/nvt GAPD=$gapd GAPD_THREADS=$threads NVT_ADDRESS=gapd-demo-$$ \
+  IPI_ROOT=$IPI_ROOT STEPS=$steps RUN_DIR=$out/nvt GAPD=$gapd GAPD_THREADS=$threads ADDRESS_SUFFIX=-demo-$$ \
     bash ipi_inputs/nvt/run.sh "$model"
   "$PYTHON" - "$out/nvt/nvt.out" "$out/nvt/ipi.log" "$t0" <<'EOF'
 import re, sys, time

@@ -24,6 +24,11 @@ const char* radial_mode_help() {
            "its interval quirk, to reproduce numbers of a librascal Spline-mode model exactly)";
 }
 
+const char* kernel_precision_help() {
+    return "Kernel GEMM precision: 'float64' (default) or 'float32' (opt-in: the two kernel GEMMs in single "
+           "precision, descriptors and sums in double; faster, deviations in docs/benchmarks.md)";
+}
+
 std::unique_ptr<GapCalculator> load_calculator(const std::string& path, RadialMode mode) {
     const auto start = std::chrono::steady_clock::now();
     const bool native = is_native_model_file(path);

@@ -12,6 +12,8 @@ namespace gapd {
 // "librascal-spline" (librascal's own spline, to reproduce splined librascal numbers).
 RadialMode parse_radial_mode(const std::string& name);
 const char* radial_mode_help();
+// --precision of serve/predict/bench (KernelPrecision, models/gap_calculator.hpp).
+const char* kernel_precision_help();
 
 // Reads a native gapd model or a librascal dump_obj JSON (.json/.json.gz), prints one progress line to
 // stderr for slow (librascal) files, and builds the calculator.

@@ -19,7 +19,7 @@ namespace gapd {
 namespace {
 
 struct PredictOptions {
-    std::string model, input, output, radial = "spline", prefix;
+    std::string model, input, output, radial = "spline", prefix, precision = "float64";
     int threads = 0;
     DipoleOptions dipoles;
 };
@@ -86,6 +86,7 @@ void write_dipole_results(const DipoleCalculator& calculator, const ExtrasSelect
 int run_predict(const PredictOptions& o) {
     set_thread_count(o.threads);
     const LoadedModels models = load_models(o.model, o.dipoles, parse_radial_mode(o.radial));
+    if (models.gap) models.gap->set_kernel_precision(parse_kernel_precision(o.precision));
     std::vector<ExtxyzFrame> frames = read_extxyz(o.input);
     auto last_report = std::chrono::steady_clock::now();
     for (std::size_t f = 0; f < frames.size(); ++f) {
@@ -128,6 +129,7 @@ void add_predict_command(CLI::App& app, int& exit_code) {
     cmd->add_option("--threads", o->threads, "OpenMP threads (default: OMP_NUM_THREADS or all cores)")
         ->check(CLI::NonNegativeNumber);
     cmd->add_option("--radial", o->radial, radial_mode_help());
+    cmd->add_option("--precision", o->precision, kernel_precision_help())->check(CLI::IsMember({"float64", "float32"}));
     cmd->add_option("--key-prefix", o->prefix,
                     "Prefix for the result keys (e.g. 'gap_' keeps the input's DFT energy/forces untouched)");
     add_dipole_options(cmd, o->dipoles);

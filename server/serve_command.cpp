@@ -7,7 +7,9 @@
 #include "server/dipole_options.hpp"
 #include "server/gap_force_engine.hpp"
 #include "server/model_loading.hpp"
+#include "server/serve_connections.hpp"
 #include "server/template_structure.hpp"
+#include "server/thread_division.hpp"
 
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -20,16 +22,20 @@ namespace {
 
 struct ServeOptions {
     std::string model, template_path, address = "localhost", prefix = "/tmp/ipi_", radial = "spline";
+    std::string precision = "float64";
     bool unix_socket = false, verbose = false, no_reconnect = false;
-    int port = 31415, threads = 0;
+    int port = 31415, threads = 0, connections = 1;
     double connect_timeout = 120.0;
     DipoleOptions dipoles;
 };
 
 int run_serve(const ServeOptions& o) {
     set_thread_count(o.threads);
+    // --connections N: the --threads total (default: OpenMP's) divided between the N connections.
+    const std::vector<int> threads = divide_threads(current_thread_count(), o.connections);
     const std::vector<int> numbers = read_template_numbers(o.template_path);
     const LoadedModels models = load_models(o.model, o.dipoles, parse_radial_mode(o.radial));
+    if (models.gap) models.gap->set_kernel_precision(parse_kernel_precision(o.precision));
     // Fail before connecting: a first request that cannot be computed would leave i-PI without a client.
     // (The cell-dipole shell check needs the cell, which only the first request brings.)
     if (models.gap) models.gap->check_species(numbers, o.template_path);
@@ -38,7 +44,10 @@ int run_serve(const ServeOptions& o) {
         check_dipole_template(*models.dipole, numbers, models.selection, models.roles, o.template_path);
         dipoles.emplace(DipoleServing{*models.dipole, models.selection, models.roles});
     }
-    GapForceEngine engine(models.gap.get(), numbers, std::move(dipoles));
+    // One engine per connection: each owns its workspace; the models are shared and only read.
+    std::vector<std::unique_ptr<GapForceEngine>> engines;
+    for (int k = 0; k < o.connections; ++k)
+        engines.push_back(std::make_unique<GapForceEngine>(models.gap.get(), numbers, dipoles));
 
     ConnectionOptions connection;
     connection.unix_socket = o.unix_socket;
@@ -57,8 +66,21 @@ int run_serve(const ServeOptions& o) {
     std::cerr << "gapd: serving " << what << " for " << numbers.size() << " atoms on "
               << (o.unix_socket ? "UNIX socket " + o.prefix + o.address
                                 : "TCP " + o.address + ":" + std::to_string(o.port))
-              << " with " << current_thread_count() << " thread(s)\n";
-    return run_driver(connection, engine, driver);
+              << " with " << current_thread_count() << " thread(s)";
+    if (o.connections == 1) {
+        std::cerr << "\n";
+        return run_driver(connection, *engines.front(), driver);
+    }
+    std::cerr << " on " << o.connections << " connections (threads per connection:";
+    for (int t : threads) std::cerr << ' ' << t;
+    std::cerr << ")\n";
+    if (current_thread_count() < o.connections) {
+        std::cerr << "gapd: note: fewer threads (" << current_thread_count() << ") than connections ("
+                  << o.connections << "): each connection runs 1 thread, " << o.connections << " in all\n";
+    }
+    std::vector<ForceEngine*> pointers;
+    for (auto& e : engines) pointers.push_back(e.get());
+    return run_connections(connection, pointers, threads, driver);
 }
 
 }  // namespace
@@ -81,9 +103,15 @@ void add_serve_command(CLI::App& app, int& exit_code) {
                     "i-PI's <address>: host name/IP for TCP, socket name for UNIX (default localhost)");
     cmd->add_option("-p,--port", o->port, "TCP port of i-PI (default 31415)")->check(CLI::Range(1, 65535));
     cmd->add_option("-S,--sockets-prefix", o->prefix, "Prefix of UNIX socket paths, as i-PI's -S (default /tmp/ipi_)");
-    cmd->add_option("--threads", o->threads, "OpenMP threads (default: OMP_NUM_THREADS or all cores)")
+    cmd->add_option("--threads", o->threads, "OpenMP threads (default: OMP_NUM_THREADS or all cores); with --connections, the total for all connections")
         ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--connections", o->connections,
+                    "Concurrent connections to i-PI from this one process (REMD replicas, PIMD beads), sharing one "
+                    "loaded model; the --threads total is divided between them (T/N each, the first T%N one more, at "
+                    "least 1). Each connection ends on its own EXIT; gapd exits after the last (default 1)")
+        ->check(CLI::Range(1, 1024));
     cmd->add_option("--radial", o->radial, radial_mode_help());
+    cmd->add_option("--precision", o->precision, kernel_precision_help())->check(CLI::IsMember({"float64", "float32"}));
     cmd->add_option("--connect-timeout", o->connect_timeout,
                     "Seconds to keep retrying to reach i-PI, at start and after i-PI restarts (default 120)")
         ->check(CLI::NonNegativeNumber);
@@ -94,10 +122,11 @@ void add_serve_command(CLI::App& app, int& exit_code) {
         "Examples:\n"
         "  gapd serve -u -a batio3 --model model.gapd --template init.xyz\n"
         "  gapd serve -a localhost -p 31415 --model model.json.gz --template init.xyz --threads 2\n"
+        "  gapd serve -u -a remd --model model.gapd --template init.xyz --connections 4 --threads 2\n"
         "  gapd serve -u -a batio3 --model gap.gapd --dipole-model dipoles.gapd --extras dipole,BEC --template init.xyz\n"
         "  gapd serve --config serve.yaml   (YAML keys = long option names, e.g. 'model: m.gapd', 'unix: true')\n"
         "Units: i-PI's atomic units on the wire; the model works in eV and Å. SIGINT/SIGTERM finish the current\n"
-        "request, reply, and close the connection cleanly.");
+        "request, reply, and close the connection cleanly (every connection, with --connections).");
     cmd->callback([o, &exit_code]() {
         install_stop_handlers();
         exit_code = run_serve(*o);

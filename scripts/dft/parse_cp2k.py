@@ -64,3 +64,19 @@ def labelled_frame(rundir):
 if __name__ == "__main__":
     frame = labelled_frame(sys.argv[1])
     ase.io.write(sys.stdout, frame, format="extxyz")
+
+
+def berry_phase_dipole(rundir):
+    """Total (ionic + electronic) Berry-phase dipole in e*A from CP2K's `&MOMENTS PERIODIC` output file."""
+    import glob
+    files = glob.glob(f"{rundir}/*moments.dat")
+    if not files:
+        raise ParseError(f"{rundir}: no *moments.dat (was &MOMENTS printed?)")
+    with open(files[0]) as f:
+        lines = f.read().splitlines()
+    for n, line in enumerate(lines):
+        if "Dipole vector [a.u.]" in line or "Dipole moment [a.u.]" in line:
+            numbers = [float(x) for x in line.split(":")[-1].split()[:3]] if ":" in line else []
+            if len(numbers) == 3:
+                return np.array(numbers) * BOHR_A
+    raise ParseError(f"{files[0]}: no dipole vector line")

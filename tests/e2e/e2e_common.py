@@ -276,3 +276,112 @@ def read_extxyz(path):
 
 def info_floats(frame, key):
     return np.array(frame["info"][key].split(), float)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# i-PI: the committed ipi_inputs/*/run.sh, i-PI's output files.
+
+SMALL_MODEL = os.path.join(SOURCE_DIR, "tests", "data", "librascal", "model_small_zeta2_exact.json")
+
+
+def ipi_root_or_none():
+    """$IPI_ROOT if it is an i-PI checkout (has bin/i-pi), else None (the caller skips)."""
+    root = os.environ.get("IPI_ROOT", "")
+    if root and os.path.isfile(os.path.join(root, "bin", "i-pi")):
+        return os.path.abspath(root)
+    return None
+
+
+def run_ipi_input(name, gapd, run_dir, timeout, args=(), env=None, check=True):
+    """Runs ipi_inputs/NAME/run.sh ARGS with GAPD=gapd, RUN_DIR=run_dir, a private ADDRESS_SUFFIX and one gapd
+    thread, plus `env`. Returns (exit code, stdout+stderr). check: raise TestFailure unless the exit code is 0."""
+    full_env = dict(os.environ, GAPD=gapd, RUN_DIR=run_dir, GAPD_THREADS="1",
+                    ADDRESS_SUFFIX="-e2e-%s-%d" % (name, os.getpid()))
+    full_env.update(env or {})
+    script = os.path.join(SOURCE_DIR, "ipi_inputs", name, "run.sh")
+    try:
+        r = subprocess.run(["bash", script] + list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, env=full_env, timeout=timeout, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise TestFailure("%s/run.sh did not finish within %g s" % (name, timeout))
+    if check and r.returncode != 0:
+        logs = ""
+        if os.path.isdir(run_dir):
+            logs = "".join("--- %s\n%s" % (f, tail(os.path.join(run_dir, f)))
+                           for f in sorted(os.listdir(run_dir)) if f.endswith(".log"))
+        raise TestFailure("%s/run.sh exited %d\n%s\n%s" % (name, r.returncode, r.stdout, logs))
+    return r.returncode, r.stdout
+
+
+def read_ipi_properties(path):
+    """i-PI properties file -> (dict name -> (first column, width), rows as an array)."""
+    columns = {}
+    rows = []
+    with open(path) as f:
+        for line in f:
+            if line.startswith("#"):
+                parts = line[1:].split("-->")
+                if len(parts) < 2:
+                    continue
+                head, name = parts[0].split(), parts[1].split(":")[0].strip()
+                if head[0] == "column":
+                    columns[name] = (int(head[1]) - 1, 1)
+                elif head[0].startswith("cols"):
+                    a, b = head[1].split("-")
+                    columns[name] = (int(a) - 1, int(b) - int(a) + 1)
+            elif line.strip():
+                rows.append([float(x) for x in line.split()])
+    return columns, np.array(rows)
+
+
+def ipi_column(columns, rows, name):
+    if name not in columns:
+        raise TestFailure("i-PI's properties file has no column %r (has %s)" % (name, sorted(columns)))
+    c, w = columns[name]
+    return rows[:, c] if w == 1 else rows[:, c:c + w]
+
+
+def read_ipi_checkpoint_frame(path, symbols):
+    """The structure of system 0 in an i-PI checkpoint (RESTART): positions q and cell h (Bohr, lattice vectors
+    as columns) converted with gapd's Bohr, as gapd received them (to the checkpoint's float format)."""
+    import xml.etree.ElementTree as ET
+    root = ET.parse(path).getroot()
+    system = root.find("system")
+    if system is None:
+        raise TestFailure("%s: no <system>" % path)
+
+    def array(elem, what):
+        if elem is None:
+            raise TestFailure("%s: no %s" % (path, what))
+        return np.array([float(x) for x in elem.text.replace("[", " ").replace("]", " ").replace(",", " ").split()])
+
+    q = array(system.find("beads/q"), "<beads><q>").reshape(-1, 3)
+    h = array(system.find("cell"), "<cell>").reshape(3, 3)
+    if len(q) != len(symbols):
+        raise TestFailure("%s: %d atoms, expected %d" % (path, len(q), len(symbols)))
+    return {"symbols": symbols, "positions": q * BOHR_2018, "cell": h.T * BOHR_2018}
+
+
+def gapd_predict_energy(gapd, model, frame, workdir, tag="frame"):
+    """gapd predict's energy (eV) of one frame (dict symbols/positions/cell in Å)."""
+    return float(predict_frames(gapd, workdir, tag, [frame], ["-m", model])[0]["info"]["energy"])
+
+
+def template_symbols(path):
+    """Element symbols of an i-PI xyz file, in order."""
+    with open(path) as f:
+        lines = f.read().splitlines()
+    n = int(lines[0])
+    return [line.split()[0] for line in lines[2:n + 2]]
+
+
+def gapd_request_count(log_path):
+    """Requests one `gapd serve -v` answered, from its log's 'EXIT from i-PI after N requests' line(s), summed
+    over reconnections; None if the log has no such line."""
+    total, found = 0, False
+    with open(log_path, errors="replace") as f:
+        for line in f:
+            if "EXIT from i-PI after" in line:
+                total += int(line.split("after")[1].split()[0])
+                found = True
+    return total if found else None

@@ -13,7 +13,6 @@ Without IPI_ROOT: prints a skip message and exits 77.
 
 import argparse
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -24,21 +23,10 @@ from e2e_common import BOHR_2018, TestFailure
 REL = 1e-10
 
 
-def run_input(name, gapd, workdir, steps, extra_env, timeout):
+def run_input(name, gapd, workdir, steps, timeout):
     run_dir = os.path.join(workdir, name)
-    env = dict(os.environ, GAPD=gapd, RUN_DIR=run_dir, STEPS=str(steps), GAPD_THREADS="1",
-               ADDRESS="gapd-dip-%d" % os.getpid(), ADDRESS_PREFIX="gapd-drv-%d" % os.getpid(), **extra_env)
-    script = os.path.join(common.SOURCE_DIR, "ipi_inputs", name, "run.sh")
-    try:
-        r = subprocess.run(["bash", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                           timeout=timeout, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        raise TestFailure("%s/run.sh did not finish within %g s" % (name, timeout))
-    print(r.stdout)
-    if r.returncode != 0:
-        logs = "".join("--- %s\n%s" % (f, common.tail(os.path.join(run_dir, f)))
-                       for f in sorted(os.listdir(run_dir)) if f.endswith(".log"))
-        raise TestFailure("%s/run.sh exited %d\n%s" % (name, r.returncode, logs))
+    _, out = common.run_ipi_input(name, gapd, run_dir, timeout, args=[common.SMALL_MODEL], env={"STEPS": str(steps)})
+    print(out)
     return run_dir
 
 
@@ -89,11 +77,11 @@ def check_dipole_run(gapd, run_dir, workdir):
 
 
 def run_checks(gapd, workdir, nsteps, timeout):
-    run_dir = run_input("dipole", gapd, workdir, nsteps, {}, timeout / 2)
+    run_dir = run_input("dipole", gapd, workdir, nsteps, timeout / 2)
     n, err = check_dipole_run(gapd, run_dir, workdir)
     print("1. dipole NVT: %d frames of i-PI's dipole trajectory equal gapd predict (max relative %.2g)"
           % (n, err))
-    run_dir = run_input("driven", gapd, workdir, nsteps, {}, timeout / 2)
+    run_dir = run_input("driven", gapd, workdir, nsteps, timeout / 2)
     rows = [l for l in open(os.path.join(run_dir, "driven.out")) if l.strip() and not l.startswith("#")]
     if len(rows) != nsteps + 1:
         raise TestFailure("driven run: %d property rows, expected %d" % (len(rows), nsteps + 1))
@@ -110,7 +98,7 @@ def main():
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--keep", action="store_true")
     a = p.parse_args()
-    if not os.environ.get("IPI_ROOT") or not os.path.isfile(os.path.join(os.environ["IPI_ROOT"], "bin", "i-pi")):
+    if common.ipi_root_or_none() is None:
         print("SKIP: set IPI_ROOT to an i-PI checkout (v3.3.0) to run this test")
         return common.SKIP
     return common.run_test("test_ipi_dipole", a.timeout,

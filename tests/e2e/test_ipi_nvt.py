@@ -56,34 +56,6 @@ def make_input(src, dst, address, steps):
     return props.get("filename", "out"), root.find("output").get("prefix", "simulation")
 
 
-def read_properties(path):
-    """i-PI properties file -> (dict name -> (first col, width), rows as an array)."""
-    columns = {}
-    rows = []
-    with open(path) as f:
-        for line in f:
-            if line.startswith("#"):
-                parts = line[1:].split("-->")
-                if len(parts) < 2:
-                    continue
-                head, name = parts[0].split(), parts[1].split(":")[0].strip()
-                if head[0] == "column":
-                    columns[name] = (int(head[1]) - 1, 1)
-                elif head[0].startswith("cols"):
-                    a, b = head[1].split("-")
-                    columns[name] = (int(a) - 1, int(b) - int(a) + 1)
-            elif line.strip():
-                rows.append([float(x) for x in line.split()])
-    return columns, np.array(rows)
-
-
-def column(columns, rows, name):
-    if name not in columns:
-        raise TestFailure("i-PI's properties file has no column %r (has %s)" % (name, sorted(columns)))
-    c, w = columns[name]
-    return rows[:, c] if w == 1 else rows[:, c:c + w]
-
-
 def expected_from_ipi_reader(ipi_root, gapd, model, workdir, init_path):
     sys.path.insert(0, ipi_root)
     try:
@@ -164,15 +136,15 @@ def main():
             if "i-PI sent EXIT" not in open(gapd_log, errors="replace").read():
                 raise TestFailure("gapd's log does not show i-PI's EXIT")
 
-            columns, rows = read_properties(os.path.join(workdir, "%s.%s" % (prefix, props_name)))
-            steps = column(columns, rows, "step")
+            columns, rows = common.read_ipi_properties(os.path.join(workdir, "%s.%s" % (prefix, props_name)))
+            steps = common.ipi_column(columns, rows, "step")
             if len(steps) != args.steps + 1 or steps[0] != 0 or steps[-1] != args.steps:
                 raise TestFailure("properties file has steps %s, expected 0..%d" % (steps.tolist(), args.steps))
-            pot_au = column(columns, rows, "potential{atomic_unit}")[0]
-            pot_ev_ipi = column(columns, rows, "potential{electronvolt}")[0]
-            vir_ipi = column(columns, rows, "virial_md{atomic_unit}")[0]
-            conserved = column(columns, rows, "conserved{electronvolt}")
-            temperature = column(columns, rows, "temperature{kelvin}")
+            pot_au = common.ipi_column(columns, rows, "potential{atomic_unit}")[0]
+            pot_ev_ipi = common.ipi_column(columns, rows, "potential{electronvolt}")[0]
+            vir_ipi = common.ipi_column(columns, rows, "virial_md{atomic_unit}")[0]
+            conserved = common.ipi_column(columns, rows, "conserved{electronvolt}")
+            temperature = common.ipi_column(columns, rows, "temperature{kelvin}")
             if not (np.all(np.isfinite(rows))):
                 raise TestFailure("non-finite numbers in i-PI's properties")
 

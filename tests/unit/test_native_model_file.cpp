@@ -159,10 +159,21 @@ TEST_CASE("native model: damaged and incompatible files") {
     }
     SUBCASE("header contents") {
         nlohmann::json h = header;
-        h["required_features"] = {"feature_selection"};
+        h["required_features"] = {"float16_points"};
         CHECK(error_for(with_header(good, h)) ==
-              path + ": header field 'required_features': this gapd does not support [\"feature_selection\"]; use a "
+              path + ": header field 'required_features': this gapd does not support [\"float16_points\"]; use a "
                      "newer gapd");
+
+        // Feature selection (docs/feature_selection.md): bad indices name the field.
+        h = header;
+        h["required_features"] = {"feature_selection"};
+        h["potential"]["selected_features"] = {2, 2, 3};
+        CHECK(error_for(with_header(good, h)) == path + ": header field 'potential.selected_features': feature "
+                                                        "selection: index 2 is repeated");
+        h["potential"]["selected_features"] = {0, 1 << 30};
+        CHECK(error_for(with_header(good, h)).find("index 1073741824 (entry 1) is outside the") != std::string::npos);
+        h["potential"]["selected_features"] = {0, 5, 7};
+        CHECK(error_for(with_header(good, h)) == "(no error)");
 
         h = header;  // optional additions are ignored
         h["dipole"] = {{"type", "sa_gpr_lambda1"}, {"note", "not read by the energy model"}};

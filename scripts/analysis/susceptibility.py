@@ -1,0 +1,162 @@
+#!/usr/bin/python3
+"""Frequency-dependent dielectric susceptibility from the dipole autocorrelation of an MD run (i-PI files).
+
+    chi(w) = (eps_inf - 1) + (eps_r - eps_inf) (1 - i w L(w)),   L(w) = Integral_0^tmax C(t) W(t) e^{-i w t} dt
+    C(t)   = <dM(0).dM(t)> / <dM.dM>,  dM = M - <M>     (normalized; --component x|y|z uses one component)
+
+With the default eps_inf = 1 this is chi(w) = (eps_r - 1)(1 - i w L(w)); chi(0) = eps_r - 1 exactly. eps_r
+comes from the same fluctuation formula as dielectric.py (trace/3 for iso, eps_aa for one component). For
+C(t) = exp(-t/tau) (Debye): chi = (eps_r - 1) / (1 + i w tau). Sign convention e^{-i w t}: the loss
+chi'' = -Im chi is >= 0 and is what the table and plot show.
+
+C(t): FFT autocorrelation (zero-padded to >= 2n, no wrap-around), unbiased (lag k divided by n - k).
+Window W(t) on [0, tmax]: hann (default) W = cos^2(pi t / (2 tmax)), 1 at t = 0 and 0 at tmax, damping the
+noisy tail; none: W = 1 up to tmax (a sharp cut: ringing in chi). L(w): exact integral of the linear
+interpolant of C W (Filon-trapezoid), evaluated for all frequencies with one FFT zero-padded to --pad x the
+window length; this keeps 1 - i w L -> 0 at high w, which a plain trapezoid sum does not.
+
+Output: a table (THz, cm^-1, chi', chi'') and a PNG with C(t) W(t) and chi', chi''.
+
+  susceptibility.py --dipoles sim.dipole_0 --properties sim.out --cell-from init.xyz --skip 1000 \\
+      --tmax 2 -o chi.dat --png chi.png
+"""
+
+import math
+
+import numpy as np
+
+import cli
+import dielectric
+import run_data
+import units
+
+_COMPONENTS = {"iso": None, "x": 0, "y": 1, "z": 2}
+
+
+def autocorrelation(x):
+    """Unbiased autocorrelation of the rows of x (n, k) summed over the k columns, lags 0..n-1 (FFT, padded)."""
+    x = np.asarray(x, dtype=float)
+    if x.ndim == 1:
+        x = x[:, None]
+    n = len(x)
+    size = 1 << int(math.ceil(math.log2(2 * n)))
+    f = np.fft.rfft(x, n=size, axis=0)
+    acf = np.fft.irfft(np.sum(np.abs(f) ** 2, axis=1), n=size)[:n]
+    return acf / (n - np.arange(n))
+
+
+def window(kind, nlag):
+    """Window values for lags 0..nlag-1 (tmax at lag nlag - 1)."""
+    if kind == "none":
+        return np.ones(nlag)
+    if kind == "hann":
+        return np.cos(0.5 * math.pi * np.arange(nlag) / (nlag - 1)) ** 2
+    raise cli.AnalysisError("unknown --window '%s' (hann, none)" % kind)
+
+
+def _half_hat(theta):
+    """Integral_0^1 (1 - u) e^{-i theta u} du, stable at small theta."""
+    theta = np.asarray(theta, dtype=float)
+    re = 0.5 * np.sinc(theta / (2 * math.pi)) ** 2        # 2 sin^2(theta/2) / theta^2
+    small = np.abs(theta) < 1e-2
+    t = np.where(small, 1.0, theta)
+    im = np.where(small, -theta / 6 + theta ** 3 / 120, (np.sin(t) - t) / t ** 2)
+    return re + 1j * im
+
+
+def one_sided_transform(g, dt, pad=4):
+    """L(w_j) = Integral_0^{(m-1) dt} g(t) e^{-i w_j t} dt for the linear interpolant of the samples g (m,),
+    w_j = 2 pi j / (size dt), j = 0..size/2, size = power of two >= pad * m. Returns (w (rad/s), L)."""
+    m = len(g)
+    size = 1 << int(math.ceil(math.log2(max(pad, 1) * m)))
+    theta = 2 * math.pi * np.arange(size // 2 + 1) / size
+    s = np.fft.fft(g, n=size)[: size // 2 + 1]
+    full = np.sinc(theta / (2 * math.pi)) ** 2              # interior hat functions
+    h0 = _half_hat(theta)                                    # first node: half hat [0, dt]
+    hk = np.conj(h0) * np.exp(-1j * theta * (m - 1))         # last node: half hat [(m-2) dt, (m-1) dt]
+    L = dt * (full * s + g[0] * (h0 - full) + g[-1] * (hk - full * np.exp(-1j * theta * (m - 1))))
+    return theta / dt, L
+
+
+def analyse(run, dt, tmax=None, window_kind="hann", component="iso", eps_inf=1.0, blocks=10, pad=4):
+    """Dict: t (s), C, W, omega (rad/s), chi (complex), eps_r (of the component), eps_r_err."""
+    if component not in _COMPONENTS:
+        raise cli.AnalysisError("unknown --component '%s' (iso, x, y, z)" % component)
+    n = len(run)
+    nlag = n // 4 if tmax is None else int(round(tmax / dt)) + 1
+    if nlag < 3 or nlag > n:
+        raise cli.AnalysisError("--tmax gives %d lags; need 3..%d (the run has %d frames of %g fs)"
+                                % (nlag, n, n, dt * 1e15))
+    eps = dielectric.analyse(run, eps_inf, blocks)
+    c = _COMPONENTS[component]
+    if c is None:
+        eps_r, eps_err = eps["eps_r"], eps["eps_r_err"]
+        dM = run.dipoles - run.dipoles.mean(axis=0)
+    else:
+        eps_r, eps_err = eps["eps_tensor"][c][c], eps["eps_tensor_err"][c][c]
+        dM = (run.dipoles - run.dipoles.mean(axis=0))[:, c]
+    acf = autocorrelation(dM)
+    if not acf[0] > 0:
+        raise cli.AnalysisError("the dipole does not fluctuate (<dM^2> = 0): no susceptibility")
+    C = acf[:nlag] / acf[0]
+    W = window(window_kind, nlag)
+    omega, L = one_sided_transform(C * W, dt, pad)
+    chi = (eps_inf - 1.0) + (eps_r - eps_inf) * (1.0 - 1j * omega * L)
+    return {"t": dt * np.arange(nlag), "C": C, "W": W, "omega": omega, "chi": chi, "eps_r": eps_r,
+            "eps_r_err": eps_err, "tmax": dt * (nlag - 1), "frames": n}
+
+
+def main():
+    p = cli.make_parser(__doc__)
+    run_data.add_arguments(p)
+    p.add_argument("--dt", type=float, metavar="FS",
+                   help="time between dipole frames in fs (default: from the properties' time column)")
+    p.add_argument("--tmax", type=float, metavar="PS", help="correlation window length in ps (default: run/4)")
+    p.add_argument("--window", default="hann", help="hann (default) or none")
+    p.add_argument("--component", default="iso", help="iso (default: all three, eps_r = trace/3), x, y or z")
+    p.add_argument("--eps-inf", type=float, default=1.0, help="electronic dielectric constant (default 1)")
+    p.add_argument("--blocks", type=int, default=10, help="jackknife blocks for the eps_r error (default 10)")
+    p.add_argument("--pad", type=int, default=4, help="zero padding factor of the frequency grid (default 4)")
+    p.add_argument("--fmax", type=float, metavar="THZ", help="highest frequency written (default: Nyquist)")
+    p.add_argument("-o", "--output", default="susceptibility.dat", help="table (default susceptibility.dat)")
+    p.add_argument("--png", help="plot file (PNG)")
+    a = p.parse_args()
+    run = run_data.load(a)
+    dt = run.timestep(a.dt)
+    r = analyse(run, dt, None if a.tmax is None else cli.positive(a.tmax, "--tmax") * 1e-12, a.window,
+                a.component, a.eps_inf, a.blocks, a.pad)
+    thz = units.angular_frequency_to_thz(r["omega"])
+    keep = thz <= (a.fmax if a.fmax is not None else np.inf)
+    header = ("susceptibility chi(w), component %s, %d frames, dt %.6g fs, tmax %.6g ps, window %s\n"
+              "eps_r = %.6g +- %.3g (eps_inf %g); chi'' = -Im chi (loss, convention e^{-i w t})\n"
+              "freq_THz  wavenumber_cm-1  chi_real  chi_loss"
+              % (a.component, r["frames"], dt * 1e15, r["tmax"] * 1e12, a.window, r["eps_r"], r["eps_r_err"],
+                 a.eps_inf))
+    table = np.column_stack([thz, units.angular_frequency_to_wavenumber(r["omega"]), r["chi"].real,
+                             -r["chi"].imag])[keep]
+    np.savetxt(a.output, table, header=header, fmt="%.8g")
+    print("wrote %s (%d frequencies); eps_r = %.6g +- %.3g, chi(0) = %.6g"
+          % (a.output, len(table), r["eps_r"], r["eps_r_err"], r["chi"][0].real))
+    if a.png:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+        ax1.plot(r["t"] * 1e12, r["C"], label="C(t)")
+        ax1.plot(r["t"] * 1e12, r["C"] * r["W"], label="C(t) W(t)")
+        ax1.set_xlabel("t (ps)")
+        ax1.set_ylabel("normalized dipole autocorrelation")
+        ax1.legend()
+        f = table[1:, 0]
+        ax2.semilogx(f, table[1:, 2], label="chi'")
+        ax2.semilogx(f, table[1:, 3], label="chi''")
+        ax2.set_xlabel("frequency (THz)")
+        ax2.set_ylabel("susceptibility")
+        ax2.legend()
+        fig.tight_layout()
+        cli.savefig(fig, a.png)
+        print("wrote %s" % a.png)
+
+
+if __name__ == "__main__":
+    cli.run(main)
