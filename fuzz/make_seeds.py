@@ -13,6 +13,9 @@
   yaml_config     small `--config` files.
 
 Usage: /usr/bin/python3 fuzz/make_seeds.py --gapd build-rel/gapd
+       /usr/bin/python3 fuzz/make_seeds.py --protocol-only --captures ../shared/protocol/captures --out DIR
+         (session and wire seeds only, from other captures into DIR/<target>/: scripts/fuzz_smoke.sh adds them to
+          the committed corpus when ../shared is present)
 """
 
 import argparse
@@ -29,6 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 CAPTURES = os.path.join(ROOT, "tests", "data", "captures")
 LIBRASCAL = os.path.join(ROOT, "tests", "data", "librascal")
+OUT = os.path.join(HERE, "corpus")  # seeds go to OUT/<target>/ (--out)
 
 
 def header(name):
@@ -51,14 +55,14 @@ def init_message(rid, text):
 
 
 def write(target, name, data):
-    d = os.path.join(HERE, "corpus", target)
+    d = os.path.join(OUT, target)
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, name), "wb") as f:
         f.write(data)
 
 
-def session_and_wire_seeds():
-    for path in sorted(glob.glob(os.path.join(CAPTURES, "*.bin"))):
+def session_and_wire_seeds(captures):
+    for path in sorted(glob.glob(os.path.join(captures, "*.bin"))):
         name = os.path.basename(path)[:-4]
         recs = records(path)
         server = [p for d, p in recs if d == "S"]
@@ -196,13 +200,20 @@ def text_seeds():
 
 
 def main():
+    global OUT
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--gapd", help="gapd executable, to convert the tiny model to the native format")
+    parser.add_argument("--captures", default=CAPTURES, help="directory of i-PI capture *.bin files "
+                        "(default tests/data/captures)")
+    parser.add_argument("--out", default=OUT, help="corpus root, seeds go to OUT/<target>/ (default fuzz/corpus)")
+    parser.add_argument("--protocol-only", action="store_true", help="only the session and wire seeds")
     args = parser.parse_args()
-    session_and_wire_seeds()
-    model_seeds(args.gapd)
-    text_seeds()
-    for d in sorted(glob.glob(os.path.join(HERE, "corpus", "*"))):
+    OUT = os.path.abspath(args.out)
+    session_and_wire_seeds(args.captures)
+    if not args.protocol_only:
+        model_seeds(args.gapd)
+        text_seeds()
+    for d in sorted(glob.glob(os.path.join(OUT, "*"))):
         files = os.listdir(d)
         print("%-40s %3d files, %7d bytes" % (os.path.relpath(d, ROOT), len(files),
                                              sum(os.path.getsize(os.path.join(d, f)) for f in files)))

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs gapd's tests under sanitizers (docs/reliability.md, "Sanitizers").
+# Runs gapd's tests under sanitizers (docs/reliability.md, "Sanitizers"): the full run, by hand or nightly
+# (~18 min on 2 cores). CI runs a reduced clang ASan+UBSan stage instead (scripts/fuzz_smoke.sh, "In CI").
 #
 #   bash scripts/sanitize_tests.sh [asan|valgrind|all]      (default: asan)
 #

@@ -157,6 +157,10 @@ def main():
         out("soak: RSS first quarter %.0f KiB, last quarter %.0f KiB, growth %+.0f KiB (limit %.0f), trend %+.0f KiB/h; "
             "min %d max %d KiB" % (first, last, growth, max(4096.0, 0.05 * first), slope,
                                   min(s[3] for s in warm), max(s[3] for s in warm)))
+        out("soak: RSS first sample %d KiB (t=%.0f s), last sample %d KiB, max %d KiB over the whole run"
+            % (samples[0][3], samples[0][0], samples[-1][3], max(s[3] for s in samples)))
+        out("soak: open fds first sample %d, last sample %d; threads first %d, last %d"
+            % (samples[0][4], samples[-1][4], samples[0][5], samples[-1][5]))
         out("soak: fds %s, threads %s (after warm-up)" % (fds, threads))
         out("soak: %s" % ("FLAT (pass)" if flat else "NOT FLAT (fail)"))
         code = 0 if flat else 1

@@ -7,11 +7,14 @@ thread. Only numpy is needed (Debian's /usr/bin/python3).
 
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import traceback
 
 import numpy as np
 
@@ -98,6 +101,109 @@ def run(args, timeout, cwd=None, env=None):
                               cwd=cwd, env=env, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         raise TestFailure("timed out after %g s: %s" % (timeout, " ".join(map(str, args))))
+
+
+def run_test(name, timeout, body, workdir=None, keep=False):
+    """The frame of every end-to-end script: runs body(workdir) under a Watchdog of `timeout` s in `workdir` (a
+    new temporary directory gapd_<name>_* unless given). body returns a summary line (printed after "PASS <name>")
+    or raises; any exception is a failure, printed with its traceback. A temporary directory is removed after a
+    pass (unless keep), kept after a failure. Returns the exit code: 0 pass, 1 fail."""
+    own = workdir is None
+    workdir = os.path.abspath(workdir or tempfile.mkdtemp(prefix="gapd_%s_" % name))
+    os.makedirs(workdir, exist_ok=True)
+    ok = False
+    try:
+        with Watchdog(timeout, name):
+            summary = body(workdir)
+        ok = True
+        print("PASS %s%s" % (name, ": " + summary if summary else ""))
+        return 0
+    except Exception as e:  # noqa: BLE001 - any error is a failure, reported with its traceback
+        traceback.print_exc()
+        print("FAIL %s: %s (files kept in %s)" % (name, e, workdir))
+        return 1
+    finally:
+        if ok and own and not keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+class Checks:
+    """Named checks that do not stop at the first failure: checks(name, fn) runs fn (returns a detail text or
+    raises TestFailure), prints an "ok"/"FAIL" line and records the outcome; verdict() at the end."""
+
+    def __init__(self):
+        self.results = []  # (name, passed, detail)
+
+    def __call__(self, name, fn):
+        try:
+            detail = fn()
+        except TestFailure as e:
+            self.fail(name, str(e))
+            return
+        self.results.append((name, True, detail or ""))
+        print("  ok   %-46s %s" % (name, detail or ""), flush=True)
+
+    def fail(self, name, detail):
+        self.results.append((name, False, detail))
+        print("  FAIL %-46s %s" % (name, detail), flush=True)
+
+    def verdict(self):
+        """A summary line if every check passed, else TestFailure naming the failed ones."""
+        failed = [r[0] for r in self.results if not r[1]]
+        if failed:
+            raise TestFailure("%d of %d checks failed: %s" % (len(failed), len(self.results), ", ".join(failed)))
+        return "%d checks" % len(self.results)
+
+
+# What a crashed or sanitizer-stopped gapd leaves in its output.
+CRASH_MARKERS = ("terminate called", "what():", "Aborted", "Segmentation fault", "core dumped", "AddressSanitizer",
+                 "runtime error:", "std::bad_alloc", "Traceback")
+
+
+def one_error_line(r, must_mention, info_prefixes, ignore_case=False):
+    """gapd's contract for bad input, on a finished run r (text output): a non-zero exit that is no signal, no
+    crash text, and exactly one line besides those starting with info_prefixes, mentioning every string of
+    must_mention. Returns that line; raises TestFailure otherwise."""
+    out = r.stderr + r.stdout
+    if r.returncode == 0:
+        raise TestFailure("exit 0, expected an error; output: %s" % out.strip()[:300])
+    if r.returncode < 0 or r.returncode >= 128:
+        raise TestFailure("killed by a signal / crashed (exit %d): %s" % (r.returncode, out.strip()[:300]))
+    for marker in CRASH_MARKERS:
+        if marker in out:
+            raise TestFailure("crash text %r in the output: %s" % (marker, out.strip()[:500]))
+    lines = [l for l in out.splitlines() if l.strip() and not l.startswith(info_prefixes)]
+    if len(lines) != 1:
+        raise TestFailure("expected one error line, got %d: %r" % (len(lines), lines[:5]))
+    fold = (lambda t: t.lower()) if ignore_case else (lambda t: t)
+    for m in must_mention:
+        if fold(m) not in fold(lines[0]):
+            raise TestFailure("error line does not mention %r: %r" % (m, lines[0]))
+    return lines[0]
+
+
+def predict_frames(gapd, workdir, tag, frames, args):
+    """`gapd predict --threads 1 ARGS` on frames (dicts for write_extxyz), through workdir/<tag>_in.extxyz and
+    <tag>_out.extxyz; returns read_extxyz of the output, raises TestFailure if gapd fails."""
+    inp = os.path.join(workdir, "%s_in.extxyz" % tag)
+    out = os.path.join(workdir, "%s_out.extxyz" % tag)
+    write_extxyz(inp, frames)
+    r = run([gapd, "predict", "--threads", "1", "-o", out, inp] + list(args), timeout=120)
+    if r.returncode != 0:
+        raise TestFailure("gapd predict %s failed (exit %d): %s" % (" ".join(args), r.returncode, r.stderr.strip()))
+    return read_extxyz(out)
+
+
+def check_close(a, b, what, rel=1e-12):
+    """max |a - b| / max |b| <= rel (same shapes), else TestFailure naming `what`; returns that relative error."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if a.shape != b.shape:
+        raise TestFailure("%s: shape %s, expected %s" % (what, a.shape, b.shape))
+    err = np.abs(a - b).max() / max(np.abs(b).max(), 1e-300)
+    if not err <= rel:
+        raise TestFailure("%s: relative difference %.3g > %g\n got %s\nwant %s" % (what, err, rel, a.ravel()[:6],
+                                                                                   b.ravel()[:6]))
+    return err
 
 
 def free_tcp_port():
@@ -258,12 +364,7 @@ def read_ipi_checkpoint_frame(path, symbols):
 
 def gapd_predict_energy(gapd, model, frame, workdir, tag="frame"):
     """gapd predict's energy (eV) of one frame (dict symbols/positions/cell in Å)."""
-    inp, out = os.path.join(workdir, tag + ".extxyz"), os.path.join(workdir, tag + "_pred.extxyz")
-    write_extxyz(inp, [frame])
-    r = run([gapd, "predict", "-m", model, "-o", out, "--threads", "1", inp], timeout=120)
-    if r.returncode != 0:
-        raise TestFailure("gapd predict failed (exit %d): %s" % (r.returncode, r.stderr.strip()))
-    return float(read_extxyz(out)[0]["info"]["energy"])
+    return float(predict_frames(gapd, workdir, tag, [frame], ["-m", model])[0]["info"]["energy"])
 
 
 def template_symbols(path):

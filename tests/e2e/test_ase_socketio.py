@@ -24,11 +24,8 @@ Tolerances: energy 1e-9 relative, forces 1e-8 eV/Å, stress 1e-10 eV/Å^3. Exit 
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
 import time
-import traceback
 
 import numpy as np
 
@@ -145,14 +142,8 @@ class Expected:
 
     @staticmethod
     def _predict(gapd, model, workdir, tag, frames, structures, convert=True):
-        inp = os.path.join(workdir, "structures_%s.extxyz" % tag)
-        out = os.path.join(workdir, "predicted_%s.extxyz" % tag)
-        common.write_extxyz(inp, frames)
-        r = common.run([gapd, "predict", "-m", model, "-o", out, "--threads", "1", inp], timeout=120)
-        if r.returncode != 0:
-            raise TestFailure("gapd predict failed (exit %d): %s" % (r.returncode, r.stderr.strip()))
         results = []
-        for (name, cell, pos), fr in zip(structures, common.read_extxyz(out)):
+        for (name, cell, pos), fr in zip(structures, common.predict_frames(gapd, workdir, tag, frames, ["-m", model])):
             e = float(fr["info"]["energy"])
             f = fr["arrays"]["forces"]
             w = common.info_floats(fr, "virial").reshape(3, 3)
@@ -224,6 +215,22 @@ def close_without_exit(calc):
     calc.close()
 
 
+def compute_all(label, calc, proc, symbols, structures, expected, worst):
+    """Every structure through ASE's calculator (the first waits for gapd to connect), compared with predict."""
+    for k, (sname, cell, pos) in enumerate(structures):
+        fn = lambda: ase_results(calc, symbols, cell, pos)  # noqa: E731
+        got = first_contact(calc, proc, fn) if k == 0 else fn()
+        compare(label, sname, got, expected.results[k], worst)
+
+
+def exit_expecting_zero(label, calc, proc):
+    """Sends EXIT and closes ASE's server (calc.close() may be called again); gapd must exit 0."""
+    send_exit_and_close(calc)
+    code = common.wait_process(proc, 30, "gapd serve (%s) after EXIT" % label)
+    if code != 0:
+        raise TestFailure("gapd serve (%s) exited with %d after EXIT, expected 0" % (label, code))
+
+
 def scenario_unix(args, workdir, symbols, structures, expected, worst):
     name = "gapd-e2e-ase-%d" % os.getpid()
     sock_path = "/tmp/ipi_" + name
@@ -237,10 +244,7 @@ def scenario_unix(args, workdir, symbols, structures, expected, worst):
         calc = make_calculator(ase_log, unixsocket=name)
         proc = common.start_process([args.gapd, "serve", "-u", "-a", name, "-m", args.model, "-t", template,
                                      "--threads", "1", "--connect-timeout", "30", "-v"], gapd_log)
-        for k, (sname, cell, pos) in enumerate(structures):
-            fn = lambda: ase_results(calc, symbols, cell, pos)  # noqa: E731
-            got = first_contact(calc, proc, fn) if k == 0 else fn()
-            compare("unix", sname, got, expected.results[k], worst)
+        compute_all("unix", calc, proc, symbols, structures, expected, worst)
 
         # i-PI "restart": the server goes away without EXIT, a new one appears on the same address.
         close_without_exit(calc)
@@ -254,11 +258,8 @@ def scenario_unix(args, workdir, symbols, structures, expected, worst):
         got = first_contact(calc, proc, lambda: ase_results(calc, symbols, cell, pos))
         compare("unix", sname + "(reconn)", got, expected.results[2], worst)
 
-        send_exit_and_close(calc)
+        exit_expecting_zero("unix", calc, proc)
         calc = None
-        code = common.wait_process(proc, 30, "gapd serve (unix) after EXIT")
-        if code != 0:
-            raise TestFailure("gapd serve (unix) exited with %d after EXIT, expected 0" % code)
         log = open(gapd_log, errors="replace").read()
         for needle in ("reconnected to", "i-PI sent EXIT"):
             if needle not in log:
@@ -293,15 +294,9 @@ def scenario_tcp(args, workdir, symbols, structures, expected, worst):
         proc = common.start_process([args.gapd, "serve", "-a", "127.0.0.1", "-p", str(port), "-m", args.model,
                                      "-t", template, "--threads", "1", "--connect-timeout", "30",
                                      "--no-reconnect", "-v"], gapd_log)
-        for k, (sname, cell, pos) in enumerate(structures):
-            fn = lambda: ase_results(calc, symbols, cell, pos)  # noqa: E731
-            got = first_contact(calc, proc, fn) if k == 0 else fn()
-            compare("tcp", sname, got, expected.results[k], worst)
-        send_exit_and_close(calc)
+        compute_all("tcp", calc, proc, symbols, structures, expected, worst)
+        exit_expecting_zero("tcp", calc, proc)
         calc = None
-        code = common.wait_process(proc, 30, "gapd serve (tcp) after EXIT")
-        if code != 0:
-            raise TestFailure("gapd serve (tcp) exited with %d after EXIT, expected 0" % code)
         print("  tcp   port %d, gapd exited 0 after EXIT" % port)
     except BaseException:
         sys.stderr.write("---- gapd (tcp) log tail ----\n" + common.tail(gapd_log))
@@ -345,6 +340,29 @@ def scenario_tcp_noexit(args, workdir, symbols, structures, expected, worst):
         common.kill_process(proc)
 
 
+def run_checks(args, workdir):
+    print("ASE %s: Bohr = %.13g Å, Hartree = %.14g eV; gapd (CODATA 2018): Bohr = %.12g Å, "
+          "Hartree = %.14g eV" % (ase.__version__, ase.units.Bohr, ase.units.Ha, common.BOHR_2018,
+                                  common.HARTREE_2018))
+    symbols, structures = make_structures()
+    common.write_extxyz(os.path.join(workdir, "template.extxyz"),
+                        [{"symbols": symbols, "cell": structures[0][1], "positions": structures[0][2]}])
+    expected = Expected(args.gapd, args.model, workdir, symbols, structures)
+    worst = {"e": 0.0, "f": 0.0, "s": 0.0}
+    scenario_unix(args, workdir, symbols, structures, expected, worst)
+    scenario_tcp(args, workdir, symbols, structures, expected, worst)
+    scenario_tcp_noexit(args, workdir, symbols, structures, expected, worst)
+    check_extras()
+    naive = max(abs(a["energy"] - b["energy"]) / abs(b["energy"])
+                for a, b in zip(expected.results, expected.naive))
+    naive_f = max(float(np.max(np.abs(a["forces"] - b["forces"])))
+                  for a, b in zip(expected.results, expected.naive))
+    print("  (without the CODATA 2014/2018 bookkeeping the energies would differ by up to %.1e relative, "
+          "forces by %.1e eV/Å)" % (naive, naive_f))
+    return ("%d structures x (unix + tcp) + reconnect + no-EXIT; worst |dE|/|E| %.1e, max|dF| %.1e eV/Å, "
+            "max|dS| %.1e eV/Å^3" % (len(structures), worst["e"], worst["f"], worst["s"]))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--gapd", required=True, help="gapd executable")
@@ -359,41 +377,8 @@ def main():
     if args.patch_ase:
         patch_ase_extras()
     args.gapd = os.path.abspath(args.gapd)
-    workdir = args.workdir or tempfile.mkdtemp(prefix="gapd_e2e_ase_")
-    os.makedirs(workdir, exist_ok=True)
-    ok = False
-    try:
-        with common.Watchdog(args.timeout, "test_ase_socketio"):
-            print("ASE %s: Bohr = %.13g Å, Hartree = %.14g eV; gapd (CODATA 2018): Bohr = %.12g Å, "
-                  "Hartree = %.14g eV" % (ase.__version__, ase.units.Bohr, ase.units.Ha, common.BOHR_2018,
-                                          common.HARTREE_2018))
-            symbols, structures = make_structures()
-            common.write_extxyz(os.path.join(workdir, "template.extxyz"),
-                                [{"symbols": symbols, "cell": structures[0][1], "positions": structures[0][2]}])
-            expected = Expected(args.gapd, args.model, workdir, symbols, structures)
-            worst = {"e": 0.0, "f": 0.0, "s": 0.0}
-            scenario_unix(args, workdir, symbols, structures, expected, worst)
-            scenario_tcp(args, workdir, symbols, structures, expected, worst)
-            scenario_tcp_noexit(args, workdir, symbols, structures, expected, worst)
-            check_extras()
-            naive = max(abs(a["energy"] - b["energy"]) / abs(b["energy"])
-                        for a, b in zip(expected.results, expected.naive))
-            naive_f = max(float(np.max(np.abs(a["forces"] - b["forces"])))
-                          for a, b in zip(expected.results, expected.naive))
-            print("  (without the CODATA 2014/2018 bookkeeping the energies would differ by up to %.1e relative, "
-                  "forces by %.1e eV/Å)" % (naive, naive_f))
-            ok = True
-            print("PASS test_ase_socketio: %d structures x (unix + tcp) + reconnect + no-EXIT; worst |dE|/|E| "
-                  "%.1e, max|dF| %.1e eV/Å, max|dS| %.1e eV/Å^3" % (len(structures), worst["e"], worst["f"],
-                                                                    worst["s"]))
-            return 0
-    except Exception as e:  # noqa: BLE001 - any error is a failure, reported with its traceback
-        traceback.print_exc()
-        print("FAIL test_ase_socketio: %s (files kept in %s)" % (e, workdir))
-        return 1
-    finally:
-        if ok and not args.workdir:
-            shutil.rmtree(workdir, ignore_errors=True)
+    return common.run_test("test_ase_socketio", args.timeout, lambda workdir: run_checks(args, workdir),
+                           workdir=args.workdir)
 
 
 if __name__ == "__main__":

@@ -18,8 +18,6 @@ import argparse
 import os
 import shutil
 import sys
-import tempfile
-import traceback
 
 import numpy as np
 
@@ -28,20 +26,7 @@ from e2e_common import TestFailure
 
 INFO_PREFIXES = ("gapd: reading", "gapd: model loaded", "gapd: wrote", "gapd: serving",
                  "Run with --help for more information.")
-CRASH_MARKERS = ("terminate called", "what():", "Aborted", "Segmentation fault", "core dumped", "Traceback")
-
-RESULTS = []
-
-
-def check(name, fn):
-    try:
-        detail = fn()
-    except TestFailure as e:
-        RESULTS.append((name, False, str(e)))
-        print("  FAIL %-44s %s" % (name, e))
-        return
-    RESULTS.append((name, True, detail or ""))
-    print("  ok   %-44s %s" % (name, detail or ""))
+check = common.Checks()  # every named check of this script
 
 
 def gapd(args, ctx, timeout=60):
@@ -68,23 +53,10 @@ def expect_error(ctx, args, must_mention, timeout=60, code=None):
     """Non-zero exit (no signal, no crash text), exactly one error line, mentioning every string given."""
     def fn():
         r = gapd(args, ctx, timeout=timeout)
-        out = r.stderr + r.stdout
-        if r.returncode == 0:
-            raise TestFailure("exit 0, expected an error; output: %s" % out.strip()[:300])
         if code is not None and r.returncode != code:
-            raise TestFailure("exit %d, expected %d: %s" % (r.returncode, code, out.strip()[:300]))
-        if r.returncode < 0 or r.returncode >= 128:
-            raise TestFailure("killed by a signal / crashed (exit %d): %s" % (r.returncode, out.strip()[:300]))
-        for marker in CRASH_MARKERS:
-            if marker in out:
-                raise TestFailure("crash text %r in the output: %s" % (marker, out.strip()[:300]))
-        lines = [l for l in out.splitlines() if l.strip() and not l.startswith(INFO_PREFIXES)]
-        if len(lines) != 1:
-            raise TestFailure("expected one error line, got %d: %r" % (len(lines), lines))
-        for m in must_mention:
-            if m.lower() not in lines[0].lower():
-                raise TestFailure("error line does not mention %r: %r" % (m, lines[0]))
-        return "exit %d: %s" % (r.returncode, lines[0])
+            raise TestFailure("exit %d, expected %d: %s" % (r.returncode, code, (r.stderr + r.stdout).strip()[:300]))
+        line = common.one_error_line(r, must_mention, INFO_PREFIXES, ignore_case=True)
+        return "exit %d: %s" % (r.returncode, line)
     return fn
 
 
@@ -182,6 +154,82 @@ class Context:
     pass
 
 
+def run_checks(ctx, w):
+    ctx.workdir = w
+    # Fixture files for the error cases.
+    with open(os.path.join(w, "not_a_model.txt"), "w") as f:
+        f.write("This is a text file, not a model.\n")
+    with open(os.path.join(w, "unknown_element.xyz"), "w") as f:
+        f.write("3\nLattice=\"8 0 0 0 8 0 0 0 8\" Properties=species:S:1:pos:R:3 pbc=\"T T T\"\n"
+                "Ba 0 0 0\nTi 2 2 2\nXx 2 2 0\n")
+    with open(os.path.join(w, "with_hydrogen.extxyz"), "w") as f:
+        f.write("3\nLattice=\"8 0 0 0 8 0 0 0 8\" Properties=species:S:1:pos:R:3 pbc=\"T T T\"\n"
+                "Ba 0 0 0\nTi 2 2 2\nH 2 2 0\n")
+    good_template = os.path.join(w, "template.extxyz")
+    shutil.copy(ctx.structures, good_template)
+    serve_tail = ["-u", "-a", "gapd-e2e-cli-%d" % os.getpid(), "--connect-timeout", "0"]
+
+    print("help texts:")
+    for a in (["--help"], ["--version"], ["serve", "--help"], ["predict", "--help"],
+              ["convert", "--help"], ["bench", "--help"]):
+        check("gapd " + " ".join(a), expect_help(ctx, a))
+    check("gapd (no command) fails", expect_error(ctx, [], []))
+
+    print("errors:")
+    check("predict: missing model file",
+          expect_error(ctx, ["predict", "-m", "missing_model.gapd", "-o", "o.extxyz", ctx.structures],
+                       ["missing_model.gapd"]))
+    check("serve: missing model file",
+          expect_error(ctx, ["serve", "-m", "missing_model.gapd", "-t", good_template] + serve_tail,
+                       ["missing_model.gapd"]))
+    check("predict: text file as model",
+          expect_error(ctx, ["predict", "-m", "not_a_model.txt", "-o", "o.extxyz", ctx.structures],
+                       ["not_a_model.txt"]))
+    check("predict: model is a structure file",
+          expect_error(ctx, ["predict", "-m", ctx.structures, "-o", "o.extxyz", ctx.structures],
+                       ["structures.extxyz"]))
+    check("predict: missing input file",
+          expect_error(ctx, ["predict", "-m", ctx.model, "-o", "o.extxyz", "missing_input.extxyz"],
+                       ["missing_input.extxyz"]))
+    check("serve: template with unknown element",
+          expect_error(ctx, ["serve", "-m", ctx.model, "-t", "unknown_element.xyz"] + serve_tail,
+                       ["unknown_element.xyz", "Xx"]))
+    check("predict: input with unknown element",
+          expect_error(ctx, ["predict", "-m", ctx.model, "-o", "o.extxyz", "unknown_element.xyz"],
+                       ["Xx"]))
+    check("predict: element the model lacks",
+          expect_error(ctx, ["predict", "-m", ctx.model, "-o", "o.extxyz", "with_hydrogen.extxyz"],
+                       ["with_hydrogen.extxyz", "model"]))
+    check("predict: --radial nonsense",
+          expect_error(ctx, ["predict", "-m", ctx.model, "-o", "o.extxyz", "--radial", "nonsense",
+                             ctx.structures], ["nonsense"]))
+    check("serve: --radial nonsense",
+          expect_error(ctx, ["serve", "-m", ctx.model, "-t", good_template, "--radial", "nonsense"]
+                       + serve_tail, ["nonsense"]))
+    check("serve: no i-PI listening (exit 2)",
+          expect_error(ctx, ["serve", "-m", ctx.model, "-t", good_template] + serve_tail,
+                       ["/tmp/ipi_gapd-e2e-cli-%d" % os.getpid()], code=2))
+    check("predict: missing --config file",
+          expect_error(ctx, ["predict", "--config", "missing.yaml", ctx.structures], ["missing.yaml"]))
+    if os.path.exists(os.path.join(w, "o.extxyz")):
+        check.fail("no output on error", "o.extxyz was written by a failing run")
+
+    print("convert and config:")
+    check("convert JSON -> native, same predictions", test_convert(ctx))
+    # A truncated native file (needs the converted file from the previous check).
+    native = os.path.join(w, "small.gapd")
+    if os.path.exists(native):
+        with open(native, "rb") as f:
+            head = f.read(3000)
+        with open(os.path.join(w, "truncated.gapd"), "wb") as f:
+            f.write(head)
+        check("predict: truncated native model",
+              expect_error(ctx, ["predict", "-m", "truncated.gapd", "-o", "o.extxyz", ctx.structures],
+                           ["truncated.gapd"]))
+    check("--config YAML for predict, flags override", test_config(ctx))
+    return check.verdict()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--gapd", required=True, help="gapd executable")
@@ -195,100 +243,7 @@ def main():
     ctx.other_model = os.path.join(data, "model_small_zeta4_exact.json")
     ctx.structures = os.path.join(data, "structures.extxyz")
     ctx.reference = None
-    ctx.workdir = os.path.abspath(args.workdir or tempfile.mkdtemp(prefix="gapd_e2e_cli_"))
-    os.makedirs(ctx.workdir, exist_ok=True)
-    w = ctx.workdir
-    passed = False
-    try:
-        with common.Watchdog(args.timeout, "test_cli"):
-            # Fixture files for the error cases.
-            with open(os.path.join(w, "not_a_model.txt"), "w") as f:
-                f.write("This is a text file, not a model.\n")
-            with open(os.path.join(w, "unknown_element.xyz"), "w") as f:
-                f.write("3\nLattice=\"8 0 0 0 8 0 0 0 8\" Properties=species:S:1:pos:R:3 pbc=\"T T T\"\n"
-                        "Ba 0 0 0\nTi 2 2 2\nXx 2 2 0\n")
-            with open(os.path.join(w, "with_hydrogen.extxyz"), "w") as f:
-                f.write("3\nLattice=\"8 0 0 0 8 0 0 0 8\" Properties=species:S:1:pos:R:3 pbc=\"T T T\"\n"
-                        "Ba 0 0 0\nTi 2 2 2\nH 2 2 0\n")
-            good_template = os.path.join(w, "template.extxyz")
-            shutil.copy(ctx.structures, good_template)
-            serve_tail = ["-u", "-a", "gapd-e2e-cli-%d" % os.getpid(), "--connect-timeout", "0"]
-
-            print("help texts:")
-            for a in (["--help"], ["--version"], ["serve", "--help"], ["predict", "--help"],
-                      ["convert", "--help"], ["bench", "--help"]):
-                check("gapd " + " ".join(a), expect_help(ctx, a))
-            check("gapd (no command) fails", expect_error(ctx, [], []))
-
-            print("errors:")
-            check("predict: missing model file",
-                  expect_error(ctx, ["predict", "-m", "missing_model.gapd", "-o", "o.extxyz", ctx.structures],
-                               ["missing_model.gapd"]))
-            check("serve: missing model file",
-                  expect_error(ctx, ["serve", "-m", "missing_model.gapd", "-t", good_template] + serve_tail,
-                               ["missing_model.gapd"]))
-            check("predict: text file as model",
-                  expect_error(ctx, ["predict", "-m", "not_a_model.txt", "-o", "o.extxyz", ctx.structures],
-                               ["not_a_model.txt"]))
-            check("predict: model is a structure file",
-                  expect_error(ctx, ["predict", "-m", ctx.structures, "-o", "o.extxyz", ctx.structures],
-                               ["structures.extxyz"]))
-            check("predict: missing input file",
-                  expect_error(ctx, ["predict", "-m", ctx.model, "-o", "o.extxyz", "missing_input.extxyz"],
-                               ["missing_input.extxyz"]))
-            check("serve: template with unknown element",
-                  expect_error(ctx, ["serve", "-m", ctx.model, "-t", "unknown_element.xyz"] + serve_tail,
-                               ["unknown_element.xyz", "Xx"]))
-            check("predict: input with unknown element",
-                  expect_error(ctx, ["predict", "-m", ctx.model, "-o", "o.extxyz", "unknown_element.xyz"],
-                               ["Xx"]))
-            check("predict: element the model lacks",
-                  expect_error(ctx, ["predict", "-m", ctx.model, "-o", "o.extxyz", "with_hydrogen.extxyz"],
-                               ["with_hydrogen.extxyz", "model"]))
-            check("predict: --radial nonsense",
-                  expect_error(ctx, ["predict", "-m", ctx.model, "-o", "o.extxyz", "--radial", "nonsense",
-                                     ctx.structures], ["nonsense"]))
-            check("serve: --radial nonsense",
-                  expect_error(ctx, ["serve", "-m", ctx.model, "-t", good_template, "--radial", "nonsense"]
-                               + serve_tail, ["nonsense"]))
-            check("serve: no i-PI listening (exit 2)",
-                  expect_error(ctx, ["serve", "-m", ctx.model, "-t", good_template] + serve_tail,
-                               ["/tmp/ipi_gapd-e2e-cli-%d" % os.getpid()], code=2))
-            check("predict: missing --config file",
-                  expect_error(ctx, ["predict", "--config", "missing.yaml", ctx.structures], ["missing.yaml"]))
-            if os.path.exists(os.path.join(w, "o.extxyz")):
-                RESULTS.append(("no output on error", False, "o.extxyz was written by a failing run"))
-                print("  FAIL no output on error: o.extxyz was written by a failing run")
-
-            print("convert and config:")
-            check("convert JSON -> native, same predictions", test_convert(ctx))
-            # A truncated native file (needs the converted file from the previous check).
-            native = os.path.join(w, "small.gapd")
-            if os.path.exists(native):
-                with open(native, "rb") as f:
-                    head = f.read(3000)
-                with open(os.path.join(w, "truncated.gapd"), "wb") as f:
-                    f.write(head)
-                check("predict: truncated native model",
-                      expect_error(ctx, ["predict", "-m", "truncated.gapd", "-o", "o.extxyz", ctx.structures],
-                                   ["truncated.gapd"]))
-            check("--config YAML for predict, flags override", test_config(ctx))
-
-        failed = [r for r in RESULTS if not r[1]]
-        passed = not failed
-        if passed:
-            print("PASS test_cli: %d checks" % len(RESULTS))
-            return 0
-        print("FAIL test_cli: %d of %d checks failed: %s (files kept in %s)"
-              % (len(failed), len(RESULTS), ", ".join(r[0] for r in failed), w))
-        return 1
-    except Exception as e:  # noqa: BLE001 - any error is a failure
-        traceback.print_exc()
-        print("FAIL test_cli: %s (files kept in %s)" % (e, w))
-        return 1
-    finally:
-        if passed and not args.workdir:
-            shutil.rmtree(w, ignore_errors=True)
+    return common.run_test("test_cli", args.timeout, lambda workdir: run_checks(ctx, workdir), workdir=args.workdir)
 
 
 if __name__ == "__main__":

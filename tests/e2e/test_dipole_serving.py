@@ -16,22 +16,18 @@ Checks, frame by frame, against `gapd predict` on the structures exactly as gapd
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
-import traceback
 
 import numpy as np
 
 import e2e_common as common
-from e2e_common import BOHR_2018, HARTREE_2018, TestFailure
+from e2e_common import BOHR_2018, HARTREE_2018, TestFailure, check_close as close
 from fake_ipi import FakeIpi, Request, structure_request
 
 DATA = os.path.join(common.SOURCE_DIR, "tests", "data")
 GAP = os.path.join(DATA, "librascal", "model_small_zeta2_exact.json")
 DIPOLES = os.path.join(DATA, "dipole", "synthetic_dipole.gapd")
 ALL = "dipole,polarization,partial_dipoles,cell_dipoles,BEC"
-REL = 1e-12
 
 
 def make_frames(nframes):
@@ -45,16 +41,6 @@ def make_frames(nframes):
         seen = {"symbols": base["symbols"], "positions": q.reshape(-1, 3) * BOHR_2018, "cell": h.T * BOHR_2018}
         frames.append(((h, ih, q), seen))
     return frames
-
-
-def predict(gapd, workdir, frames, extra_args, tag):
-    inp = os.path.join(workdir, "%s_in.extxyz" % tag)
-    out = os.path.join(workdir, "%s_out.extxyz" % tag)
-    common.write_extxyz(inp, [seen for _, seen in frames])
-    r = common.run([gapd, "predict", "--threads", "1", "-o", out, inp] + extra_args, timeout=120)
-    if r.returncode != 0:
-        raise TestFailure("gapd predict %s failed:\n%s" % (" ".join(extra_args), r.stderr))
-    return common.read_extxyz(out)
 
 
 def serve(gapd, workdir, frames, extra_args, tag, template):
@@ -78,18 +64,6 @@ def serve(gapd, workdir, frames, extra_args, tag, template):
     if code != 0:
         raise TestFailure("%s: gapd serve exited %d:\n%s" % (tag, code, common.tail(log)))
     return results
-
-
-def close(a, b, what, rel=REL):
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    if a.shape != b.shape:
-        raise TestFailure("%s: shape %s, expected %s" % (what, a.shape, b.shape))
-    scale = max(np.abs(b).max(), 1e-300)
-    err = np.abs(a - b).max() / scale
-    if not err <= rel:
-        raise TestFailure("%s: relative difference %.3g > %g\n got %s\nwant %s" % (what, err, rel, a.ravel()[:6],
-                                                                                   b.ravel()[:6]))
-    return err
 
 
 def check_all_extras(results, predicted):
@@ -128,76 +102,66 @@ def check_all_extras(results, predicted):
     return worst
 
 
+def run_checks(gapd, workdir):
+    frames = make_frames(5)
+    template = os.path.join(workdir, "template.extxyz")
+    common.write_extxyz(template, [frames[0][1]])
+
+    predicted = common.predict_frames(gapd, workdir, "all", [seen for _, seen in frames],
+                                      ["-m", GAP, "--dipole-model", DIPOLES, "--extras", ALL])
+    results = serve(gapd, workdir, frames, ["-m", GAP, "--dipole-model", DIPOLES, "--extras", ALL], "all",
+                    template)
+    worst = check_all_extras(results, predicted)
+    print("1. GAP + dipoles, all extras: %d frames, worst relative difference to predict %.2g" %
+          (len(frames), worst))
+
+    both = os.path.join(workdir, "both.gapd")
+    r = common.run([gapd, "convert", GAP, both, "--dipole-model", DIPOLES], timeout=60)
+    if r.returncode != 0:
+        raise TestFailure("gapd convert --dipole-model failed:\n" + r.stderr)
+    results = serve(gapd, workdir, frames, ["-m", both], "both", template)
+    for k, (res, pred) in enumerate(zip(results, predicted)):
+        extras = {key: v for key, v in res[3].items() if key != "raw"}
+        if sorted(extras) != ["dipole"]:
+            raise TestFailure("combined file: default extras %s, expected only dipole" % sorted(extras))
+        close(extras["dipole"], common.info_floats(pred, "dipole") / BOHR_2018, "combined frame %d" % k)
+        close(res[0], float(pred["info"]["energy"]) / HARTREE_2018, "combined frame %d energy" % k)
+    print("2. one file with GAP and dipole sections: default extras {'dipole'}, same numbers")
+
+    results = serve(gapd, workdir, frames, ["--dipole-only", "--dipole-model", DIPOLES], "only", template)
+    for k, (res, pred) in enumerate(zip(results, predicted)):
+        energy, forces, virial, extras = res
+        if energy != 0 or np.any(forces != 0) or np.any(virial != 0):
+            raise TestFailure("dipole-only frame %d: non-zero energy/forces/virial" % k)
+        close(extras["dipole"], common.info_floats(pred, "dipole") / BOHR_2018, "dipole-only frame %d" % k)
+    print("3. --dipole-only: zero energy/forces/virial, same dipoles")
+
+    name = "gapd-dip-%d-bad" % os.getpid()
+    log = os.path.join(workdir, "bad_serve.log")
+    with FakeIpi(name, "unix") as ipi:
+        proc = common.start_process([gapd, "serve", "-u", "-a", name, "-t", template, "--threads", "1",
+                                     "--dipole-only", "--dipole-model", DIPOLES, "--extras", "cell_dipoles",
+                                     "--cell-shells", "1.0,4.2", "--no-reconnect"], log)
+        try:
+            req = Request(0, *frames[0][0])
+            ipi.run([req], 60, until=lambda: proc.poll() is not None)
+            code = common.wait_process(proc, 30, "gapd serve (bad shells)")
+        finally:
+            common.kill_process(proc)
+    text = open(log).read()
+    if code != 1 or "cell dipoles" not in text or req.result is not None:
+        raise TestFailure("bad shells: expected exit 1 with a cell-dipole error, got %s:\n%s" % (code, text))
+    print("4. failing cell-dipole shells: exit 1, message: %s" %
+          [l for l in text.splitlines() if "cell dipoles" in l][0].strip())
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--gapd", required=True)
     p.add_argument("--timeout", type=float, default=300)
     p.add_argument("--keep", action="store_true")
     a = p.parse_args()
-    workdir = tempfile.mkdtemp(prefix="gapd_e2e_dipole_")
-    ok = False
-    try:
-        with common.Watchdog(a.timeout, "test_dipole_serving"):
-            frames = make_frames(5)
-            template = os.path.join(workdir, "template.extxyz")
-            common.write_extxyz(template, [frames[0][1]])
-
-            predicted = predict(a.gapd, workdir, frames, ["-m", GAP, "--dipole-model", DIPOLES, "--extras", ALL],
-                                "all")
-            results = serve(a.gapd, workdir, frames, ["-m", GAP, "--dipole-model", DIPOLES, "--extras", ALL], "all",
-                            template)
-            worst = check_all_extras(results, predicted)
-            print("1. GAP + dipoles, all extras: %d frames, worst relative difference to predict %.2g" %
-                  (len(frames), worst))
-
-            both = os.path.join(workdir, "both.gapd")
-            r = common.run([a.gapd, "convert", GAP, both, "--dipole-model", DIPOLES], timeout=60)
-            if r.returncode != 0:
-                raise TestFailure("gapd convert --dipole-model failed:\n" + r.stderr)
-            results = serve(a.gapd, workdir, frames, ["-m", both], "both", template)
-            for k, (res, pred) in enumerate(zip(results, predicted)):
-                extras = {key: v for key, v in res[3].items() if key != "raw"}
-                if sorted(extras) != ["dipole"]:
-                    raise TestFailure("combined file: default extras %s, expected only dipole" % sorted(extras))
-                close(extras["dipole"], common.info_floats(pred, "dipole") / BOHR_2018, "combined frame %d" % k)
-                close(res[0], float(pred["info"]["energy"]) / HARTREE_2018, "combined frame %d energy" % k)
-            print("2. one file with GAP and dipole sections: default extras {'dipole'}, same numbers")
-
-            results = serve(a.gapd, workdir, frames, ["--dipole-only", "--dipole-model", DIPOLES], "only", template)
-            for k, (res, pred) in enumerate(zip(results, predicted)):
-                energy, forces, virial, extras = res
-                if energy != 0 or np.any(forces != 0) or np.any(virial != 0):
-                    raise TestFailure("dipole-only frame %d: non-zero energy/forces/virial" % k)
-                close(extras["dipole"], common.info_floats(pred, "dipole") / BOHR_2018, "dipole-only frame %d" % k)
-            print("3. --dipole-only: zero energy/forces/virial, same dipoles")
-
-            name = "gapd-dip-%d-bad" % os.getpid()
-            log = os.path.join(workdir, "bad_serve.log")
-            with FakeIpi(name, "unix") as ipi:
-                proc = common.start_process([a.gapd, "serve", "-u", "-a", name, "-t", template, "--threads", "1",
-                                             "--dipole-only", "--dipole-model", DIPOLES, "--extras", "cell_dipoles",
-                                             "--cell-shells", "1.0,4.2", "--no-reconnect"], log)
-                try:
-                    req = Request(0, *frames[0][0])
-                    ipi.run([req], 60, until=lambda: proc.poll() is not None)
-                    code = common.wait_process(proc, 30, "gapd serve (bad shells)")
-                finally:
-                    common.kill_process(proc)
-            text = open(log).read()
-            if code != 1 or "cell dipoles" not in text or req.result is not None:
-                raise TestFailure("bad shells: expected exit 1 with a cell-dipole error, got %s:\n%s" % (code, text))
-            print("4. failing cell-dipole shells: exit 1, message: %s" %
-                  [l for l in text.splitlines() if "cell dipoles" in l][0].strip())
-        ok = True
-        print("PASS")
-        return 0
-    except (TestFailure, TimeoutError, Exception) as e:
-        traceback.print_exc()
-        print("FAIL: %s (logs in %s)" % (e, workdir))
-        return 1
-    finally:
-        if ok and not a.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
+    return common.run_test("test_dipole_serving", a.timeout, lambda workdir: run_checks(a.gapd, workdir), keep=a.keep)
 
 
 if __name__ == "__main__":

@@ -13,10 +13,7 @@ Without IPI_ROOT: prints a skip message and exits 77.
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
-import traceback
 
 import numpy as np
 
@@ -72,19 +69,26 @@ def check_dipole_run(gapd, run_dir, workdir):
         symbols = [line.split()[0] for line in f.read().splitlines()[2:] if line.strip()]
     # What gapd received: i-PI's Bohr values times gapd's Bohr, as in client_protocol/frame_conversion.
     frames = read_ipi_bin(os.path.join(run_dir, "dipole.pos_0.bin"), len(steps), symbols)
-    inp = os.path.join(workdir, "ipi_frames.extxyz")
-    common.write_extxyz(inp, frames)
-    out = os.path.join(workdir, "ipi_frames_pred.extxyz")
     dip = os.path.join(common.SOURCE_DIR, "tests", "data", "dipole", "synthetic_dipole.gapd")
-    r = common.run([gapd, "predict", "--dipole-only", "--dipole-model", dip, "-o", out, inp], timeout=120)
-    if r.returncode != 0:
-        raise TestFailure("gapd predict failed:\n" + r.stderr)
-    expected = np.array([common.info_floats(f, "dipole") for f in common.read_extxyz(out)]) / BOHR_2018
-    err = np.abs(dipoles - expected).max() / np.abs(expected).max()
-    if not err <= REL:
-        raise TestFailure("i-PI's dipole trajectory differs from gapd predict: relative %.3g\n%s\n%s"
-                          % (err, dipoles[:3], expected[:3]))
+    predicted = common.predict_frames(gapd, workdir, "ipi_frames", frames, ["--dipole-only", "--dipole-model", dip])
+    expected = np.array([common.info_floats(f, "dipole") for f in predicted]) / BOHR_2018
+    err = common.check_close(dipoles, expected, "i-PI's dipole trajectory against gapd predict", REL)
     return len(steps), err
+
+
+def run_checks(gapd, workdir, nsteps, timeout):
+    run_dir = run_input("dipole", gapd, workdir, nsteps, timeout / 2)
+    n, err = check_dipole_run(gapd, run_dir, workdir)
+    print("1. dipole NVT: %d frames of i-PI's dipole trajectory equal gapd predict (max relative %.2g)"
+          % (n, err))
+    run_dir = run_input("driven", gapd, workdir, nsteps, timeout / 2)
+    rows = [l for l in open(os.path.join(run_dir, "driven.out")) if l.strip() and not l.startswith("#")]
+    if len(rows) != nsteps + 1:
+        raise TestFailure("driven run: %d property rows, expected %d" % (len(rows), nsteps + 1))
+    steps, dipoles = read_extras_dipoles(os.path.join(run_dir, "driven.dipole_0"))
+    if len(steps) != nsteps + 1 or not np.all(np.isfinite(dipoles)):
+        raise TestFailure("driven run: dipole trajectory has %d frames" % len(steps))
+    print("2. driven eda-nvt with BEC from a --dipole-only gapd: %d steps completed" % nsteps)
 
 
 def main():
@@ -97,32 +101,8 @@ def main():
     if common.ipi_root_or_none() is None:
         print("SKIP: set IPI_ROOT to an i-PI checkout (v3.3.0) to run this test")
         return common.SKIP
-    workdir = tempfile.mkdtemp(prefix="gapd_e2e_ipi_dipole_")
-    ok = False
-    try:
-        with common.Watchdog(a.timeout, "test_ipi_dipole"):
-            run_dir = run_input("dipole", a.gapd, workdir, a.steps, a.timeout / 2)
-            n, err = check_dipole_run(a.gapd, run_dir, workdir)
-            print("1. dipole NVT: %d frames of i-PI's dipole trajectory equal gapd predict (max relative %.2g)"
-                  % (n, err))
-            run_dir = run_input("driven", a.gapd, workdir, a.steps, a.timeout / 2)
-            rows = [l for l in open(os.path.join(run_dir, "driven.out")) if l.strip() and not l.startswith("#")]
-            if len(rows) != a.steps + 1:
-                raise TestFailure("driven run: %d property rows, expected %d" % (len(rows), a.steps + 1))
-            steps, dipoles = read_extras_dipoles(os.path.join(run_dir, "driven.dipole_0"))
-            if len(steps) != a.steps + 1 or not np.all(np.isfinite(dipoles)):
-                raise TestFailure("driven run: dipole trajectory has %d frames" % len(steps))
-            print("2. driven eda-nvt with BEC from a --dipole-only gapd: %d steps completed" % a.steps)
-        ok = True
-        print("PASS")
-        return 0
-    except (TestFailure, TimeoutError, Exception) as e:
-        traceback.print_exc()
-        print("FAIL: %s (files in %s)" % (e, workdir))
-        return 1
-    finally:
-        if ok and not a.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
+    return common.run_test("test_ipi_dipole", a.timeout,
+                           lambda workdir: run_checks(a.gapd, workdir, a.steps, a.timeout), keep=a.keep)
 
 
 if __name__ == "__main__":

@@ -68,12 +68,7 @@ def expected_from_ipi_reader(ipi_root, gapd, model, workdir, init_path):
     h = np.array(r["cell"].h)  # Bohr, lattice vectors as columns
     names = list(r["atoms"].names)
     frame = {"symbols": names, "positions": q * common.BOHR_2018, "cell": h.T * common.BOHR_2018}
-    inp, out = os.path.join(workdir, "initial_as_ipi_holds_it.extxyz"), os.path.join(workdir, "predicted.extxyz")
-    common.write_extxyz(inp, [frame])
-    res = common.run([gapd, "predict", "-m", model, "-o", out, "--threads", "1", inp], timeout=120)
-    if res.returncode != 0:
-        raise TestFailure("gapd predict failed (exit %d): %s" % (res.returncode, res.stderr.strip()))
-    fr = common.read_extxyz(out)[0]
+    fr = common.predict_frames(gapd, workdir, "initial_as_ipi_holds_it", [frame], ["-m", model])[0]
     energy_ev = float(fr["info"]["energy"])
     virial_ev = common.info_floats(fr, "virial").reshape(3, 3)
     volume_bohr3 = abs(np.linalg.det(h))

@@ -15,6 +15,8 @@
 #include "server/gap_force_engine.hpp"
 #include "server/template_structure.hpp"
 #include "server/yaml_config.hpp"
+#include "native_file_bytes.hpp"
+#include "test_files.hpp"
 #include "test_protocol_helpers.hpp"
 
 #include <doctest/doctest.h>
@@ -31,104 +33,12 @@
 #include <typeinfo>
 
 using namespace gapd;
+using namespace gapd::testing;
 
 namespace {
 
 const std::string kSmallModel = std::string(GAPD_TEST_DATA_DIR) + "/librascal/model_small_zeta2_exact.json";
 const std::string kStructures = std::string(GAPD_TEST_DATA_DIR) + "/librascal/structures.extxyz";
-
-struct Dir {
-    std::string path;
-    Dir() {
-        char pattern[] = "/tmp/gapd_bad_files_XXXXXX";
-        if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
-        path = pattern;
-    }
-    ~Dir() { std::filesystem::remove_all(path); }
-    std::string file(const std::string& name) const { return path + "/" + name; }
-    // Names of every file in the directory (to find leftovers such as temporary files).
-    std::vector<std::string> listing() const {
-        std::vector<std::string> names;
-        for (const auto& e : std::filesystem::directory_iterator(path)) names.push_back(e.path().filename());
-        std::sort(names.begin(), names.end());
-        return names;
-    }
-};
-
-std::string read_bytes(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-    std::ofstream out(path, std::ios::binary);
-    out << bytes;
-}
-
-std::string gzip(const std::string& text) {
-    uLongf size = compressBound(static_cast<uLong>(text.size())) + 32;
-    std::string out(size, '\0');
-    z_stream z{};
-    deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
-    z.avail_in = static_cast<uInt>(text.size());
-    z.next_out = reinterpret_cast<Bytef*>(out.data());
-    z.avail_out = static_cast<uInt>(out.size());
-    deflate(&z, Z_FINISH);
-    out.resize(z.total_out);
-    deflateEnd(&z);
-    return out;
-}
-
-// What a reader threw: "" if it succeeded; the message of a std::runtime_error; "WRONG TYPE ..." otherwise.
-template <class F>
-std::string failure_of(F&& f) {
-    try {
-        f();
-    } catch (const std::runtime_error& e) {
-        return e.what();
-    } catch (const std::exception& e) {
-        return std::string("WRONG TYPE ") + typeid(e).name() + ": " + e.what();
-    }
-    return "";
-}
-
-// One line, starting with the file name.
-void check_one_line_naming(const std::string& error, const std::string& path) {
-    INFO("error: " << error);
-    CHECK(!error.empty());
-    CHECK(error.rfind(path, 0) == 0);
-    CHECK(error.find('\n') == std::string::npos);
-}
-
-std::uint64_t le(const std::string& b, std::size_t at, int n) {
-    std::uint64_t v = 0;
-    for (int k = 0; k < n; ++k) v |= static_cast<std::uint64_t>(static_cast<unsigned char>(b[at + k])) << (8 * k);
-    return v;
-}
-
-// A native file with its header replaced and a valid header CRC. A longer header moves the arrays (and their
-// offsets) by a multiple of 64 bytes, as the writer would have laid them out.
-std::string with_header(const std::string& file, const nlohmann::json& header) {
-    const std::size_t size = le(file, 12, 8);
-    std::size_t shift = 0;
-    std::string text;
-    for (;;) {
-        nlohmann::json moved = header;
-        for (auto& a : moved["arrays"]) a["offset"] = a["offset"].get<std::uint64_t>() + shift;
-        text = moved.dump();
-        if (text.size() + 1 <= size + shift) break;
-        shift = (text.size() + 1 - size + 63) / 64 * 64;
-    }
-    text.resize(size + shift, ' ');
-    std::string out = file.substr(0, 24) + text + file.substr(24 + size);
-    for (int k = 0; k < 8; ++k) out[12 + k] = static_cast<char>(((size + shift) >> (8 * k)) & 0xff);
-    const auto crc = static_cast<std::uint32_t>(crc32_z(0L, reinterpret_cast<const Bytef*>(text.data()), text.size()));
-    for (int k = 0; k < 4; ++k) out[20 + k] = static_cast<char>((crc >> (8 * k)) & 0xff);
-    return out;
-}
 
 bool same_model(const GapModel& a, const GapModel& b) {
     if (a.zeta != b.zeta || a.hypers.species != b.hypers.species || a.sparse.size() != b.sparse.size()) return false;
@@ -140,7 +50,7 @@ bool same_model(const GapModel& a, const GapModel& b) {
 }  // namespace
 
 TEST_CASE("bad files: native model truncated at every point, bytes flipped everywhere") {
-    Dir dir;
+    TempDir dir("gapd_bad_files");
     const GapModel model = read_librascal_model(kSmallModel);
     write_native_model(dir.file("good.gapd"), model);
     const std::string good = read_bytes(dir.file("good.gapd"));
@@ -176,7 +86,7 @@ TEST_CASE("bad files: native model truncated at every point, bytes flipped every
 }
 
 TEST_CASE("bad files: native model with hostile sizes fails before allocating") {
-    Dir dir;
+    TempDir dir("gapd_bad_files");
     write_native_model(dir.file("good.gapd"), read_librascal_model(kSmallModel));
     const std::string good = read_bytes(dir.file("good.gapd"));
     const auto header = nlohmann::json::parse(good.substr(24, le(good, 12, 8)));
@@ -206,7 +116,7 @@ TEST_CASE("bad files: native model with hostile sizes fails before allocating") 
 }
 
 TEST_CASE("bad files: librascal JSON truncated at many points, plain and gzip") {
-    Dir dir;
+    TempDir dir("gapd_bad_files");
     const std::string text = read_bytes(kSmallModel);
     const std::string packed = gzip(text);
     const std::string path = dir.file("bad.json");
@@ -229,7 +139,7 @@ TEST_CASE("bad files: librascal JSON truncated at many points, plain and gzip") 
 }
 
 TEST_CASE("bad files: librascal JSON with missing keys, wrong types, inconsistent hyperparameters") {
-    Dir dir;
+    TempDir dir("gapd_bad_files");
     const std::string text = read_bytes(kSmallModel);
     const std::string path = dir.file("bad.json");
     auto error_after = [&](auto&& edit) {
@@ -274,8 +184,9 @@ TEST_CASE("bad files: librascal JSON with missing keys, wrong types, inconsisten
         {"init_params", [](auto& d) { d.erase("init_params"); }},
         {"kernel", [](auto& d) { d["init_params"]["kernel"] = 3; }},
     };
-    for (const auto& [field, edit] : edits) {
-        const std::string e = error_after(edit);
+    for (const auto& entry : edits) {
+        const std::string& field = entry.first;  // not a structured binding: INFO captures it (clang refuses)
+        const std::string e = error_after(entry.second);
         INFO("edit of " << field << ": " << e);
         check_one_line_naming(e, path);
         CHECK(e.find(field) != std::string::npos);
@@ -283,7 +194,7 @@ TEST_CASE("bad files: librascal JSON with missing keys, wrong types, inconsisten
 }
 
 TEST_CASE("bad files: extxyz and template garbage") {
-    Dir dir;
+    TempDir dir("gapd_bad_files");
     const std::string path = dir.file("bad.extxyz");
     const std::vector<std::string> bad = {
         "",  // template: empty
@@ -309,7 +220,7 @@ TEST_CASE("bad files: extxyz and template garbage") {
 }
 
 TEST_CASE("bad files: YAML config garbage names the file") {
-    Dir dir;
+    TempDir dir("gapd_bad_files");
     const std::string path = dir.file("serve.yaml");
     const std::vector<std::string> bad = {
         "model: [a, b]\n",          // non-scalar value
@@ -424,7 +335,7 @@ TEST_CASE("bad files: a template that does not match the model or the frames, th
 }
 
 TEST_CASE("bad files: nothing half-written") {
-    Dir dir;
+    TempDir dir("gapd_bad_files");
     const std::string target = dir.file("out.dat");
 
     SUBCASE("a writer that fails leaves no file and no temporary") {

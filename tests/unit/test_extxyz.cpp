@@ -1,5 +1,6 @@
 #include "models/atomic_file_write.hpp"
 #include "models/extxyz.hpp"
+#include "test_files.hpp"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
@@ -15,44 +16,11 @@
 #include <stdexcept>
 
 using namespace gapd;
+using namespace gapd::testing;
 
 namespace {
 
 const std::string kStructures = std::string(GAPD_TEST_DATA_DIR) + "/librascal/structures.extxyz";
-
-// A fresh directory under /tmp, removed with everything in it at scope exit.
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char pattern[] = "/tmp/gapd_extxyz_test_XXXXXX";
-        if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
-        path = pattern;
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-    std::string file(const std::string& name) const { return path + "/" + name; }
-};
-
-void write_text(const std::string& path, const std::string& text) {
-    std::ofstream out(path, std::ios::binary);
-    out << text;
-}
-
-std::string read_text(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-template <class F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
 
 bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
@@ -113,7 +81,7 @@ TEST_CASE("extxyz: reads the librascal test structures") {
 }
 
 TEST_CASE("extxyz: write then read is bit-exact") {
-    TempDir dir;
+    TempDir dir("gapd_extxyz_test");
     auto frames = read_extxyz(kStructures);
     frames[0].info["comment"] = "two words and \"quotes\" and a back\\slash";
     frames[0].info["energy"] = "-1.2345678901234567";
@@ -149,15 +117,13 @@ TEST_CASE("extxyz: write then read is bit-exact") {
     CHECK(back[0].symbols == std::vector<std::string>{"Ba", "Ti", "O", "O", "O"});
     CHECK(info_double(back[0], "energy", path, 0) == -1.2345678901234567);
     // Nothing but the file itself is left in the directory (the temporary was renamed).
-    int files = 0;
-    for (const auto& entry : std::filesystem::directory_iterator(dir.path)) files += entry.is_regular_file();
-    CHECK(files == 1);
+    CHECK(dir.listing().size() == 1);
 }
 
 TEST_CASE("extxyz: comment line and Properties variants") {
-    TempDir dir;
+    TempDir dir("gapd_extxyz_test");
     const std::string path = dir.file("variants.extxyz");
-    write_text(path,
+    write_bytes(path,
                // Properties before Lattice, bare flag, braces, escaped quote, spaces around '=', Z column,
                // integer and logical columns, an extra string column.
                "3\n"
@@ -212,11 +178,11 @@ TEST_CASE("extxyz: comment line and Properties variants") {
 }
 
 TEST_CASE("extxyz: errors name file, frame and problem") {
-    TempDir dir;
+    TempDir dir("gapd_extxyz_test");
     const std::string path = dir.file("bad.extxyz");
     const std::string good = "1\nLattice=\"4 0 0 0 4 0 0 0 4\"\nO 0 0 0\n";
     auto error_for = [&](const std::string& text) {
-        write_text(path, text);
+        write_bytes(path, text);
         return error_of([&] { read_extxyz(path); });
     };
     CHECK(error_for(good + "2\nProperties=species:S:1:pos:R:3\nO 0 0 0\n") ==
@@ -263,27 +229,25 @@ TEST_CASE("extxyz: errors name file, frame and problem") {
 }
 
 TEST_CASE("write_file_atomically: replaces the target only on success") {
-    TempDir dir;
+    TempDir dir("gapd_extxyz_test");
     const std::string path = dir.file("target.txt");
     write_file_atomically(path, [](std::ostream& out) { out << "first"; });
-    CHECK(read_text(path) == "first");
+    CHECK(read_bytes(path) == "first");
     CHECK_THROWS_WITH(write_file_atomically(path,
                                             [](std::ostream& out) {
                                                 out << "partial";
                                                 throw std::runtime_error("writer failed");
                                             }),
                       "writer failed");
-    CHECK(read_text(path) == "first");
-    int files = 0;
-    for (const auto& entry : std::filesystem::directory_iterator(dir.path)) files += entry.is_regular_file();
-    CHECK(files == 1);
+    CHECK(read_bytes(path) == "first");
+    CHECK(dir.listing().size() == 1);
     const std::string nowhere = dir.file("no/such/dir/x.txt");
     const std::string error = error_of([&] { write_file_atomically(nowhere, [](std::ostream&) {}); });
     CHECK(error.rfind("cannot write '" + nowhere + "': cannot create", 0) == 0);
 }
 
 TEST_CASE("extxyz: 1000 frames of 40 atoms read well under a second") {
-    TempDir dir;
+    TempDir dir("gapd_extxyz_test");
     const ExtxyzFrame base = read_extxyz(kStructures)[1];
     std::vector<ExtxyzFrame> frames(1000, base);
     for (std::size_t f = 0; f < frames.size(); ++f) {
@@ -307,12 +271,12 @@ TEST_CASE("extxyz: ASE compatibility in both directions") {
         MESSAGE("skipped: /usr/bin/python3 cannot import ase and numpy");
         return;
     }
-    TempDir dir;
+    TempDir dir("gapd_extxyz_test");
 
     SUBCASE("gapd reads what ase.io.write writes") {
         const std::string script = dir.file("ase_write.py");
         const std::string path = dir.file("from_ase.extxyz");
-        write_text(script,
+        write_bytes(script,
                    "import sys\n"
                    "import numpy as np\n"
                    "from ase import Atoms\n"
@@ -366,7 +330,7 @@ TEST_CASE("extxyz: ASE compatibility in both directions") {
         const std::string json_path = dir.file("ase_view.json");
         write_extxyz(path, frames);
         const std::string script = dir.file("ase_read.py");
-        write_text(script,
+        write_bytes(script,
                    "import json, sys\n"
                    "from ase.io import read\n"
                    "frames = read(sys.argv[1], index=':')\n"
@@ -382,7 +346,7 @@ TEST_CASE("extxyz: ASE compatibility in both directions") {
                    "    out.append(d)\n"
                    "json.dump(out, open(sys.argv[2], 'w'))\n");
         REQUIRE(std::system(("/usr/bin/python3 " + script + " " + path + " " + json_path).c_str()) == 0);
-        const auto view = nlohmann::json::parse(read_text(json_path));
+        const auto view = nlohmann::json::parse(read_bytes(json_path));
         REQUIRE(view.size() == 3);
         for (std::size_t k = 0; k < 3; ++k) {
             CAPTURE(k);

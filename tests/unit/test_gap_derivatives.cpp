@@ -1,5 +1,7 @@
 // Forces and virial against finite differences of the energy, invariances, and thread-count independence.
 
+#include "deformed_structures.hpp"
+#include "finite_difference.hpp"
 #include "librascal_fixtures.hpp"
 #include "models/gap_calculator.hpp"
 #include "models/librascal_model_reader.hpp"
@@ -18,6 +20,7 @@ using namespace gapd;
 using gapd::testing::librascal_fixture;
 using gapd::testing::read_json;
 using gapd::testing::structure_from_json;
+using namespace gapd::testing;
 
 namespace {
 
@@ -36,35 +39,11 @@ Structure fixture_structure(const std::string& name) {
 
 double energy(const Structure& s) { return calculator().compute(s, false).energy; }
 
-// Fourth-order central difference of f at 0.
-template <class F>
-double derivative(F f, double h) {
-    return (8.0 * (f(h) - f(-h)) - (f(2 * h) - f(-2 * h))) / (12.0 * h);
-}
-
-// Applies the deformation (1 + eps) to cell and positions (rows are vectors: r -> r (1 + eps)^T).
-Structure strained(Structure s, const Eigen::Matrix3d& eps) {
-    const Eigen::Matrix3d F = Eigen::Matrix3d::Identity() + eps;
-    s.cell = s.cell * F.transpose();
-    s.positions = s.positions * F.transpose();
-    return s;
-}
-
-Structure skewed_small_cell() {
-    // A triclinic 5-atom cell, every lattice vector much shorter than the cutoff.
-    Structure s = fixture_structure("bto_5atom_cubic");
-    Eigen::Matrix3d cell;
-    cell << 3.9, 0.0, 0.0, 0.6, 4.1, 0.0, -0.4, 0.5, 3.8;
-    s.positions = s.positions * (s.cell.inverse() * cell);
-    s.cell = cell;
-    return s;
-}
-
 }  // namespace
 
 TEST_CASE("forces are minus the finite-difference gradient of the energy") {
     for (const Structure& s0 : {fixture_structure("bto_5atom_cubic"), fixture_structure("bto_40atom_triclinic"),
-                                skewed_small_cell()}) {
+                                skewed_small_cell(fixture_structure("bto_5atom_cubic"))}) {
         const GapPrediction p = calculator().compute(s0, true);
         double worst = 0.0;
         for (int i = 0; i < static_cast<int>(s0.size()); i += (s0.size() > 10 ? 7 : 1))
@@ -89,7 +68,7 @@ TEST_CASE("forces are minus the finite-difference gradient of the energy") {
 
 TEST_CASE("virial is minus the finite-difference strain derivative (triclinic and sub-cutoff cells)") {
     for (const Structure& s0 : {fixture_structure("bto_5atom_cubic"), fixture_structure("bto_40atom_triclinic"),
-                                skewed_small_cell()}) {
+                                skewed_small_cell(fixture_structure("bto_5atom_cubic"))}) {
         const GapPrediction p = calculator().compute(s0, true);
         Eigen::Matrix3d fd;
         for (int a = 0; a < 3; ++a)

@@ -1,6 +1,8 @@
 // gapd fit: design-matrix rows against GapCalculator and finite differences, recovery of a known model from
 // its own labels, the streaming QR solver, farthest-point sampling, and the one-line input errors.
 
+#include "deformed_structures.hpp"
+#include "finite_difference.hpp"
 #include "models/extxyz.hpp"
 #include "models/fit_config.hpp"
 #include "models/fit_kernel_rows.hpp"
@@ -9,6 +11,7 @@
 #include "models/fit_training_data.hpp"
 #include "models/gap_calculator.hpp"
 #include "models/gap_fit.hpp"
+#include "test_files.hpp"
 
 #include <doctest/doctest.h>
 #include <Eigen/QR>
@@ -20,6 +23,7 @@
 #include <sstream>
 
 using namespace gapd;
+using namespace gapd::testing;
 
 namespace {
 
@@ -88,18 +92,6 @@ Eigen::VectorXd all_weights(const GapModel& m) {
     return w;
 }
 
-struct TempDir {
-    std::filesystem::path path;
-    TempDir() {
-        path = std::filesystem::temp_directory_path() / ("gapd_fit_test_" + std::to_string(std::random_device{}()));
-        std::filesystem::create_directories(path);
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-    std::string file(const std::string& name) const { return (path / name).string(); }
-};
-
-void write_text(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
-
 // Labels frames with `calc` (energy, forces, virial) and writes them to `path`.
 void write_labelled(const std::string& path, const std::vector<Structure>& frames, const GapCalculator& calc) {
     std::vector<ExtxyzFrame> out;
@@ -162,13 +154,9 @@ TEST_CASE("virial and force rows are minus the derivatives of the energy rows") 
             Eigen::Matrix3d eps = Eigen::Matrix3d::Zero();
             eps(comps[c][0], comps[c][1]) += c < 3 ? t : t / 2;
             eps(comps[c][1], comps[c][0]) += c < 3 ? 0 : t / 2;
-            Structure d = s;
-            const Eigen::Matrix3d F = Eigen::Matrix3d::Identity() + eps;
-            d.cell = d.cell * F.transpose();
-            d.positions = d.positions * F.transpose();
-            return builder.compute(d, false).energy;
+            return builder.compute(strained(s, eps), false).energy;
         };
-        const Eigen::VectorXd fd = -(8.0 * (energy_row(h) - energy_row(-h)) - (energy_row(2 * h) - energy_row(-2 * h))) / (12 * h);
+        const Eigen::VectorXd fd = -derivative(energy_row, h);
         const Eigen::VectorXd row = c < 3 ? rows.virial.row(c).transpose() : Eigen::VectorXd(rows.virial.row(c).transpose());
         CHECK((fd - row).cwiseAbs().maxCoeff() < 1e-7 * (1 + row.cwiseAbs().maxCoeff()));
     }
@@ -179,8 +167,7 @@ TEST_CASE("virial and force rows are minus the derivatives of the energy rows") 
                 m.positions(atom, d) += t;
                 return builder.compute(m, false).energy;
             };
-            const Eigen::VectorXd fd =
-                -(8.0 * (energy_row(h) - energy_row(-h)) - (energy_row(2 * h) - energy_row(-2 * h))) / (12 * h);
+            const Eigen::VectorXd fd = -derivative(energy_row, h);
             const Eigen::VectorXd row = rows.forces.row(3 * atom + d).transpose();
             CHECK((fd - row).cwiseAbs().maxCoeff() < 1e-7 * (1 + row.cwiseAbs().maxCoeff()));
         }
@@ -224,7 +211,7 @@ struct RecoveryCase {
 };
 
 void check_recovery(const RecoveryCase& rc) {
-    TempDir dir;
+    TempDir dir("gapd_fit_test");
     std::mt19937_64 rng(rc.forces ? 21 : 22);
     std::vector<Structure> frames;
     for (int k = 0; k < 30; ++k) frames.push_back(random_batio3(rng, 1 + k % 2));
@@ -241,7 +228,7 @@ void check_recovery(const RecoveryCase& rc) {
          << "\n  sparse_environments: [";
     for (std::size_t k = 0; k < envs.size(); ++k) yaml << (k ? ", " : "") << "[" << envs[k].first << ", " << envs[k].second << "]";
     yaml << "]\nvalidation: {held_out_fraction: 0.3, seed: 5}\n";
-    write_text(dir.file("fit.yaml"), yaml.str());
+    write_bytes(dir.file("fit.yaml"), yaml.str());
     std::ostringstream log;
     const FitResult r = fit_gap(read_fit_config(dir.file("fit.yaml")), log);
     CHECK(r.test_errors.frames == 9);
@@ -266,39 +253,31 @@ TEST_CASE("fitting a known model's labels recovers the model (energies + forces 
 TEST_CASE("fitting a known model's energies alone recovers the model") { check_recovery({false, 1e-6}); }
 
 TEST_CASE("bad fit inputs give one-line errors naming the file and frame or key") {
-    TempDir dir;
-    auto error_of = [](auto f) {
-        try {
-            f();
-        } catch (const std::exception& e) {
-            return std::string(e.what());
-        }
-        return std::string("no error");
-    };
+    TempDir dir("gapd_fit_test");
     const std::string cell = "Lattice=\"4 0 0 0 4 0 0 0 4\" Properties=species:S:1:pos:R:3:forces:R:3";
-    write_text(dir.file("no_energy.xyz"), "1\n" + cell + " energy=-1.0\nO 0 0 0 0 0 0\n1\n" + cell + "\nO 0 0 0 0 0 0\n");
+    write_bytes(dir.file("no_energy.xyz"), "1\n" + cell + " energy=-1.0\nO 0 0 0 0 0 0\n1\n" + cell + "\nO 0 0 0 0 0 0\n");
     std::string e = error_of([&] { read_labelled_frames(dir.file("no_energy.xyz"), PropertyKeys{}, true); });
     CHECK(e.find("no_energy.xyz: frame 1") != std::string::npos);
     CHECK(e.find("energy") != std::string::npos);
 
-    write_text(dir.file("nan.xyz"), "1\n" + cell + " energy=-1.0\nO 0 0 0 nan 0 0\n");
+    write_bytes(dir.file("nan.xyz"), "1\n" + cell + " energy=-1.0\nO 0 0 0 nan 0 0\n");
     e = error_of([&] { read_labelled_frames(dir.file("nan.xyz"), PropertyKeys{}, true); });
     CHECK(e.find("nan.xyz: frame 0") != std::string::npos);
 
-    write_text(dir.file("empty.xyz"), "");
+    write_bytes(dir.file("empty.xyz"), "");
     e = error_of([&] { read_labelled_frames(dir.file("empty.xyz"), PropertyKeys{}, true); });
     CHECK(e.find("empty.xyz") != std::string::npos);
 
-    write_text(dir.file("noforces.xyz"), "1\nLattice=\"4 0 0 0 4 0 0 0 4\" energy=-1\nO 0 0 0\n");
+    write_bytes(dir.file("noforces.xyz"), "1\nLattice=\"4 0 0 0 4 0 0 0 4\" energy=-1\nO 0 0 0\n");
     e = error_of([&] { read_labelled_frames(dir.file("noforces.xyz"), PropertyKeys{}, true); });
     CHECK(e.find("missing per-atom array 'forces'") != std::string::npos);
 
-    write_text(dir.file("bad.yaml"), "training_files: [a.xyz]\ngap: {zeta: 2, sigma_energie: 1}\n");
+    write_bytes(dir.file("bad.yaml"), "training_files: [a.xyz]\ngap: {zeta: 2, sigma_energie: 1}\n");
     e = error_of([&] { read_fit_config(dir.file("bad.yaml")); });
     CHECK(e.find("bad.yaml: key 'gap.sigma_energie': unknown key") != std::string::npos);
     CHECK(e.find('\n') == std::string::npos);
 
-    write_text(dir.file("sym.yaml"), "training_files: [a.xyz]\ngap: {sparse_points: {Xx: 3}}\n");
+    write_bytes(dir.file("sym.yaml"), "training_files: [a.xyz]\ngap: {sparse_points: {Xx: 3}}\n");
     e = error_of([&] { read_fit_config(dir.file("sym.yaml")); });
     CHECK(e.find("gap.sparse_points.Xx") != std::string::npos);
 }

@@ -1,4 +1,5 @@
 #include "models/librascal_model_reader.hpp"
+#include "test_files.hpp"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
@@ -14,51 +15,12 @@
 #include <stdexcept>
 
 using namespace gapd;
+using namespace gapd::testing;
 
 namespace {
 
 const std::string kData = std::string(GAPD_TEST_DATA_DIR) + "/librascal/";
 const std::string kPaperModel = std::string(GAPD_SHARED_DIR) + "/reference/librascal/paper_hypers_M1000_zeta4.json.gz";
-
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char pattern[] = "/tmp/gapd_librascal_test_XXXXXX";
-        if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
-        path = pattern;
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-    std::string file(const std::string& name) const { return path + "/" + name; }
-};
-
-std::string read_bytes(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-    std::ofstream out(path, std::ios::binary);
-    out << bytes;
-}
-
-void write_gzip(const std::string& path, const std::string& bytes) {
-    gzFile f = gzopen(path.c_str(), "wb");
-    REQUIRE(f != nullptr);
-    REQUIRE(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())) == static_cast<int>(bytes.size()));
-    gzclose(f);
-}
-
-template <class F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
 
 void check_unit_norms(const GapModel& model) {
     for (const SparseSet& s : model.sparse) {
@@ -195,10 +157,10 @@ TEST_CASE("librascal reader: paper-size model (M = 1000, gzip)") {
 }
 
 TEST_CASE("librascal reader: gzip and plain files give the same model") {
-    TempDir dir;
+    TempDir dir("gapd_librascal_test");
     const std::string plain = kData + "model_small_zeta2_exact.json";
     const std::string packed = dir.file("model.json.gz");
-    write_gzip(packed, read_bytes(plain));
+    write_bytes(packed, gzip(read_bytes(plain)));
     const GapModel a = read_librascal_model(plain);
     const GapModel b = read_librascal_model(packed);
     for (std::size_t s = 0; s < 3; ++s) {
@@ -208,7 +170,7 @@ TEST_CASE("librascal reader: gzip and plain files give the same model") {
 }
 
 TEST_CASE("librascal reader: corrupted and unsupported files") {
-    TempDir dir;
+    TempDir dir("gapd_librascal_test");
     const std::string source = kData + "model_small_zeta2_exact.json";
     const std::string text = read_bytes(source);
     const std::string path = dir.file("model.json");
@@ -222,17 +184,13 @@ TEST_CASE("librascal reader: corrupted and unsupported files") {
         CHECK(e.find("unexpected end of input") != std::string::npos);
     }
     SUBCASE("truncated gzip") {
-        const std::string packed = dir.file("full.json.gz");
-        write_gzip(packed, text);
-        const std::string bytes = read_bytes(packed);
+        const std::string bytes = gzip(text);
         write_bytes(path, bytes.substr(0, bytes.size() - 100));
         CHECK(error_of([&] { read_librascal_model(path); }) ==
               path + ": corrupted or truncated gzip data: unexpected end of file");
     }
     SUBCASE("corrupted gzip") {
-        const std::string packed = dir.file("full.json.gz");
-        write_gzip(packed, text);
-        std::string bytes = read_bytes(packed);
+        std::string bytes = gzip(text);
         for (std::size_t k = 1000; k < 1100; ++k) bytes[k] = static_cast<char>(bytes[k] ^ 0x5a);
         write_bytes(path, bytes);
         const std::string e = error_of([&] { read_librascal_model(path); });

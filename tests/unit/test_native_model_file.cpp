@@ -1,5 +1,7 @@
 #include "models/librascal_model_reader.hpp"
 #include "models/native_model_file.hpp"
+#include "native_file_bytes.hpp"
+#include "test_files.hpp"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
@@ -15,6 +17,7 @@
 #include <stdexcept>
 
 using namespace gapd;
+using namespace gapd::testing;
 
 namespace {
 
@@ -24,72 +27,6 @@ const std::string kPaperModel = std::string(GAPD_SHARED_DIR) + "/reference/libra
 const char* kFixtures[] = {"model_small_zeta2_exact.json", "model_small_zeta4_exact.json",
                            "model_small_zeta2_spline1e-5.json", "model_small_zeta2_shiftedcosine_exact.json",
                            "model_paper_hypers_M24_zeta4_exact.json"};
-
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char pattern[] = "/tmp/gapd_native_test_XXXXXX";
-        if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
-        path = pattern;
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-    std::string file(const std::string& name) const { return path + "/" + name; }
-};
-
-std::string read_bytes(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-    std::ofstream out(path, std::ios::binary);
-    out << bytes;
-}
-
-template <class F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
-
-std::uint64_t le(const std::string& bytes, std::size_t at, int n) {
-    std::uint64_t v = 0;
-    for (int k = 0; k < n; ++k) v |= static_cast<std::uint64_t>(static_cast<unsigned char>(bytes[at + k])) << (8 * k);
-    return v;
-}
-
-void put_le(std::string& bytes, std::size_t at, std::uint64_t v, int n) {
-    for (int k = 0; k < n; ++k) bytes[at + k] = static_cast<char>((v >> (8 * k)) & 0xff);
-}
-
-nlohmann::json header_of(const std::string& bytes) { return nlohmann::json::parse(bytes.substr(24, le(bytes, 12, 8))); }
-
-// The file with its JSON header replaced and a valid header CRC. A longer header moves the arrays by a
-// multiple of 64 bytes (and their offsets with them), as the writer would have laid them out.
-std::string with_header(const std::string& bytes, nlohmann::json header) {
-    const std::size_t data_start = 24 + le(bytes, 12, 8);
-    std::uint64_t shift = 0;
-    std::string text;
-    while (true) {
-        nlohmann::json moved = header;
-        for (auto& a : moved["arrays"]) a["offset"] = a["offset"].get<std::uint64_t>() + shift;
-        text = moved.dump();
-        const std::uint64_t needed = (24 + text.size() + 1 + 63) / 64 * 64;
-        if (needed <= data_start + shift) break;
-        shift = needed - data_start;
-    }
-    text.resize(data_start + shift - 24, ' ');
-    std::string out = bytes.substr(0, 24) + text + bytes.substr(data_start);
-    put_le(out, 12, text.size(), 8);
-    put_le(out, 20, crc32_z(0, reinterpret_cast<const Bytef*>(text.data()), text.size()), 4);
-    return out;
-}
 
 void check_same_model(const GapModel& a, const GapModel& b) {
     const SoapHypers& x = a.hypers;
@@ -130,7 +67,7 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 }  // namespace
 
 TEST_CASE("native model: round trip of every librascal fixture") {
-    TempDir dir;
+    TempDir dir("gapd_native_test");
     for (const char* name : kFixtures) {
         CAPTURE(name);
         const GapModel original = read_librascal_model(kData + name);
@@ -146,7 +83,7 @@ TEST_CASE("native model: round trip of every librascal fixture") {
 }
 
 TEST_CASE("native model: byte layout") {
-    TempDir dir;
+    TempDir dir("gapd_native_test");
     const GapModel model = read_librascal_model(kData + "model_small_zeta2_exact.json");
     const std::string path = dir.file("m.gapd");
     write_native_model(path, model);
@@ -178,7 +115,7 @@ TEST_CASE("native model: byte layout") {
 }
 
 TEST_CASE("native model: damaged and incompatible files") {
-    TempDir dir;
+    TempDir dir("gapd_native_test");
     const GapModel model = read_librascal_model(kData + "model_small_zeta2_exact.json");
     const std::string good_path = dir.file("good.gapd");
     write_native_model(good_path, model);
@@ -298,7 +235,7 @@ TEST_CASE("native model: the Python reader (numpy only) agrees") {
         MESSAGE("skipped: /usr/bin/python3 cannot import numpy");
         return;
     }
-    TempDir dir;
+    TempDir dir("gapd_native_test");
     const std::string source = kData + "model_small_zeta2_exact.json";
     const std::string path = dir.file("m.gapd");
     write_native_model(path, read_librascal_model(source));
@@ -349,7 +286,7 @@ TEST_CASE("native model: paper-size model timings") {
         MESSAGE("skipped: " << kPaperModel << " not found");
         return;
     }
-    TempDir dir;
+    TempDir dir("gapd_native_test");
     auto start = std::chrono::steady_clock::now();
     const GapModel model = read_librascal_model(kPaperModel);
     const double t_json = seconds_since(start);
