@@ -34,10 +34,10 @@ def energy_ev(props, name):
 
 
 def linear_drift(t_ps, e_ev):
-    """(slope eV/ps, RMS eV of the residual about the least-squares line)."""
+    """(slope eV/ps, intercept eV, RMS eV of the residual about the least-squares line)."""
     slope, intercept = np.polyfit(t_ps, e_ev, 1)
     residual = e_ev - (slope * t_ps + intercept)
-    return slope, float(np.sqrt(np.mean(residual ** 2)))
+    return slope, intercept, float(np.sqrt(np.mean(residual ** 2)))
 
 
 def main():
@@ -54,7 +54,7 @@ def main():
     cons = energy_ev(props, "conserved")[a.skip:]
     if len(t_ps) < 3:
         raise cli.AnalysisError("%s: %d rows after --skip %d, need at least 3" % (a.properties, len(t_ps), a.skip))
-    slope, rms = linear_drift(t_ps, cons)
+    slope, intercept, rms = linear_drift(t_ps, cons)
     dt_fs = np.median(np.diff(t_ps)) * 1e3
     print("# NVE energy conservation: %s, %d rows, t = %.4f..%.4f ps, dt = %.3g fs, %d atoms"
           % (a.properties, len(t_ps), t_ps[0], t_ps[-1], dt_fs, a.atoms))
@@ -81,7 +81,7 @@ def main():
             ax[0].set_ylabel("E - E(0) (meV/atom)")
             ax[0].legend()
             ax[1].plot(t_ps, (cons - cons[0]) * 1e3 / a.atoms, lw=0.8)
-            ax[1].plot(t_ps, (slope * (t_ps - t_ps[0])) * 1e3 / a.atoms, "k--",
+            ax[1].plot(t_ps, (slope * t_ps + intercept - cons[0]) * 1e3 / a.atoms, "k--",
                        label="fit: %.3g meV/atom/ps" % (slope * 1e3 / a.atoms))
             ax[1].set_xlabel("t (ps)")
             ax[1].set_ylabel("conserved - conserved(0) (meV/atom)")
