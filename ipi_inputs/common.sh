@@ -20,6 +20,9 @@
 #   GAPD_THREADS    OpenMP threads per gapd client (each run.sh sets its own default)
 #   GAPD_EXTRA_ARGS more `gapd serve` options for every client, split at blanks (e.g. "-v": one log line per call)
 #   STEPS           override <total_steps>
+#   TIMESTEP        override <timestep> (femtoseconds; the input's must be in femtosecond units)
+#   TEMPERATURE     override the ensemble temperature and the thermal initial velocities (kelvin; every
+#                   <temperature units='kelvin'> and <velocities mode='thermal' units='kelvin'> of the input)
 #   ADDRESS_SUFFIX  appended to every socket address of the input (e.g. -$$ to run several copies at once)
 #   IPI_VERBOSITY   override <simulation verbosity=...> (e.g. high: REMD logs every exchange attempt)
 #   RUN_DIR         where i-PI writes (default demo_output/<input>; an earlier run there is wiped first, a
@@ -115,7 +118,7 @@ ipi_claim_socket() {
 }
 
 # ipi_prepare INPUT.xml FILE...: wipes RUN_DIR (only an empty one or an earlier run), copies FILE... into it
-# and writes RUN_DIR/input.xml: INPUT with STEPS, IPI_VERBOSITY and ADDRESS_SUFFIX applied. Collects the UNIX
+# and writes RUN_DIR/input.xml: INPUT with STEPS, TIMESTEP, TEMPERATURE, IPI_VERBOSITY and ADDRESS_SUFFIX applied. Collects the UNIX
 # socket paths of the input and claims them.
 ipi_prepare() {
   local input=$1
@@ -128,9 +131,10 @@ ipi_prepare() {
   local f
   for f in "$@"; do cp -L "$f" "$RUN_DIR/"; done  # -L: init.xyz may be a symlink
   local addresses
-  addresses=$("$PYTHON" - "$input" "$RUN_DIR/input.xml" "${STEPS:-}" "${ADDRESS_SUFFIX:-}" "${IPI_VERBOSITY:-}" <<'EOF'
+  addresses=$("$PYTHON" - "$input" "$RUN_DIR/input.xml" "${STEPS:-}" "${ADDRESS_SUFFIX:-}" "${IPI_VERBOSITY:-}" \
+    "${TIMESTEP:-}" "${TEMPERATURE:-}" <<'EOF'
 import re, sys
-src, dst, steps, suffix, verbosity = sys.argv[1:6]
+src, dst, steps, suffix, verbosity, timestep, temperature = sys.argv[1:8]
 text = open(src).read()
 if steps:
     if not steps.isdigit():
@@ -138,6 +142,28 @@ if steps:
     text, n = re.subn(r"<total_steps>[^<]*</total_steps>", "<total_steps> %d </total_steps>" % int(steps), text, count=1)
     if n != 1:
         sys.exit("run.sh: %s: no <total_steps> to override" % src)
+def positive(name, value):
+    try:
+        x = float(value)
+    except ValueError:
+        x = float("nan")
+    if not x > 0 or x == float("inf"):
+        sys.exit("run.sh: %s=%s: expected a positive number" % (name, value))
+    return x
+if timestep:
+    dt = positive("TIMESTEP", timestep)
+    text, n = re.subn(r"<timestep units=(['\"])femtosecond\1>[^<]*</timestep>",
+                      "<timestep units='femtosecond'> %r </timestep>" % dt, text)
+    if n == 0:
+        sys.exit("run.sh: %s: no <timestep units='femtosecond'> to override (TIMESTEP)" % src)
+if temperature:
+    t = positive("TEMPERATURE", temperature)
+    text, n1 = re.subn(r"<temperature units=(['\"])kelvin\1>[^<]*</temperature>",
+                       "<temperature units='kelvin'> %r </temperature>" % t, text)
+    text, n2 = re.subn(r"<velocities mode=(['\"])thermal\1 units=(['\"])kelvin\2>[^<]*</velocities>",
+                       "<velocities mode='thermal' units='kelvin'> %r </velocities>" % t, text)
+    if n1 + n2 == 0:
+        sys.exit("run.sh: %s: no <temperature units='kelvin'> or thermal <velocities> to override (TEMPERATURE)" % src)
 if verbosity:
     text, n = re.subn(r"<simulation([^>]*?)verbosity=(['\"])[^'\"]*\2", r"<simulation\1verbosity='%s'" % verbosity, text, count=1)
     if n != 1:

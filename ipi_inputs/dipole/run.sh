@@ -7,6 +7,8 @@
 # (data/models/batio3_default.gapd, else build/batio3_seed.gapd).
 # DIPOLE_MODEL  dipole model (default: tests/data/dipole/synthetic_dipole.gapd, SYNTHETIC: not physics)
 # EXTRAS        --extras list (default dipole)
+# INIT_XYZ      starting structure, i-PI xyz (default: init.xyz of this folder, 40 atoms; e.g. ipi_inputs/nvt/init.xyz
+#               for 320 atoms); copied to RUN_DIR/init.xyz, which is also gapd's --template
 # Environment otherwise: what ipi_inputs/common.sh reads (IPI_ROOT, GAPD, GAPD_THREADS (default 2 here), STEPS,
 # ADDRESS_SUFFIX, RUN_DIR (default demo_output/dipole), RUN_TIMEOUT, MAX_RESTARTS, IPI_VERBOSITY, PYTHON).
 set -euo pipefail
@@ -20,7 +22,10 @@ ipi_init dipole
 ipi_model "${1:-}"
 [ -f "$DIPOLE_MODEL" ] || ipi_die "dipole model file $DIPOLE_MODEL not found"
 case "$DIPOLE_MODEL" in *tests/data/*) ipi_say "NOTE: synthetic dipole model: the dipoles are not physics" ;; esac
-ipi_prepare "$here/input.xml" "$here/init.xyz"
+INIT_XYZ=${INIT_XYZ:-$here/init.xyz}
+[ -f "$INIT_XYZ" ] || ipi_die "INIT_XYZ=$INIT_XYZ not found"
+ipi_prepare "$here/input.xml"
+cp -L "$INIT_XYZ" "$RUN_DIR/init.xyz"
 ipi_add_client gapd gapd-dipole --model "$IPI_MODEL" --dipole-model "$DIPOLE_MODEL" --extras "${EXTRAS:-dipole}"
 status=0
 ipi_run || status=$?
