@@ -126,8 +126,14 @@ ipi_prepare() {
   if [ -d "$RUN_DIR" ] && [ -n "$(ls -A "$RUN_DIR")" ] && [ ! -f "$RUN_DIR/input.xml" ]; then
     ipi_die "RUN_DIR=$RUN_DIR is not empty and holds no earlier run (no input.xml); not wiping it"
   fi
+  # A run in progress there (its run.sh wrote its pid to .run_sh.pid) is never wiped: the socket check below
+  # would stop this launch, but only after the wipe had destroyed the live run's files.
+  if [ -f "$RUN_DIR/.run_sh.pid" ] && ipi_alive "$(cat "$RUN_DIR/.run_sh.pid")"; then
+    ipi_die "RUN_DIR=$RUN_DIR belongs to a run in progress (run.sh pid $(cat "$RUN_DIR/.run_sh.pid")); choose another RUN_DIR"
+  fi
   rm -rf "$RUN_DIR"
   mkdir -p "$RUN_DIR"
+  echo $$ >"$RUN_DIR/.run_sh.pid"
   local f
   for f in "$@"; do cp -L "$f" "$RUN_DIR/"; done  # -L: init.xyz may be a symlink
   local addresses
