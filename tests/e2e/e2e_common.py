@@ -5,6 +5,7 @@ Everything here is bounded in time: child processes are started in their own pro
 thread. Only numpy is needed (Debian's /usr/bin/python3).
 """
 
+import argparse
 import os
 import shlex
 import shutil
@@ -290,6 +291,22 @@ def ipi_root_or_none():
     if root and os.path.isfile(os.path.join(root, "bin", "i-pi")):
         return os.path.abspath(root)
     return None
+
+
+def ipi_input_test_main(name, description, body, steps, timeout=500):
+    """main() of a test that runs an ipi_inputs/ input with a real i-PI: options --gapd, --timeout, --steps,
+    --keep; skips (exit 77) without IPI_ROOT; then run_test(name, ...) on body(args, gapd, workdir)."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--gapd", required=True)
+    p.add_argument("--timeout", type=float, default=timeout)
+    p.add_argument("--steps", type=int, default=steps)
+    p.add_argument("--keep", action="store_true", help="keep the run directory after a pass")
+    a = p.parse_args()
+    if ipi_root_or_none() is None:
+        print("SKIP: set IPI_ROOT to an i-PI checkout (v3.3.0) to run this test")
+        return SKIP
+    gapd = os.path.abspath(a.gapd)
+    return run_test(name, a.timeout, lambda workdir: body(a, gapd, workdir), keep=a.keep)
 
 
 def run_ipi_input(name, gapd, run_dir, timeout, args=(), env=None, check=True):

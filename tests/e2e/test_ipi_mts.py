@@ -14,12 +14,8 @@ i.e. the weights [1, 0] and [-1, 1] cancel the cheap model; and the final potent
 Without IPI_ROOT: prints a skip message and exits 77.
 """
 
-import argparse
 import os
-import shutil
 import sys
-import tempfile
-import traceback
 
 import numpy as np
 
@@ -32,71 +28,51 @@ FULL = os.path.join(common.SOURCE_DIR, "tests", "data", "librascal", "model_smal
 CHEAP = common.SMALL_MODEL
 
 
+def body(a, gapd, workdir):
+    run_dir = os.path.join(workdir, "mts")
+    _, out = common.run_ipi_input("mts", gapd, run_dir, a.timeout * 0.8, args=[FULL, CHEAP],
+                                  env={"STEPS": str(a.steps), "GAPD_EXTRA_ARGS": "-v"})
+    print(out.rstrip())
+    n_full = common.gapd_request_count(os.path.join(run_dir, "gapd_full.log"))
+    n_cheap = common.gapd_request_count(os.path.join(run_dir, "gapd_cheap.log"))
+    print("requests: full %s (expected %d), cheap %s (expected %d)"
+          % (n_full, a.steps + 1, n_cheap, NMTS * a.steps + 1))
+    if n_full != a.steps + 1 or n_cheap != NMTS * a.steps + 1:
+        raise TestFailure("request counts full %s, cheap %s" % (n_full, n_cheap))
+
+    columns, rows = common.read_ipi_properties(os.path.join(run_dir, "mts.out"))
+    step = common.ipi_column(columns, rows, "step")
+    if step.tolist() != list(range(a.steps + 1)):
+        raise TestFailure("properties file has steps %s, expected 0..%d" % (step.tolist(), a.steps))
+    if not np.all(np.isfinite(rows)):
+        raise TestFailure("non-finite numbers in mts.out")
+    pot = common.ipi_column(columns, rows, "potential{electronvolt}")
+    pot_full = common.ipi_column(columns, rows, "pot_component_raw(0){electronvolt}")
+    pot_cheap = common.ipi_column(columns, rows, "pot_component_raw(1){electronvolt}")
+    cons = common.ipi_column(columns, rows, "conserved{electronvolt}")
+    if not np.max(np.abs(pot - pot_full)) <= 1e-9 * np.max(np.abs(pot_full)):
+        raise TestFailure("potential is not the full model's: max |potential - full| = %.3g eV"
+                          % np.max(np.abs(pot - pot_full)))
+
+    symbols = common.template_symbols(os.path.join(run_dir, "init.xyz"))
+    frame = common.read_ipi_checkpoint_frame(os.path.join(run_dir, "RESTART"), symbols)
+    e_full = common.gapd_predict_energy(gapd, FULL, frame, workdir, "final_full")
+    e_cheap = common.gapd_predict_energy(gapd, CHEAP, frame, workdir, "final_cheap")
+    rel_full = abs(pot_full[-1] - e_full) / abs(e_full)
+    rel_cheap = abs(pot_cheap[-1] - e_cheap) / abs(e_cheap)
+    print("final step: full i-PI %.6f / gapd predict %.6f eV (rel %.1e); cheap i-PI %.6f / gapd predict "
+          "%.6f eV (rel %.1e); full - cheap = %.4f eV" % (pot_full[-1], e_full, rel_full, pot_cheap[-1],
+                                                       e_cheap, rel_cheap, e_full - e_cheap))
+    print("conserved: %.6f -> %.6f eV over %d outer steps (%d fs): %.2e eV/atom/ps"
+          % (cons[0], cons[-1], a.steps, 4 * a.steps,
+             (cons[-1] - cons[0]) / len(symbols) / (4e-3 * a.steps)))
+    if not (rel_full <= E_REL_TOL and rel_cheap <= E_REL_TOL):
+        raise TestFailure("final potentials differ from gapd predict: full %.2e, cheap %.2e relative"
+                          % (rel_full, rel_cheap))
+
+
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--gapd", required=True)
-    p.add_argument("--timeout", type=float, default=500)
-    p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--keep", action="store_true")
-    a = p.parse_args()
-    if common.ipi_root_or_none() is None:
-        print("SKIP: set IPI_ROOT to an i-PI checkout (v3.3.0) to run this test")
-        return common.SKIP
-    gapd = os.path.abspath(a.gapd)
-    workdir = tempfile.mkdtemp(prefix="gapd_e2e_ipi_mts_")
-    ok = False
-    try:
-        with common.Watchdog(a.timeout, "test_ipi_mts"):
-            run_dir = os.path.join(workdir, "mts")
-            _, out = common.run_ipi_input("mts", gapd, run_dir, a.timeout * 0.8, args=[FULL, CHEAP],
-                                          env={"STEPS": str(a.steps), "GAPD_EXTRA_ARGS": "-v"})
-            print(out.rstrip())
-            n_full = common.gapd_request_count(os.path.join(run_dir, "gapd_full.log"))
-            n_cheap = common.gapd_request_count(os.path.join(run_dir, "gapd_cheap.log"))
-            print("requests: full %s (expected %d), cheap %s (expected %d)"
-                  % (n_full, a.steps + 1, n_cheap, NMTS * a.steps + 1))
-            if n_full != a.steps + 1 or n_cheap != NMTS * a.steps + 1:
-                raise TestFailure("request counts full %s, cheap %s" % (n_full, n_cheap))
-
-            columns, rows = common.read_ipi_properties(os.path.join(run_dir, "mts.out"))
-            step = common.ipi_column(columns, rows, "step")
-            if step.tolist() != list(range(a.steps + 1)):
-                raise TestFailure("properties file has steps %s, expected 0..%d" % (step.tolist(), a.steps))
-            if not np.all(np.isfinite(rows)):
-                raise TestFailure("non-finite numbers in mts.out")
-            pot = common.ipi_column(columns, rows, "potential{electronvolt}")
-            pot_full = common.ipi_column(columns, rows, "pot_component_raw(0){electronvolt}")
-            pot_cheap = common.ipi_column(columns, rows, "pot_component_raw(1){electronvolt}")
-            cons = common.ipi_column(columns, rows, "conserved{electronvolt}")
-            if not np.max(np.abs(pot - pot_full)) <= 1e-9 * np.max(np.abs(pot_full)):
-                raise TestFailure("potential is not the full model's: max |potential - full| = %.3g eV"
-                                  % np.max(np.abs(pot - pot_full)))
-
-            symbols = common.template_symbols(os.path.join(run_dir, "init.xyz"))
-            frame = common.read_ipi_checkpoint_frame(os.path.join(run_dir, "RESTART"), symbols)
-            e_full = common.gapd_predict_energy(gapd, FULL, frame, workdir, "final_full")
-            e_cheap = common.gapd_predict_energy(gapd, CHEAP, frame, workdir, "final_cheap")
-            rel_full = abs(pot_full[-1] - e_full) / abs(e_full)
-            rel_cheap = abs(pot_cheap[-1] - e_cheap) / abs(e_cheap)
-            print("final step: full i-PI %.6f / gapd predict %.6f eV (rel %.1e); cheap i-PI %.6f / gapd predict "
-                  "%.6f eV (rel %.1e); full - cheap = %.4f eV" % (pot_full[-1], e_full, rel_full, pot_cheap[-1],
-                                                               e_cheap, rel_cheap, e_full - e_cheap))
-            print("conserved: %.6f -> %.6f eV over %d outer steps (%d fs): %.2e eV/atom/ps"
-                  % (cons[0], cons[-1], a.steps, 4 * a.steps,
-                     (cons[-1] - cons[0]) / len(symbols) / (4e-3 * a.steps)))
-            if not (rel_full <= E_REL_TOL and rel_cheap <= E_REL_TOL):
-                raise TestFailure("final potentials differ from gapd predict: full %.2e, cheap %.2e relative"
-                                  % (rel_full, rel_cheap))
-        ok = True
-        print("PASS")
-        return 0
-    except (TestFailure, TimeoutError, Exception) as e:  # noqa: BLE001 - any error is a failure
-        traceback.print_exc()
-        print("FAIL: %s (files in %s)" % (e, workdir))
-        return 1
-    finally:
-        if ok and not a.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
+    return common.ipi_input_test_main("test_ipi_mts", __doc__.split("\n")[0], body, steps=20, timeout=500)
 
 
 if __name__ == "__main__":

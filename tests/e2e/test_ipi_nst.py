@@ -15,13 +15,9 @@ is removed and the run proceeds; a live listener on the address makes run.sh ref
 Without IPI_ROOT: prints a skip message and exits 77.
 """
 
-import argparse
 import os
-import shutil
 import socket
 import sys
-import tempfile
-import traceback
 
 import numpy as np
 
@@ -92,38 +88,18 @@ def check_socket_rules(gapd, workdir):
     print("stale socket: removed, run completed (exit 0), nothing left behind")
 
 
+def body(a, gapd, workdir):
+    for barostat in ("anisotropic", "flexible"):
+        run_dir = os.path.join(workdir, barostat)
+        _, out = common.run_ipi_input("nst", gapd, run_dir, a.timeout / 3, args=[common.SMALL_MODEL],
+                                      env={"STEPS": str(a.steps), "BAROSTAT": barostat})
+        print(out.rstrip())
+        check_run(gapd, run_dir, a.steps, workdir, barostat)
+    check_socket_rules(gapd, workdir)
+
+
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--gapd", required=True)
-    p.add_argument("--timeout", type=float, default=500)
-    p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--keep", action="store_true")
-    a = p.parse_args()
-    if common.ipi_root_or_none() is None:
-        print("SKIP: set IPI_ROOT to an i-PI checkout (v3.3.0) to run this test")
-        return common.SKIP
-    gapd = os.path.abspath(a.gapd)
-    workdir = tempfile.mkdtemp(prefix="gapd_e2e_ipi_nst_")
-    ok = False
-    try:
-        with common.Watchdog(a.timeout, "test_ipi_nst"):
-            for barostat in ("anisotropic", "flexible"):
-                run_dir = os.path.join(workdir, barostat)
-                _, out = common.run_ipi_input("nst", gapd, run_dir, a.timeout / 3, args=[common.SMALL_MODEL],
-                                              env={"STEPS": str(a.steps), "BAROSTAT": barostat})
-                print(out.rstrip())
-                check_run(gapd, run_dir, a.steps, workdir, barostat)
-            check_socket_rules(gapd, workdir)
-        ok = True
-        print("PASS")
-        return 0
-    except (TestFailure, TimeoutError, Exception) as e:  # noqa: BLE001 - any error is a failure
-        traceback.print_exc()
-        print("FAIL: %s (files in %s)" % (e, workdir))
-        return 1
-    finally:
-        if ok and not a.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
+    return common.ipi_input_test_main("test_ipi_nst", __doc__.split("\n")[0], body, steps=20, timeout=500)
 
 
 if __name__ == "__main__":

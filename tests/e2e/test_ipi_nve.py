@@ -13,14 +13,10 @@ the conserved energy moves much less than the potential energy it exchanges with
 Without IPI_ROOT: prints a skip message and exits 77.
 """
 
-import argparse
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
-import traceback
 
 import numpy as np
 
@@ -67,51 +63,31 @@ def check_run(name, cols, dt_fs, temperature):
                           % (name, np.max(np.abs(cons - cons[0])), np.ptp(pot)))
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--gapd", required=True)
-    p.add_argument("--timeout", type=float, default=400)
-    p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--keep", action="store_true")
-    a = p.parse_args()
-    if common.ipi_root_or_none() is None:
-        print("SKIP: set IPI_ROOT to an i-PI checkout (v3.3.0) to run this test")
-        return common.SKIP
-    gapd = os.path.abspath(a.gapd)
-    workdir = tempfile.mkdtemp(prefix="gapd_e2e_ipi_nve_")
-    ok = False
-    try:
-        with common.Watchdog(a.timeout, "test_ipi_nve"):
-            run_dir, cols = run_nve(gapd, workdir, "nve_1fs", a.steps, a.timeout * 0.4, {})
-            check_run("default input", cols, 1.0, 300.0)
-            _, cols2 = run_nve(gapd, workdir, "nve_2fs", a.steps // 2, a.timeout * 0.4,
-                               {"TIMESTEP": "2", "TEMPERATURE": "600"})
-            check_run("TIMESTEP=2 TEMPERATURE=600", cols2, 2.0, 600.0)
+def body(a, gapd, workdir):
+    run_dir, cols = run_nve(gapd, workdir, "nve_1fs", a.steps, a.timeout * 0.4, {})
+    check_run("default input", cols, 1.0, 300.0)
+    _, cols2 = run_nve(gapd, workdir, "nve_2fs", a.steps // 2, a.timeout * 0.4,
+                       {"TIMESTEP": "2", "TEMPERATURE": "600"})
+    check_run("TIMESTEP=2 TEMPERATURE=600", cols2, 2.0, 600.0)
 
-            r = subprocess.run([sys.executable, CONSERVATION, os.path.join(run_dir, "nve.out"), "--atoms",
-                                str(N_ATOMS)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
-            print(r.stdout.rstrip())
-            if r.returncode != 0:
-                raise TestFailure("conservation.py exited %d" % r.returncode)
-            m = re.search(r"drift\s+=\s+(\S+) meV/atom/ps", r.stdout)
-            f = re.search(r"fluctuation\s+=\s+(\S+) meV/atom", r.stdout)
-            if not (m and f and np.isfinite(float(m.group(1))) and float(f.group(1)) > 0):
-                raise TestFailure("conservation.py: no finite drift / positive fluctuation in its output")
-            bad = subprocess.run([sys.executable, CONSERVATION, os.path.join(run_dir, "ipi.log"), "--atoms", "320"],
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
-            if bad.returncode != 1 or len(bad.stdout.strip().splitlines()) != 1:
-                raise TestFailure("conservation.py on a non-properties file: exit %d, output %r (expected one "
-                                  "line, exit 1)" % (bad.returncode, bad.stdout))
-        ok = True
-        print("PASS")
-        return 0
-    except (TestFailure, TimeoutError, Exception) as e:  # noqa: BLE001 - any error is a failure
-        traceback.print_exc()
-        print("FAIL: %s (files in %s)" % (e, workdir))
-        return 1
-    finally:
-        if ok and not a.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
+    r = subprocess.run([sys.executable, CONSERVATION, os.path.join(run_dir, "nve.out"), "--atoms",
+                        str(N_ATOMS)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+    print(r.stdout.rstrip())
+    if r.returncode != 0:
+        raise TestFailure("conservation.py exited %d" % r.returncode)
+    m = re.search(r"drift\s+=\s+(\S+) meV/atom/ps", r.stdout)
+    f = re.search(r"fluctuation\s+=\s+(\S+) meV/atom", r.stdout)
+    if not (m and f and np.isfinite(float(m.group(1))) and float(f.group(1)) > 0):
+        raise TestFailure("conservation.py: no finite drift / positive fluctuation in its output")
+    bad = subprocess.run([sys.executable, CONSERVATION, os.path.join(run_dir, "ipi.log"), "--atoms", "320"],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+    if bad.returncode != 1 or len(bad.stdout.strip().splitlines()) != 1:
+        raise TestFailure("conservation.py on a non-properties file: exit %d, output %r (expected one "
+                          "line, exit 1)" % (bad.returncode, bad.stdout))
+
+
+def main():
+    return common.ipi_input_test_main("test_ipi_nve", __doc__.split("\n")[0], body, steps=20, timeout=400)
 
 
 if __name__ == "__main__":

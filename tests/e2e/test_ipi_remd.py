@@ -13,12 +13,8 @@ and how the requests were split between the clients.
 Without IPI_ROOT: prints a skip message and exits 77.
 """
 
-import argparse
 import os
-import shutil
 import sys
-import tempfile
-import traceback
 
 import numpy as np
 
@@ -68,51 +64,31 @@ def check_run(run_dir, steps):
     return accepted, rejected, len(changes)
 
 
+def body(a, gapd, workdir):
+    run_dir = os.path.join(workdir, "remd")
+    _, out = common.run_ipi_input("remd", gapd, run_dir, a.timeout * 0.8, args=[common.SMALL_MODEL],
+                                  env={"STEPS": str(a.steps), "REMD_CLIENTS": str(CLIENTS),
+                                       "IPI_VERBOSITY": "high", "GAPD_EXTRA_ARGS": "-v"})
+    print(out.rstrip())
+    counts = []
+    for k in range(1, CLIENTS + 1):
+        n = common.gapd_request_count(os.path.join(run_dir, "gapd_%d.log" % k))
+        if n is None:
+            raise TestFailure("gapd %d: no 'EXIT from i-PI after N requests' in its log" % k)
+        counts.append(n)
+    expected = len(TEMPERATURES) * (a.steps + 1)
+    print("requests served by the %d gapd instances: %s (total %d, expected %d)"
+          % (CLIENTS, counts, sum(counts), expected))
+    if sum(counts) != expected:
+        raise TestFailure("the gapd instances answered %d requests, expected %d" % (sum(counts), expected))
+    accepted, rejected, changes = check_run(run_dir, a.steps)
+    print("exchanges: %d attempted, %d accepted (%.0f%%), permutation changed at %d steps; ensemble "
+          "temperatures of all replicas follow remd.remd_idx"
+          % (accepted + rejected, accepted, 100.0 * accepted / (accepted + rejected), changes))
+
+
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--gapd", required=True)
-    p.add_argument("--timeout", type=float, default=500)
-    p.add_argument("--steps", type=int, default=30)
-    p.add_argument("--keep", action="store_true")
-    a = p.parse_args()
-    if common.ipi_root_or_none() is None:
-        print("SKIP: set IPI_ROOT to an i-PI checkout (v3.3.0) to run this test")
-        return common.SKIP
-    gapd = os.path.abspath(a.gapd)
-    workdir = tempfile.mkdtemp(prefix="gapd_e2e_ipi_remd_")
-    ok = False
-    try:
-        with common.Watchdog(a.timeout, "test_ipi_remd"):
-            run_dir = os.path.join(workdir, "remd")
-            _, out = common.run_ipi_input("remd", gapd, run_dir, a.timeout * 0.8, args=[common.SMALL_MODEL],
-                                          env={"STEPS": str(a.steps), "REMD_CLIENTS": str(CLIENTS),
-                                               "IPI_VERBOSITY": "high", "GAPD_EXTRA_ARGS": "-v"})
-            print(out.rstrip())
-            counts = []
-            for k in range(1, CLIENTS + 1):
-                n = common.gapd_request_count(os.path.join(run_dir, "gapd_%d.log" % k))
-                if n is None:
-                    raise TestFailure("gapd %d: no 'EXIT from i-PI after N requests' in its log" % k)
-                counts.append(n)
-            expected = len(TEMPERATURES) * (a.steps + 1)
-            print("requests served by the %d gapd instances: %s (total %d, expected %d)"
-                  % (CLIENTS, counts, sum(counts), expected))
-            if sum(counts) != expected:
-                raise TestFailure("the gapd instances answered %d requests, expected %d" % (sum(counts), expected))
-            accepted, rejected, changes = check_run(run_dir, a.steps)
-            print("exchanges: %d attempted, %d accepted (%.0f%%), permutation changed at %d steps; ensemble "
-                  "temperatures of all replicas follow remd.remd_idx"
-                  % (accepted + rejected, accepted, 100.0 * accepted / (accepted + rejected), changes))
-        ok = True
-        print("PASS")
-        return 0
-    except (TestFailure, TimeoutError, Exception) as e:  # noqa: BLE001 - any error is a failure
-        traceback.print_exc()
-        print("FAIL: %s (files in %s)" % (e, workdir))
-        return 1
-    finally:
-        if ok and not a.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
+    return common.ipi_input_test_main("test_ipi_remd", __doc__.split("\n")[0], body, steps=30, timeout=500)
 
 
 if __name__ == "__main__":
