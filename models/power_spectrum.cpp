@@ -155,6 +155,17 @@ PowerSpectrum::PowerSpectrum(const SoapHypers& h, const std::vector<int>& select
     size_ = static_cast<int>(selection.size());
 }
 
+double PowerSpectrum::normalize_in_place(double* x) const {
+    double norm2 = 0.0;
+    for (int k = 0; k < size_; ++k) norm2 += x[k] * x[k];
+    const double norm = std::sqrt(norm2);
+    if (normalize_ && norm > 0.0) {
+        const double inv = 1.0 / norm;
+        for (int k = 0; k < size_; ++k) x[k] *= inv;
+    }
+    return norm;
+}
+
 double PowerSpectrum::compute_selected(const double* c, double* x) const {
     const int N = nmax_;
     for (const Entry& e : entries_) {
@@ -164,14 +175,7 @@ double PowerSpectrum::compute_selected(const double* c, double* x) const {
         for (int r = 0; r < e.rows; ++r) acc += ca[r * N] * cb[r * N];
         x[e.out] = e.factor * acc;
     }
-    double norm2 = 0.0;
-    for (int k = 0; k < size_; ++k) norm2 += x[k] * x[k];
-    const double norm = std::sqrt(norm2);
-    if (normalize_ && norm > 0.0) {
-        const double inv = 1.0 / norm;
-        for (int k = 0; k < size_; ++k) x[k] *= inv;
-    }
-    return norm;
+    return normalize_in_place(x);
 }
 
 void PowerSpectrum::backpropagate_selected(const double* c, const double* gp, double* dc) const {
@@ -217,14 +221,7 @@ double PowerSpectrum::compute(const double* c, double* x) const {
             }
         }
     }
-    double norm2 = 0.0;
-    for (int k = 0; k < size_; ++k) norm2 += x[k] * x[k];
-    const double norm = std::sqrt(norm2);
-    if (normalize_ && norm > 0.0) {
-        const double inv = 1.0 / norm;
-        for (int k = 0; k < size_; ++k) x[k] *= inv;
-    }
-    return norm;
+    return normalize_in_place(x);
 }
 
 void PowerSpectrum::backpropagate(const double* c, const double* x, double norm, const double* g, double* dc,

@@ -48,6 +48,8 @@ public:
     void to_full_layout(const double* in, double* full) const;
 
 private:
+    // Divides by the 2-norm when normalize is on; returns the norm before dividing (the backward pass needs it).
+    double normalize_in_place(double* features) const;
     double compute_selected(const double* coefficients, double* features) const;
     void backpropagate_selected(const double* coefficients, const double* dE_dp, double* dE_dcoefficients) const;
 
