@@ -90,22 +90,6 @@ struct PeakMeter {
     double growth_mb() const { return resettable ? proc_status_mb("VmHWM") - baseline : -1.0; }
 };
 
-struct Deviation {
-    double energy_per_atom = 0, max_force = 0, rms_force = 0;  // eV/atom, eV/Å, eV/Å
-};
-
-Deviation deviation(const GapPrediction& a, const GapPrediction& ref) {
-    Deviation d;
-    const double n = static_cast<double>(ref.atom_energies.size());
-    d.energy_per_atom = std::abs(a.energy - ref.energy) / n;
-    if (ref.forces.rows() > 0) {
-        const Matrix3N diff = a.forces - ref.forces;
-        d.max_force = diff.cwiseAbs().maxCoeff();
-        d.rms_force = std::sqrt(diff.squaredNorm() / (3.0 * n));
-    }
-    return d;
-}
-
 int run_gap_bench(const BenchOptions& o) {
     const double rss_before_model = proc_status_mb("VmRSS");
     const KernelPrecision precision = parse_kernel_precision(o.precision);
@@ -134,10 +118,7 @@ int run_gap_bench(const BenchOptions& o) {
         set_thread_count(1);
         for (int rep : o.sizes) {
             const Structure s = batio3_supercell(rep);
-            calc->set_kernel_precision(KernelPrecision::Float64);
-            const GapPrediction ref = calc->compute(s, !o.energy_only);
-            calc->set_kernel_precision(KernelPrecision::Float32);
-            const Deviation d = deviation(calc->compute(s, !o.energy_only), ref);
+            const KernelPrecisionDeviation d = float32_deviation(*calc, s, !o.energy_only);
             std::printf("float32 vs float64, %zu atoms: |dE| %.3g meV/atom, max |dF| %.3g meV/Å, rms dF %.3g meV/Å\n",
                         s.size(), 1e3 * d.energy_per_atom, 1e3 * d.max_force, 1e3 * d.rms_force);
         }

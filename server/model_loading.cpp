@@ -3,6 +3,8 @@
 #include "models/native_model_file.hpp"
 
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <iostream>
 #include <stdexcept>
 #ifdef _OPENMP
@@ -58,6 +60,37 @@ int current_thread_count() {
 #else
     return 1;
 #endif
+}
+
+KernelPrecisionDeviation deviation(const GapPrediction& a, const GapPrediction& ref) {
+    KernelPrecisionDeviation d;
+    const double n = static_cast<double>(ref.atom_energies.size());
+    d.energy_per_atom = std::abs(a.energy - ref.energy) / n;
+    if (ref.forces.rows() > 0) {
+        const Matrix3N diff = a.forces - ref.forces;
+        d.max_force = diff.cwiseAbs().maxCoeff();
+        d.rms_force = std::sqrt(diff.squaredNorm() / (3.0 * n));
+    }
+    return d;
+}
+
+KernelPrecisionDeviation float32_deviation(GapCalculator& calculator, const Structure& structure, bool forces) {
+    const KernelPrecision was = calculator.kernel_precision();
+    calculator.set_kernel_precision(KernelPrecision::Float64);
+    const GapPrediction reference = calculator.compute(structure, forces);
+    calculator.set_kernel_precision(KernelPrecision::Float32);
+    const GapPrediction single = calculator.compute(structure, forces);
+    calculator.set_kernel_precision(was);
+    return deviation(single, reference);
+}
+
+void report_float32_deviation(GapCalculator& calculator, const Structure& structure, const std::string& what) {
+    const KernelPrecisionDeviation d = float32_deviation(calculator, structure);
+    std::fprintf(stderr, "gapd: float32 kernel vs float64 on %s: |dE| %.3g meV/atom, max |dF| %.3g meV/Å\n",
+                 what.c_str(), 1e3 * d.energy_per_atom, 1e3 * d.max_force);
+    if (d.energy_per_atom > 1e-3)
+        std::fprintf(stderr, "gapd: warning: float32 changes this model's energy by more than 1 meV/atom; "
+                             "use --precision float64 for production runs (docs/benchmarks.md)\n");
 }
 
 }  // namespace gapd

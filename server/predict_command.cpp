@@ -88,6 +88,8 @@ int run_predict(const PredictOptions& o) {
     const LoadedModels models = load_models(o.model, o.dipoles, parse_radial_mode(o.radial));
     if (models.gap) models.gap->set_kernel_precision(parse_kernel_precision(o.precision));
     std::vector<ExtxyzFrame> frames = read_extxyz(o.input);
+    if (models.gap && o.precision == "float32" && !frames.empty())
+        report_float32_deviation(*models.gap, frames.front().structure, o.input + " frame 0");
     auto last_report = std::chrono::steady_clock::now();
     for (std::size_t f = 0; f < frames.size(); ++f) {
         ExtxyzFrame& frame = frames[f];

@@ -3,6 +3,7 @@
 
 #include "client_protocol/driver_session.hpp"
 #include "client_protocol/stop_signal.hpp"
+#include "models/extxyz.hpp"
 #include "server/commands.hpp"
 #include "server/dipole_options.hpp"
 #include "server/gap_force_engine.hpp"
@@ -12,6 +13,7 @@
 #include "server/thread_division.hpp"
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -29,6 +31,22 @@ struct ServeOptions {
     DipoleOptions dipoles;
 };
 
+// --precision float32: the deviation on the template when it is an extxyz with a cell (i-PI's own xyz
+// format carries the cell in a comment gapd does not parse: then the check is skipped, and said so).
+void report_float32_on_template(GapCalculator& calculator, const std::string& path) {
+    std::vector<ExtxyzFrame> frames;
+    try {
+        frames = read_extxyz(path);
+    } catch (const std::exception&) {
+    }
+    if (frames.empty() || !frames.front().structure.any_periodic()) {
+        std::fprintf(stderr, "gapd: float32 kernel: deviation not checked (%s is not an extxyz with a Lattice; "
+                             "`gapd predict --precision float32` on a structure reports it)\n", path.c_str());
+        return;
+    }
+    report_float32_deviation(calculator, frames.front().structure, path);
+}
+
 int run_serve(const ServeOptions& o) {
     set_thread_count(o.threads);
     // --connections N: the --threads total (default: OpenMP's) divided between the N connections.
@@ -39,6 +57,7 @@ int run_serve(const ServeOptions& o) {
     // Fail before connecting: a first request that cannot be computed would leave i-PI without a client.
     // (The cell-dipole shell check needs the cell, which only the first request brings.)
     if (models.gap) models.gap->check_species(numbers, o.template_path);
+    if (models.gap && o.precision == "float32") report_float32_on_template(*models.gap, o.template_path);
     std::optional<DipoleServing> dipoles;
     if (models.dipole) {
         check_dipole_template(*models.dipole, numbers, models.selection, models.roles, o.template_path);
