@@ -10,6 +10,9 @@ The returned dict has:
   description, soap, zeta, species (None if the file holds only a dipole model)
   self_contributions  {Z: eV}
   sparse              {Z: {"points": (M, D) float64 array, "weights": (M,) float64 array}}
+  selected_features   None, or the sorted indices of the power-spectrum components the model uses, in the
+                      *compressed* layout (docs/model_format.md, docs/feature_selection.md); the points above
+                      stay in the full layout, with zeros outside the selection
   dipole              None, or the SA-GPR dipole model: {"soap", "kernel", "zeta", "inversion_symmetry",
                       "baseline": {Z: (3,)}, "cell_roles", "sparse": {Z: {"points": (M, 3Q), "weights": (M, 3)
                       [, "scalar_points": (M, D)]}}} (e·Å weights; Cartesian lambda=1 layout, docs/dipoles.md)
@@ -26,6 +29,7 @@ import numpy as np
 
 MAGIC = b"GAPDMODL"
 SUPPORTED_VERSION = 1
+KNOWN_FEATURES = {"feature_selection"}  # header required_features this reader understands
 PREFIX = struct.Struct("<8sIQI")  # magic, format version, header length, header CRC32 (24 bytes)
 
 
@@ -50,8 +54,6 @@ def read_gapd_model(path):
     if zlib.crc32(header_bytes) != header_crc:
         raise ValueError(f"{path}: header checksum mismatch (file corrupted)")
     header = json.loads(header_bytes.decode("utf-8"))
-    if header.get("required_features"):
-        raise ValueError(f"{path}: this script does not support required features {header['required_features']}")
 
     arrays = {}
     for entry in header["arrays"]:
@@ -67,9 +69,12 @@ def read_gapd_model(path):
             raise ValueError(f"{path}: array '{name}': nbytes does not match its shape and dtype")
         arrays[name] = np.frombuffer(raw, dtype=dtype, count=count).reshape(entry["shape"])
 
+    unknown = [f for f in header.get("required_features", []) if f not in KNOWN_FEATURES]
+    if unknown:
+        raise ValueError(f"{path}: header field 'required_features': this reader does not support {unknown}")
     model = {"format_version": version, "header": header, "description": header.get("description", ""),
              "soap": None, "zeta": None, "species": None, "self_contributions": {}, "sparse": {}, "dipole": None,
-             "arrays": arrays}
+             "selected_features": None, "arrays": arrays}
     if "potential" in header:
         soap = header["soap"]
         potential = header["potential"]
@@ -79,6 +84,11 @@ def read_gapd_model(path):
             if points.shape != (weights.shape[0], dim):
                 raise ValueError(f"{path}: array '{s['points']}' has shape {points.shape}, expected (M, {dim})")
             model["sparse"][s["species"]] = {"points": points, "weights": weights}
+        if "selected_features" in potential:
+            selected = [int(i) for i in potential["selected_features"]]
+            if selected != sorted(set(selected)) or not all(0 <= i < dim for i in selected):
+                raise ValueError(f"{path}: potential.selected_features: not sorted unique indices below {dim}")
+            model["selected_features"] = selected
         model.update(soap=soap, zeta=potential["zeta"], species=soap["species"],
                      self_contributions=dict(sorted((int(z), e) for z, e in potential["self_contributions"].items())))
     if "dipole" in header:
@@ -128,7 +138,9 @@ def print_gap(model):
     print(f"  SOAP: nmax {soap['max_radial']}, lmax {soap['max_angular']}, sigma {soap['gaussian_sigma']} A, "
           f"cutoff {cutoff['type']} rc {cutoff['cutoff']} A (smooth width {cutoff['smooth_width']} A), "
           f"normalize {soap['normalize']}, librascal spline accuracy {soap['librascal_spline_accuracy']}")
-    print(f"  species {model['species']}, {power_spectrum_size(soap)} features, zeta {model['zeta']}")
+    selected = model["selected_features"]
+    used = "" if selected is None else f" ({len(selected)} selected)"
+    print(f"  species {model['species']}, {power_spectrum_size(soap)} features{used}, zeta {model['zeta']}")
     print(f"  self contributions (eV): {model['self_contributions']}")
     for z, s in model["sparse"].items():
         print(f"  species {z}: {s['points'].shape[0]} sparse points, "
