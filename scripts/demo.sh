@@ -4,7 +4,7 @@
 # data/models/MODEL_CARD.md):
 #   - with IPI_ROOT set (an i-PI v3.3.0 checkout): a short BaTiO3 NVT run with dipoles streamed as extras
 #     (ipi_inputs/dipole, 40 atoms, 300 K), then the analysis: static dielectric constant from the dipole
-#     fluctuations and polarization histograms (scripts/analysis, PNG in demo_output/);
+#     fluctuations, polarization and Ti-cell dipole histograms (scripts/analysis, PNG in demo_output/);
 #   - without: how to get i-PI, then `gapd eval` of the default model on the held-out DFT structures
 #     (data/batio3_pbesol_test.extxyz: errors against PBEsol) and `gapd predict` with dipoles on one cell.
 # Environment: IPI_ROOT, DEMO_STEPS (MD steps, default 400), GAPD_THREADS (default: all cores).
@@ -67,7 +67,11 @@ PYEOF
   echo "demo: polarization histograms (scripts/analysis/polarization.py)"
   "$PYTHON" scripts/analysis/polarization.py --dipoles "$out/dipole/dipole.dipole_0" \
     --cell-from "$out/dipole/init.xyz" --skip "$skip" --png "$out/polarization.png" | tail -n 8
-  echo "  plot: demo_output/polarization.png; all i-PI output: demo_output/dipole/"
+  echo
+  echo "demo: Ti-centred unit-cell dipoles (scripts/analysis/cell_dipoles.py)"
+  "$PYTHON" scripts/analysis/cell_dipoles.py --cell-dipoles "$out/dipole/dipole.cell_dipoles_0" \
+    --template "$out/dipole/init.xyz" --skip "$skip" --png "$out/cell_dipoles.png" | tail -n 6
+  echo "  plots: demo_output/polarization.png, demo_output/cell_dipoles.png; all i-PI output: demo_output/dipole/"
   echo "  (a 40-atom cell for $steps fs is far too short for a converged dielectric constant: this shows the pipeline)"
 else
   cat <<'MSG'

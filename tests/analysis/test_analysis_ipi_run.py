@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """End to end with a real i-PI ($IPI_ROOT, v3.3.0) and gapd: ipi_inputs/dipole (40-atom BaTiO3 NVT, SYNTHETIC
-models), with the input copied and changed in a temporary directory only (total_steps, socket address, volume
-and cell_h in the properties, the cell_dipoles extras saved next to the dipole). Then every analysis tool runs
+models), with the input copied and changed in a temporary directory only (total_steps, socket address; the
+input itself saves volume and cell_h in the properties and the cell_dipoles extras next to the dipole, which
+this test checks). Then every analysis tool runs
 on the files i-PI wrote, and:
   - the sum of the Ti-centred cell dipoles equals the total dipole in every frame (two i-PI trajectories,
     docs/dipoles.md: sum_Ti d_Ti = M);
@@ -32,10 +33,10 @@ def make_input(src_dir, run_dir, steps, address):
     edits = [
         ("<total_steps> 50 </total_steps>", "<total_steps> %d </total_steps>" % steps),
         ("<address> gapd-dipole </address>", "<address> %s </address>" % address),
-        ("potential{electronvolt} ]", "potential{electronvolt}, volume, cell_h ]"),
-        ("<trajectory filename='dipole' stride='1' extra_type='dipole'> extras </trajectory>",
-         "<trajectory filename='dipole' stride='1' extra_type='dipole'> extras </trajectory>\n"
-         "    <trajectory filename='cd' stride='1' extra_type='cell_dipoles'> extras </trajectory>"),
+        # ipi_inputs/dipole/input.xml itself saves volume, cell_h and the cell_dipoles extras (checked here).
+        ("potential{electronvolt}, volume, cell_h ]", "potential{electronvolt}, volume, cell_h ]"),
+        ("<trajectory filename='cell_dipoles' stride='1' extra_type='cell_dipoles'> extras </trajectory>",
+         "<trajectory filename='cell_dipoles' stride='1' extra_type='cell_dipoles'> extras </trajectory>"),
     ]
     for old, new in edits:
         if old not in xml:
@@ -79,7 +80,7 @@ def run_md(gapd, run_dir, timeout):
 def check(run_dir):
     f = lambda name: os.path.join(run_dir, name)
     steps, M, _ = ipi_files.read_extras(f("dipole.dipole_0"), "dipole")
-    steps_cd, cd, _ = ipi_files.read_extras(f("dipole.cd_0"), "cell_dipoles")
+    steps_cd, cd, _ = ipi_files.read_extras(f("dipole.cell_dipoles_0"), "cell_dipoles")
     assert np.array_equal(steps, steps_cd) and cd.shape == (len(steps), 8, 3), cd.shape
     err = np.max(np.abs(cd.sum(axis=1) - M)) / np.max(np.abs(M))
     assert err < 1e-12, "sum of cell dipoles != dipole: %g" % err
@@ -98,7 +99,7 @@ def check(run_dir):
     base = ["--dipoles", f("dipole.dipole_0"), "--properties", f("dipole.out"), "--skip", 10]
     for name, args in (("susceptibility", base + ["--blocks", 5, "-o", f("chi.dat"), "--png", f("chi.png")]),
                        ("polarization", base + ["--png", f("P.png"), "--table", f("P.dat")]),
-                       ("cell_dipoles", ["--cell-dipoles", f("dipole.cd_0"), "--template", f("init.xyz"), "--skip", 10,
+                       ("cell_dipoles", ["--cell-dipoles", f("dipole.cell_dipoles_0"), "--template", f("init.xyz"), "--skip", 10,
                                          "--png", f("cd.png"), "--table", f("cd.dat")])):
         rc, out, errtxt = common.tool(name, *args)
         assert rc == 0, (name, errtxt)
