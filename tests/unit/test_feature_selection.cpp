@@ -3,6 +3,7 @@
 // zero on the unselected features, kernel rows for fitting, the native-file round trip, bad indices, and the
 // float32 deviation bound.
 
+#include "finite_difference.hpp"
 #include "librascal_fixtures.hpp"
 #include "models/fit_config.hpp"
 #include "models/fit_feature_selection.hpp"
@@ -21,7 +22,9 @@
 #include <numeric>
 
 using namespace gapd;
+using gapd::testing::derivative;
 using gapd::testing::librascal_fixture;
+using gapd::testing::max_force_fd_error;
 using gapd::testing::read_json;
 using gapd::testing::structure_from_json;
 
@@ -60,11 +63,6 @@ GapModel with_selection(GapModel m, const std::vector<int>& sel) {
     return m;
 }
 
-template <class F>
-double derivative(F f, double h) {
-    return (8.0 * (f(h) - f(-h)) - (f(2 * h) - f(-2 * h))) / (12.0 * h);
-}
-
 double max_abs_diff(const GapPrediction& a, const GapPrediction& b) {
     return std::max({std::abs(a.energy - b.energy), (a.forces - b.forces).cwiseAbs().maxCoeff(),
                      (a.virial - b.virial).cwiseAbs().maxCoeff()});
@@ -90,19 +88,7 @@ TEST_CASE("feature selection: forces and virial match finite differences") {
     const Structure s0 = fixture_structure("bto_40atom_triclinic");
     const GapPrediction p = calc.compute(s0, true);
     auto energy = [&](const Structure& s) { return calc.compute(s, false).energy; };
-    double worst = 0.0;
-    for (int i = 0; i < static_cast<int>(s0.size()); i += 7)
-        for (int a = 0; a < 3; ++a) {
-            const double fd = -derivative(
-                [&](double h) {
-                    Structure s = s0;
-                    s.positions(i, a) += h;
-                    return energy(s);
-                },
-                1e-4);
-            worst = std::max(worst, std::abs(fd - p.forces(i, a)));
-        }
-    CHECK(worst < 1e-6);
+    CHECK(max_force_fd_error(energy, s0, p.forces, 7) < 1e-6);
     CHECK(p.forces.cwiseAbs().maxCoeff() > 1e-3);  // not a trivially zero model
     Eigen::Matrix3d fd;
     for (int a = 0; a < 3; ++a)

@@ -45,18 +45,7 @@ TEST_CASE("forces are minus the finite-difference gradient of the energy") {
     for (const Structure& s0 : {fixture_structure("bto_5atom_cubic"), fixture_structure("bto_40atom_triclinic"),
                                 skewed_small_cell(fixture_structure("bto_5atom_cubic"))}) {
         const GapPrediction p = calculator().compute(s0, true);
-        double worst = 0.0;
-        for (int i = 0; i < static_cast<int>(s0.size()); i += (s0.size() > 10 ? 7 : 1))
-            for (int a = 0; a < 3; ++a) {
-                const double fd = -derivative(
-                    [&](double h) {
-                        Structure s = s0;
-                        s.positions(i, a) += h;
-                        return energy(s);
-                    },
-                    1e-4);
-                worst = std::max(worst, std::abs(fd - p.forces(i, a)));
-            }
+        const double worst = max_force_fd_error(energy, s0, p.forces, s0.size() > 10 ? 7 : 1);
         CAPTURE(s0.size());
         // The energy carries ~1e-11 eV of round-off (cancelling kernel terms), so the stencil itself is only
         // good to ~1e-7 eV/Å here; a wrong sign or a missing term shows up at 1e-3 and above.
