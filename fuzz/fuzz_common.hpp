@@ -47,4 +47,12 @@ private:
     std::abort();
 }
 
+// Reader errors must be one line that starts with the file name (docs/reliability.md).
+inline void check_error_names_file(const std::runtime_error& e, const std::string& path) {
+    if (std::string(e.what()).rfind(path, 0) != 0) {
+        std::fprintf(stderr, "error does not start with the file name: %s\n", e.what());
+        invariant_failed("error message without the file name");
+    }
+}
+
 }  // namespace gapd::fuzz

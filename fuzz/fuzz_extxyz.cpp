@@ -17,13 +17,6 @@ bool same_doubles(const double* a, const double* b, std::size_t n) {
     return true;
 }
 
-void check_error(const std::runtime_error& e, const std::string& path) {
-    if (std::string(e.what()).rfind(path, 0) != 0) {
-        std::fprintf(stderr, "error does not start with the file name: %s\n", e.what());
-        gapd::fuzz::invariant_failed("error message without the file name");
-    }
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -35,14 +28,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const std::vector<int> numbers = gapd::read_template_numbers(path);
         if (numbers.empty()) gapd::fuzz::invariant_failed("template without atoms accepted");
     } catch (const std::runtime_error& e) {
-        check_error(e, path);
+        gapd::fuzz::check_error_names_file(e, path);
     }
 
     std::vector<gapd::ExtxyzFrame> frames;
     try {
         frames = gapd::read_extxyz(path);
     } catch (const std::runtime_error& e) {
-        check_error(e, path);
+        gapd::fuzz::check_error_names_file(e, path);
         return 0;
     }
     try {
