@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <stdexcept>
@@ -547,6 +548,17 @@ std::vector<double> info_doubles(const ExtxyzFrame& frame, const std::string& ke
         if (!parse_double(words[k], values[k]) || !std::isfinite(values[k]))
             throw std::runtime_error(where + "info key '" + key + "' is not a finite number: '" + it->second + "'");
     return values;
+}
+
+std::string format_info_numbers(const double* values, int n) {
+    std::string out;
+    char buf[32];
+    for (int k = 0; k < n; ++k) {
+        std::snprintf(buf, sizeof buf, "%.17g", values[k]);
+        if (k) out += ' ';
+        out += buf;
+    }
+    return out;
 }
 
 }  // namespace gapd

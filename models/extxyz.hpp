@@ -37,6 +37,8 @@ std::vector<ExtxyzFrame> read_extxyz(const std::string& path);
 // Writes all frames atomically (temporary file + rename), numbers in shortest round-trip form so that
 // reading gives back the same doubles. Arrays are written as R columns; info values are quoted when needed.
 void write_extxyz(const std::string& path, const std::vector<ExtxyzFrame>& frames);
+// n numbers as an info value ("%.17g", space-separated: reads back as the same doubles).
+std::string format_info_numbers(const double* values, int n);
 
 // Periodic table, H (1) to Og (118). Symbols are case-sensitive ("Ba", not "BA").
 int atomic_number(const std::string& symbol);  // throws std::invalid_argument for unknown symbols

@@ -15,7 +15,6 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
-#include <sstream>
 
 namespace gapd {
 
@@ -26,16 +25,6 @@ struct EvalOptions {
     PropertyKeys keys;
     int threads = 0, formula_unit_atoms = 5;
 };
-
-std::string format_numbers(const double* v, int n) {
-    std::ostringstream out;
-    char buf[32];
-    for (int k = 0; k < n; ++k) {
-        std::snprintf(buf, sizeof buf, "%.17g", v[k]);
-        out << (k ? " " : "") << buf;
-    }
-    return out.str();
-}
 
 int run_eval(const EvalOptions& o) {
     set_thread_count(o.threads);
@@ -66,16 +55,16 @@ int run_eval(const EvalOptions& o) {
         if (o.output.empty()) continue;
         // References stay under their own keys; predictions get the prefix (parity plots read both).
         ExtxyzFrame frame = std::move(f.raw);
-        frame.info[o.prefix + "energy"] = format_numbers(&p.energy, 1);
+        frame.info[o.prefix + "energy"] = format_info_numbers(&p.energy, 1);
         frame.arrays[o.prefix + "forces"] = p.forces;
-        if (dipoles) frame.info[o.prefix + "dipole"] = format_numbers(dipole.data(), 3);
-        if (dipoles && f.has_dipole) frame.info[o.prefix + "dipole_reference"] = format_numbers(reference.data(), 3);
+        if (dipoles) frame.info[o.prefix + "dipole"] = format_info_numbers(dipole.data(), 3);
+        if (dipoles && f.has_dipole) frame.info[o.prefix + "dipole_reference"] = format_info_numbers(reference.data(), 3);
         if (frame.structure.pbc[0] && frame.structure.pbc[1] && frame.structure.pbc[2] &&
             std::abs(frame.structure.cell.determinant()) > 0) {
             const Eigen::Matrix<double, 3, 3, Eigen::RowMajor> virial = p.virial;
             const Eigen::Matrix<double, 3, 3, Eigen::RowMajor> stress = -virial / std::abs(frame.structure.cell.determinant());
-            frame.info[o.prefix + "virial"] = format_numbers(virial.data(), 9);
-            frame.info[o.prefix + "stress"] = format_numbers(stress.data(), 9);
+            frame.info[o.prefix + "virial"] = format_info_numbers(virial.data(), 9);
+            frame.info[o.prefix + "stress"] = format_info_numbers(stress.data(), 9);
         }
         out.push_back(std::move(frame));
     }

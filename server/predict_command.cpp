@@ -12,7 +12,6 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
-#include <sstream>
 
 namespace gapd {
 
@@ -24,21 +23,11 @@ struct PredictOptions {
     DipoleOptions dipoles;
 };
 
-std::string format_numbers(const double* v, int n) {
-    std::ostringstream out;
-    char buf[32];
-    for (int k = 0; k < n; ++k) {
-        std::snprintf(buf, sizeof buf, "%.17g", v[k]);
-        out << (k ? " " : "") << buf;
-    }
-    return out.str();
-}
-
 void write_gap_results(const GapCalculator& calculator, ExtxyzFrame& frame, const std::string& prefix) {
     const std::string k_energy = prefix + "energy", k_forces = prefix + "forces", k_stress = prefix + "stress",
                       k_virial = prefix + "virial";
     const GapPrediction p = calculator.compute(frame.structure, /*gradients=*/true);
-    frame.info[k_energy] = format_numbers(&p.energy, 1);
+    frame.info[k_energy] = format_info_numbers(&p.energy, 1);
     frame.arrays[k_forces] = p.forces;
     // Stress and virial only mean something for a fully periodic cell with a volume.
     const double volume = frame.structure.cell.determinant();
@@ -46,8 +35,8 @@ void write_gap_results(const GapCalculator& calculator, ExtxyzFrame& frame, cons
     if (periodic && std::abs(volume) > 0) {
         Eigen::Matrix<double, 3, 3, Eigen::RowMajor> virial = p.virial;
         Eigen::Matrix<double, 3, 3, Eigen::RowMajor> stress = -p.virial / std::abs(volume);
-        frame.info[k_virial] = format_numbers(virial.data(), 9);
-        frame.info[k_stress] = format_numbers(stress.data(), 9);
+        frame.info[k_virial] = format_info_numbers(virial.data(), 9);
+        frame.info[k_stress] = format_info_numbers(stress.data(), 9);
     } else {
         frame.info.erase(k_virial);
         frame.info.erase(k_stress);
@@ -61,12 +50,12 @@ void write_dipole_results(const DipoleCalculator& calculator, const ExtrasSelect
     const DipoleResults d = compute_dipole_results(calculator, frame.structure, selection, roles);
     const DipolePrediction& p = d.prediction;
     const Eigen::Index n = p.partial.rows();
-    if (selection.dipole) frame.info[prefix + "dipole"] = format_numbers(p.total.data(), 3);
+    if (selection.dipole) frame.info[prefix + "dipole"] = format_info_numbers(p.total.data(), 3);
     if (selection.polarization) {
         const double volume = std::abs(frame.structure.cell.determinant());
         if (!(volume > 0)) throw std::runtime_error("polarization needs a cell with a volume");
         const Eigen::Vector3d polarization = p.total / volume;
-        frame.info[prefix + "polarization"] = format_numbers(polarization.data(), 3);
+        frame.info[prefix + "polarization"] = format_info_numbers(polarization.data(), 3);
     }
     if (selection.partial_dipoles) frame.arrays[prefix + "partial_dipoles"] = p.partial;
     if (selection.cell_dipoles) {
