@@ -1,84 +1,55 @@
 #include "models/power_spectrum.hpp"
 
 #include "models/gap_model.hpp"
+#include "models/radial_dispatch.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
-#include <type_traits>
 
 namespace gapd {
 
 namespace {
 
-constexpr int kMaxRadial = 32;  // bound for the small stack matrices below
-
-// Runs f with std::integral_constant<int, N> for the common nmax values (so that the n loops have
-// compile-time length and vectorise), and with 0 = "use the runtime n" otherwise.
-template <class F>
-void dispatch_radial(int n, F&& f) {
-    switch (n) {
-        case 4: f(std::integral_constant<int, 4>{}); break;
-        case 6: f(std::integral_constant<int, 6>{}); break;
-        case 8: f(std::integral_constant<int, 8>{}); break;
-        case 10: f(std::integral_constant<int, 10>{}); break;
-        case 12: f(std::integral_constant<int, 12>{}); break;
-        default: f(std::integral_constant<int, 0>{}); break;
-    }
-}
-
-// P = sum over `rows` (the 2l+1 values of m) of ca[row]^T cb[row], rows of length n (NT = n or 0).
+// P = sum over `rows` (the 2l+1 values of m) of ca[row]^T cb[row], rows of length n (NT = n or 0). Every
+// update is a broadcast times a row (Eigen SIMD), so no loop carries a serial reduction.
 template <int NT>
-void outer_products(const double* ca, const double* cb, int rows, int n_runtime, double* P) {
+void outer_products(const double* ca, const double* cb, int rows, int n_runtime, RadialSquare<NT>& P) {
     const int N = NT ? NT : n_runtime;
-    std::fill(P, P + N * N, 0.0);
+    P.setZero(N, N);
     for (int r = 0; r < rows; ++r) {
-        const double* ra = ca + r * N;
-        const double* rb = cb + r * N;
-        for (int n1 = 0; n1 < N; ++n1) {
-            const double v = ra[n1];
-            double* row = P + n1 * N;
-            for (int n2 = 0; n2 < N; ++n2) row[n2] += v * rb[n2];
-        }
+        const RadialRow<NT> rb(cb + r * N, N);
+        for (int n1 = 0; n1 < N; ++n1) P.row(n1) += ca[r * N + n1] * rb.transpose();
     }
 }
 
 // Adjoint of outer_products: da[r][n1] += sum_n2 H[n1][n2] cb[r][n2]; db[r][n2] += sum_n1 H[n1][n2] ca[r][n1].
+// Ht = H^T, so both are sums of rows scaled by coefficients.
 template <int NT>
-void outer_products_adjoint(const double* ca, const double* cb, const double* H, int rows, int n_runtime, double* da,
-                            double* db) {
+void outer_products_adjoint(const double* ca, const double* cb, const RadialSquare<NT>& H, const RadialSquare<NT>& Ht,
+                            int rows, int n_runtime, double* da, double* db) {
     const int N = NT ? NT : n_runtime;
     for (int r = 0; r < rows; ++r) {
-        const double* ra = ca + r * N;
-        const double* rb = cb + r * N;
-        double* dar = da + r * N;
-        double* dbr = db + r * N;
-        for (int n1 = 0; n1 < N; ++n1) {
-            const double* row = H + n1 * N;
-            double acc = 0.0;
-            for (int n2 = 0; n2 < N; ++n2) acc += row[n2] * rb[n2];
-            dar[n1] += acc;
-            const double v = ra[n1];
-            for (int n2 = 0; n2 < N; ++n2) dbr[n2] += v * row[n2];
+        RadialVector<NT> acc_a = RadialVector<NT>::Zero(N), acc_b = RadialVector<NT>::Zero(N);
+        for (int n = 0; n < N; ++n) {
+            acc_a += cb[r * N + n] * Ht.row(n).transpose();
+            acc_b += ca[r * N + n] * H.row(n).transpose();
         }
+        MutableRadialRow<NT>(da + r * N, N) += acc_a;
+        MutableRadialRow<NT>(db + r * N, N) += acc_b;
     }
 }
 
 // The same for ca = cb and a symmetric H (same-species keys): both terms of outer_products_adjoint equal H c,
-// so d[r][n1] += 2 sum_n2 H[n1][n2] c[r][n2] does half the work.
+// so d[r] += 2 H c[r] does half the work.
 template <int NT>
-void symmetric_outer_products_adjoint(const double* c, const double* H, int rows, int n_runtime, double* d) {
+void symmetric_outer_products_adjoint(const double* c, const RadialSquare<NT>& H, int rows, int n_runtime, double* d) {
     const int N = NT ? NT : n_runtime;
     for (int r = 0; r < rows; ++r) {
-        const double* rc = c + r * N;
-        double* dr = d + r * N;
-        for (int n1 = 0; n1 < N; ++n1) {
-            const double* row = H + n1 * N;
-            double acc = 0.0;
-            for (int n2 = 0; n2 < N; ++n2) acc += row[n2] * rc[n2];
-            dr[n1] += 2.0 * acc;
-        }
+        RadialVector<NT> acc = RadialVector<NT>::Zero(N);
+        for (int n = 0; n < N; ++n) acc += c[r * N + n] * H.row(n).transpose();
+        MutableRadialRow<NT>(d + r * N, N) += 2.0 * acc;
     }
 }
 
@@ -198,35 +169,38 @@ void PowerSpectrum::backpropagate_selected(const double* c, const double* gp, do
 
 double PowerSpectrum::compute(const double* c, double* x) const {
     if (!selection_.empty()) return compute_selected(c, x);
+    dispatch_radial(nmax_, [&](auto n_const) { compute_all<decltype(n_const)::value>(c, x); });
+    return normalize_in_place(x);
+}
+
+template <int NT>
+void PowerSpectrum::compute_all(const double* c, double* x) const {
     const int L = lmax_ + 1, N = nmax_;
-    double P[kMaxRadial * kMaxRadial];
+    RadialSquare<NT> P(N, N);
     for (const Key& k : keys_) {
         const double s = (k.a < k.b) ? std::sqrt(2.0) : 1.0;
         const double* ca = c + static_cast<std::size_t>(k.a) * nlm_ * N;
         const double* cb = c + static_cast<std::size_t>(k.b) * nlm_ * N;
         double* out = x + k.offset;
         for (int l = 0; l < L; ++l) {
-            // P = C_a^T C_b over the (2l+1) rows of this l; the inner loop runs over contiguous n2.
-            dispatch_radial(N, [&](auto n_const) {
-                outer_products<decltype(n_const)::value>(ca + l * l * N, cb + l * l * N, 2 * l + 1, N, P);
-            });
+            // P = C_a^T C_b over the (2l+1) rows of this l.
+            outer_products<NT>(ca + l * l * N, cb + l * l * N, 2 * l + 1, N, P);
             const double f = s * l_factor_[l];
             if (k.compressed) {
                 const double f2 = f * std::sqrt(2.0);
                 int pair = 0;
                 for (int n1 = 0; n1 < N; ++n1)
-                    for (int n2 = n1; n2 < N; ++n2, ++pair) out[pair * L + l] = (n1 == n2 ? f : f2) * P[n1 * N + n2];
+                    for (int n2 = n1; n2 < N; ++n2, ++pair) out[pair * L + l] = (n1 == n2 ? f : f2) * P(n1, n2);
             } else {
-                for (int q = 0; q < N * N; ++q) out[q * L + l] = f * P[q];
+                for (int n1 = 0; n1 < N; ++n1)
+                    for (int n2 = 0; n2 < N; ++n2) out[(n1 * N + n2) * L + l] = f * P(n1, n2);
             }
         }
     }
-    return normalize_in_place(x);
 }
 
 void PowerSpectrum::backpropagate(const double* c, const double* x, double norm, const double* g, double* dc,
                                   double* work) const {
-    const int L = lmax_ + 1, N = nmax_;
     // Through the normalization: dE/dp = (g - x (x.g)) / ||p||.
     const double* gp = g;
     if (normalize_ && norm > 0.0) {
@@ -237,8 +211,14 @@ void PowerSpectrum::backpropagate(const double* c, const double* x, double norm,
         gp = work;
     }
     if (!selection_.empty()) return backpropagate_selected(c, gp, dc);
+    dispatch_radial(nmax_, [&](auto n_const) { backpropagate_all<decltype(n_const)::value>(c, gp, dc); });
+}
+
+template <int NT>
+void PowerSpectrum::backpropagate_all(const double* c, const double* gp, double* dc) const {
+    const int L = lmax_ + 1, N = nmax_;
     std::fill(dc, dc + static_cast<std::size_t>(nspecies_) * nlm_ * N, 0.0);
-    double H[kMaxRadial * kMaxRadial];
+    RadialSquare<NT> H(N, N), Ht(N, N);
     for (const Key& k : keys_) {
         const double s = (k.a < k.b) ? std::sqrt(2.0) : 1.0;
         const double* ca = c + static_cast<std::size_t>(k.a) * nlm_ * N;
@@ -256,25 +236,24 @@ void PowerSpectrum::backpropagate(const double* c, const double* x, double norm,
                 for (int n1 = 0; n1 < N; ++n1)
                     for (int n2 = n1; n2 < N; ++n2, ++pair) {
                         const double h = f * gk[pair * L + l] * (n1 == n2 ? 1.0 : M_SQRT1_2);
-                        H[n1 * N + n2] = h;
-                        H[n2 * N + n1] = h;
+                        H(n1, n2) = h;
+                        H(n2, n1) = h;
                     }
             } else {
-                for (int q = 0; q < N * N; ++q) H[q] = f * gk[q * L + l];
+                for (int n1 = 0; n1 < N; ++n1)
+                    for (int n2 = 0; n2 < N; ++n2) H(n1, n2) = f * gk[(n1 * N + n2) * L + l];
                 if (k.a == k.b)  // P is symmetric, so only the symmetric part of H contributes
                     for (int n1 = 0; n1 < N; ++n1)
-                        for (int n2 = n1 + 1; n2 < N; ++n2)
-                            H[n1 * N + n2] = H[n2 * N + n1] = 0.5 * (H[n1 * N + n2] + H[n2 * N + n1]);
+                        for (int n2 = n1 + 1; n2 < N; ++n2) H(n1, n2) = H(n2, n1) = 0.5 * (H(n1, n2) + H(n2, n1));
             }
             // dC_a[lm][n1] += sum_n2 H[n1][n2] C_b[lm][n2];  dC_b[lm][n2] += sum_n1 H[n1][n2] C_a[lm][n1].
-            dispatch_radial(N, [&](auto n_const) {
-                constexpr int NT = decltype(n_const)::value;
-                if (k.a == k.b)  // H is symmetric for a = b (symmetrized above in the Full layout)
-                    symmetric_outer_products_adjoint<NT>(ca + l * l * N, H, 2 * l + 1, N, dca + l * l * N);
-                else
-                    outer_products_adjoint<NT>(ca + l * l * N, cb + l * l * N, H, 2 * l + 1, N, dca + l * l * N,
-                                               dcb + l * l * N);
-            });
+            if (k.a == k.b) {  // H is symmetric for a = b (symmetrized above in the Full layout)
+                symmetric_outer_products_adjoint<NT>(ca + l * l * N, H, 2 * l + 1, N, dca + l * l * N);
+            } else {
+                Ht = H.transpose();
+                outer_products_adjoint<NT>(ca + l * l * N, cb + l * l * N, H, Ht, 2 * l + 1, N, dca + l * l * N,
+                                           dcb + l * l * N);
+            }
         }
     }
 }

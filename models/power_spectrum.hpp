@@ -51,6 +51,11 @@ private:
     // Divides by the 2-norm when normalize is on; returns the norm before dividing (the backward pass needs it).
     double normalize_in_place(double* features) const;
     double compute_selected(const double* coefficients, double* features) const;
+    // Every feature of the layout, unnormalized; NT = nmax when it has a compile-time kernel, else 0.
+    template <int NT>
+    void compute_all(const double* coefficients, double* features) const;
+    template <int NT>
+    void backpropagate_all(const double* coefficients, const double* dE_dp, double* dE_dcoefficients) const;
     void backpropagate_selected(const double* coefficients, const double* dE_dp, double* dE_dcoefficients) const;
 
     // One selected component: out = factor * sum_r c[a_offset + r*nmax + n1] c[b_offset + r*nmax + n2], r < rows.
