@@ -54,33 +54,63 @@ double integer_power(double x, int n) {
 }
 
 // Rows [b0, b1) of the chunk: K = X T^T, E_i += sum_m w_m K_im^zeta, then (with gradients) the kernel
-// derivative K'_im = zeta w_m K_im^(zeta-1) overwrites K and dE/dX = K' T. Scalar is double or float; the
-// energy is summed in double either way.
-template <class Scalar>
-using RowMatrixT = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-
-template <class Scalar>
-void kernel_and_gradient(const RowMatrixT<Scalar>& X, const RowMatrixT<Scalar>& T, RowMatrixT<Scalar>& Kbuf,
-                         RowMatrixT<Scalar>& G, int b0, int b1, bool gradients, int zeta,
-                         const Eigen::VectorXd& weights, const int* chunk, Eigen::VectorXd& atom_energies,
-                         PhaseClock& phase) {
+// derivative K'_im = zeta w_m K_im^(zeta-1) overwrites K and dE/dX = K' T.
+void kernel_and_gradient(const RowMatrix& X, const RowMatrix& T, RowMatrix& Kbuf, RowMatrix& G, int b0, int b1,
+                         bool gradients, int zeta, const Eigen::VectorXd& weights, const int* chunk,
+                         Eigen::VectorXd& atom_energies, PhaseClock& phase) {
     const int M = static_cast<int>(T.rows());
     auto K = Kbuf.middleRows(b0, b1 - b0);
     K.noalias() = X.middleRows(b0, b1 - b0) * T.transpose();
     for (int b = b0; b < b1; ++b) {
         double e = 0.0;
-        Scalar* krow = K.row(b - b0).data();
+        double* krow = K.row(b - b0).data();
         for (int m = 0; m < M; ++m) {
             const double kv = krow[m];
             const double k_pow = integer_power(kv, zeta - 1);
             e += weights[m] * k_pow * kv;
-            krow[m] = static_cast<Scalar>(zeta * weights[m] * k_pow);
+            krow[m] = zeta * weights[m] * k_pow;
         }
         atom_energies[chunk[b]] += e;
     }
     phase.lap(&PhaseTimes::kernel);
     if (gradients) {
         G.middleRows(b0, b1 - b0).noalias() = K * T;
+        phase.lap(&PhaseTimes::kernel_gradient);
+    }
+}
+
+// The same with the two GEMMs in float on mean-centred features (see KernelPrecision): Tc = T - mu in float,
+// mean_dot_centred[m] = mu . (t_m - mu). Kernel values, powers and sums are double.
+void kernel_and_gradient_float32(const RowMatrix& X, const Eigen::RowVectorXd& mu, const RowMatrixF& Tc,
+                                 const Eigen::VectorXd& mean_dot_centred, RowMatrixF& Xc, Eigen::VectorXd& x_dot_mean,
+                                 Eigen::VectorXd& derivative_sums, RowMatrixF& Kbuf, RowMatrixF& Gf, RowMatrix& G, int b0,
+                                 int b1, bool gradients, int zeta, const Eigen::VectorXd& weights, const int* chunk,
+                                 Eigen::VectorXd& atom_energies, PhaseClock& phase) {
+    const int M = static_cast<int>(Tc.rows());
+    for (int b = b0; b < b1; ++b) {
+        x_dot_mean[b] = X.row(b).dot(mu);
+        Xc.row(b) = (X.row(b) - mu).cast<float>();
+    }
+    auto K = Kbuf.middleRows(b0, b1 - b0);
+    K.noalias() = Xc.middleRows(b0, b1 - b0) * Tc.transpose();
+    for (int b = b0; b < b1; ++b) {
+        double e = 0.0, derivative_sum = 0.0;
+        float* krow = K.row(b - b0).data();
+        for (int m = 0; m < M; ++m) {
+            const double kv = x_dot_mean[b] + mean_dot_centred[m] + static_cast<double>(krow[m]);
+            const double k_pow = integer_power(kv, zeta - 1);
+            e += weights[m] * k_pow * kv;
+            const double derivative = zeta * weights[m] * k_pow;
+            derivative_sum += derivative;
+            krow[m] = static_cast<float>(derivative);
+        }
+        atom_energies[chunk[b]] += e;
+        derivative_sums[b] = derivative_sum;
+    }
+    phase.lap(&PhaseTimes::kernel);
+    if (gradients) {
+        Gf.middleRows(b0, b1 - b0).noalias() = K * Tc;
+        for (int b = b0; b < b1; ++b) G.row(b) = Gf.row(b).cast<double>() + derivative_sums[b] * mu;
         phase.lap(&PhaseTimes::kernel_gradient);
     }
 }
@@ -119,9 +149,17 @@ GapCalculator::GapCalculator(GapModel model, RadialMode mode, KernelPrecision pr
 
 void GapCalculator::set_kernel_precision(KernelPrecision precision) {
     precision_ = precision;
-    float_points_.clear();
-    if (precision == KernelPrecision::Float32)
-        for (const RowMatrix& T : compressed_points_) float_points_.push_back(T.cast<float>());
+    point_means_.clear();
+    float_centred_points_.clear();
+    mean_dot_centred_.clear();
+    if (precision != KernelPrecision::Float32) return;
+    for (const RowMatrix& T : compressed_points_) {
+        const Eigen::RowVectorXd mu = T.colwise().mean();
+        const RowMatrix centred = T.rowwise() - mu;
+        point_means_.push_back(mu);
+        float_centred_points_.push_back(centred.cast<float>());
+        mean_dot_centred_.push_back(centred * mu.transpose());
+    }
 }
 
 void GapCalculator::check_species(const std::vector<int>& numbers, const std::string& source) const {
@@ -221,6 +259,10 @@ GapPrediction GapCalculator::compute(const Structure& s, bool gradients, PhaseTi
                 if (gradients) reserve_rows(w.Gf, B, D);
             }
             if (w.norms.size() < B) w.norms.resize(B);
+            if (precision_ == KernelPrecision::Float32 && w.x_dot_mean.size() < B) {
+                w.x_dot_mean.resize(B);
+                w.kernel_derivative_sums.resize(B);
+            }
 
             // One parallel region per chunk, each thread owning a contiguous block of centres from the
             // expansion to dE/dr_ij (models/thread_rows.hpp: its GEMMs run serially on its own rows, no
@@ -237,18 +279,14 @@ GapPrediction GapCalculator::compute(const Structure& s, bool gradients, PhaseTi
                         w.norms[b] = power_spectrum_.compute(w.C.row(b).data(), w.X.row(b).data());
                     phase.lap(&PhaseTimes::power_spectrum);
 
-                    if (precision_ == KernelPrecision::Float64) {
-                        kernel_and_gradient<double>(w.X, T, w.K[k], w.G, b0, b1, gradients, zeta, set.weights, chunk,
+                    if (precision_ == KernelPrecision::Float64)
+                        kernel_and_gradient(w.X, T, w.K[k], w.G, b0, b1, gradients, zeta, set.weights, chunk,
+                                            out.atom_energies, phase);
+                    else
+                        kernel_and_gradient_float32(w.X, point_means_[k], float_centred_points_[k],
+                                                    mean_dot_centred_[k], w.Xf, w.x_dot_mean, w.kernel_derivative_sums,
+                                                    w.Kf[k], w.Gf, w.G, b0, b1, gradients, zeta, set.weights, chunk,
                                                     out.atom_energies, phase);
-                    } else {
-                        w.Xf.middleRows(b0, b1 - b0) = w.X.middleRows(b0, b1 - b0).cast<float>();
-                        kernel_and_gradient<float>(w.Xf, float_points_[k], w.Kf[k], w.Gf, b0, b1, gradients, zeta,
-                                                   set.weights, chunk, out.atom_energies, phase);
-                        if (gradients) {
-                            w.G.middleRows(b0, b1 - b0) = w.Gf.middleRows(b0, b1 - b0).cast<double>();
-                            phase.lap(&PhaseTimes::kernel_gradient);
-                        }
-                    }
 
                     if (gradients) {
                         for (int b = b0; b < b1; ++b)

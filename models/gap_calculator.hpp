@@ -25,9 +25,12 @@ struct GapPrediction {
     Eigen::VectorXd atom_energies;                              // eV, e0 + kernel term per atom
 };
 
-// Precision of the two kernel GEMMs (K = X T^T and dE/dX = K' T). Float32 converts the features and the
-// kernel derivative to float around the GEMMs; descriptors, their adjoint, the energy sum and the scatter stay
-// double, and the model stays float64 on disk. Deviation bounds: docs/benchmarks.md.
+// Precision of the two kernel GEMMs (K = X T^T and dE/dX = K' T). Float32 runs them on features centred on
+// the mean mu of the species' sparse points (x = mu + x', t = mu + t'):
+//   x . t_m = x . mu + mu . t'_m + x' . t'_m,    dE/dx = (sum_m K'_m) mu + sum_m K'_m t'_m,
+// with only the x' . t' and K' t' products in float. Same-species environments are close to their mean, so
+// the float rounding scales with |x'| |t'| instead of |x| |t| = 1. Descriptors, their adjoint, the energy sum
+// and the scatter stay double; the model stays float64 on disk. Deviations: docs/benchmarks.md.
 enum class KernelPrecision { Float64, Float32 };
 
 // "float64" or "float32"; throws std::invalid_argument naming --precision otherwise.
@@ -50,9 +53,10 @@ struct PhaseTimes {
 struct GapWorkspace {
     RowMatrix C, X, G, dC;                     // chunk buffers: coefficients, features, dE/dfeatures, dE/dc
     std::vector<RowMatrix> K;                  // kernel values, one buffer per sparse set (M differs)
-    RowMatrixF Xf, Gf;                         // float copies of X and G (KernelPrecision::Float32)
+    RowMatrixF Xf, Gf;                         // float X - mu and G (KernelPrecision::Float32)
     std::vector<RowMatrixF> Kf;
     Eigen::VectorXd norms;
+    Eigen::VectorXd x_dot_mean, kernel_derivative_sums;  // per chunk row, KernelPrecision::Float32
     std::vector<double> pair_gradients;        // 3 per neighbour entry
     std::vector<ExpansionScratch> expansion;   // one per thread
     std::vector<std::vector<double>> work;     // one per thread, D doubles
@@ -100,7 +104,10 @@ private:
     PowerSpectrum full_power_spectrum_;  // librascal's layout, for features()
     PowerSpectrum power_spectrum_;       // compressed layout used by the kernel (restricted to the selection)
     std::vector<RowMatrix> compressed_points_;  // model_.sparse[k].points in the compressed layout
-    std::vector<RowMatrixF> float_points_;      // the same in float, for KernelPrecision::Float32
+    // KernelPrecision::Float32, per sparse set: mean point mu, centred points T - mu in float, mu . (t_m - mu).
+    std::vector<Eigen::RowVectorXd> point_means_;
+    std::vector<RowMatrixF> float_centred_points_;
+    std::vector<Eigen::VectorXd> mean_dot_centred_;
     KernelPrecision precision_;
     std::vector<int> sparse_of_species_;  // species index -> index into model_.sparse, or -1
 };
