@@ -1,0 +1,53 @@
+#!/usr/bin/python3
+"""scripts/speed_modes_study.py end to end on a small teacher (tests/data/librascal/model_small_zeta4_exact.json,
+20 sparse points per species): labels frames, fits students with all features and with a selection, and checks
+that every student reproduces the teacher it learned from, that float32 stays within 1e-3 meV/atom of float64,
+and that the table and JSON are written. Timings are printed, never asserted (docs/benchmarks.md).
+"""
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+
+import e2e_common as common
+
+p = argparse.ArgumentParser()
+p.add_argument("--gapd", required=True)
+args = p.parse_args()
+
+teacher = os.path.join(common.SOURCE_DIR, "tests", "data", "librascal", "model_small_zeta4_exact.json")
+failures = []
+
+
+def check(ok, what):
+    print(("ok   " if ok else "FAIL ") + what)
+    if not ok:
+        failures.append(what)
+
+
+with tempfile.TemporaryDirectory() as wd:
+    subprocess.run([sys.executable, os.path.join(common.SOURCE_DIR, "scripts", "speed_modes_study.py"), "--gapd",
+                    args.gapd, "--teacher", teacher, "--workdir", wd, "--train", "12", "--test", "3", "--counts", "150",
+                    "--repeats", "1", "--threads", "2"], check=True, timeout=600)
+    with open(os.path.join(wd, "speed_modes.json")) as f:
+        result = json.load(f)
+    check(os.path.exists(os.path.join(wd, "speed_modes.md")), "speed_modes.md written")
+    names = [r["name"] for r in result["students"]]
+    check(names == ["all features", "150 selected"], "students: %s" % names)
+    for r in result["students"]:
+        e64, f64 = r["vs_teacher64"]
+        e32, _ = r["f32_vs_f64"]
+        print("%s: %.4f meV/atom, %.2f meV/Å vs the teacher; float32 %.2e meV/atom; %.2f / %.2f ms" %
+              (r["name"], e64, f64, e32, r["ms64"], r["ms32"]))
+        check(math.isfinite(e64) and e64 < 5.0, "%s reproduces the teacher's energies (< 5 meV/atom)" % r["name"])
+        check(math.isfinite(f64) and f64 < 100.0, "%s reproduces the teacher's forces (< 100 meV/Å)" % r["name"])
+        check(0.0 < e32 < 1e-3, "%s: float32 within 1e-3 meV/atom of float64, and not identical" % r["name"])
+        check(r["ms64"] > 0 and r["ms32"] > 0, "%s timed" % r["name"])
+
+if failures:
+    print("%d check(s) failed" % len(failures))
+    sys.exit(1)
+print("speed-modes study: all checks passed")
