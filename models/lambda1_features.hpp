@@ -62,6 +62,17 @@ private:
         double weight;
     };
 
+    // The unnormalized features, and the adjoints of the bilinear map T(c) (no normalization), one (key, pair)
+    // block at a time; NT = nmax when it has a compile-time kernel (radial_dispatch.hpp), else 0.
+    template <int NT>
+    void compute_blocks(const double* coefficients, double* features) const;
+    template <int NT>
+    void backpropagate_blocks(const double* coefficients, const double* dE_dT, double* dE_dcoefficients) const;
+    // bx += B(x) and dm[a * ncoeff + k] += B_a(u) (see backpropagate_vector).
+    template <int NT>
+    void backpropagate_vector_blocks(const double* coefficients, const double* features, const double* u, double* dm,
+                                     double* bx) const;
+
     int nspecies_, nmax_, nlm_, triplets_;
     bool inversion_symmetry_, normalize_;
     std::vector<std::array<int, 2>> pairs_;
