@@ -8,6 +8,7 @@
 #include <complex>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace gapd {
 
@@ -147,20 +148,23 @@ void gather_block(const double* g, int n2_stride, double s, int n_runtime, Radia
     Yt = Y.transpose();
 }
 
+// sum_n v[n] Y.row(n) = Y^T v: a coefficient times a length-n row per step, no serial reduction over n.
+template <int NT>
+RadialVector<NT> rows_combination(const double* v, const RadialSquare<NT>& Y, int n_runtime) {
+    const int N = NT ? NT : n_runtime;
+    RadialVector<NT> acc = RadialVector<NT>::Zero(N);
+    for (int n = 0; n < N; ++n) acc += v[n] * Y.row(n).transpose();
+    return acc;
+}
+
 // Adjoint of one term, row_a^T row_b scaled by w into the block Y (Yt = Y^T):
 // da += w Y cb  (= w sum_n2 cb[n2] Yt.row(n2)),  db += w Y^T ca  (= w sum_n1 ca[n1] Y.row(n1)).
-// Every update is a coefficient times a length-n row: no serial reduction over n.
 template <int NT>
 void term_adjoint(const double* ca, const double* cb, double w, const RadialSquare<NT>& Y, const RadialSquare<NT>& Yt,
                   int n_runtime, double* da, double* db) {
     const int N = NT ? NT : n_runtime;
-    RadialVector<NT> acc_a = RadialVector<NT>::Zero(N), acc_b = RadialVector<NT>::Zero(N);
-    for (int n = 0; n < N; ++n) {
-        acc_a += cb[n] * Yt.row(n).transpose();
-        acc_b += ca[n] * Y.row(n).transpose();
-    }
-    MutableRadialRow<NT>(da, N) += w * acc_a;
-    MutableRadialRow<NT>(db, N) += w * acc_b;
+    MutableRadialRow<NT>(da, N) += w * rows_combination<NT>(cb, Yt, N);
+    MutableRadialRow<NT>(db, N) += w * rows_combination<NT>(ca, Y, N);
 }
 
 }  // namespace
@@ -242,6 +246,14 @@ void Lambda1Features::backpropagate_vector_blocks(const double* c, const double*
         xblock[comp].resize(N, N);
         xblock_t[comp].resize(N, N);
     }
+    // The u block is the same for the three components, so its products with the rows of c_a (l1) and c_b (l2)
+    // are formed once per (key, pair): u_cb[m2] = U c_b[l2 m2], u_ca[m1] = U^T c_a[l1 m1]; a term then adds
+    // w times one of each.
+    int max_rows = 0;
+    for (const auto& pair : pairs_) max_rows = std::max(max_rows, 2 * std::max(pair[0], pair[1]) + 1);
+    std::vector<double> u_products(2 * static_cast<std::size_t>(max_rows) * N);
+    double* u_cb = u_products.data();
+    double* u_ca = u_cb + static_cast<std::size_t>(max_rows) * N;
     const double* xk = x;
     const double* uk = u;
     for (int a = 0; a < nspecies_; ++a) {
@@ -252,18 +264,24 @@ void Lambda1Features::backpropagate_vector_blocks(const double* c, const double*
             const double* ca = c + offset_a;
             const double* cb = c + offset_b;
             for (int p = 0; p < npairs; ++p) {
+                const int l1 = pairs_[p][0], l2 = pairs_[p][1];
                 gather_block<NT>(uk + p, npairs, s, N, ublock, ublock_t);
+                for (int m = 0; m < 2 * l2 + 1; ++m)
+                    MutableRadialRow<NT>(u_cb + m * N, N) = rows_combination<NT>(cb + (l2 * l2 + m) * N, ublock_t, N);
+                for (int m = 0; m < 2 * l1 + 1; ++m)
+                    MutableRadialRow<NT>(u_ca + m * N, N) = rows_combination<NT>(ca + (l1 * l1 + m) * N, ublock, N);
                 for (int comp = 0; comp < 3; ++comp)
                     gather_block<NT>(xk + 3 * p + comp, n2_stride, s, N, xblock[comp], xblock_t[comp]);
                 for (int t = term_offsets_[p]; t < term_offsets_[p + 1]; ++t) {
                     const Term& term = terms_[t];
-                    const double* ca_row = ca + term.lm1 * N;
-                    const double* cb_row = cb + term.lm2 * N;
+                    term_adjoint<NT>(ca + term.lm1 * N, cb + term.lm2 * N, term.weight, xblock[term.component],
+                                     xblock_t[term.component], N, bx + offset_a + term.lm1 * N,
+                                     bx + offset_b + term.lm2 * N);
                     double* dm_comp = dm + term.component * ncoeff;
-                    term_adjoint<NT>(ca_row, cb_row, term.weight, xblock[term.component], xblock_t[term.component], N,
-                                     bx + offset_a + term.lm1 * N, bx + offset_b + term.lm2 * N);
-                    term_adjoint<NT>(ca_row, cb_row, term.weight, ublock, ublock_t, N,
-                                     dm_comp + offset_a + term.lm1 * N, dm_comp + offset_b + term.lm2 * N);
+                    MutableRadialRow<NT>(dm_comp + offset_a + term.lm1 * N, N) +=
+                        term.weight * RadialRow<NT>(u_cb + (term.lm2 - l2 * l2) * N, N);
+                    MutableRadialRow<NT>(dm_comp + offset_b + term.lm2 * N, N) +=
+                        term.weight * RadialRow<NT>(u_ca + (term.lm1 - l1 * l1) * N, N);
                 }
             }
         }

@@ -48,7 +48,7 @@ public:
     // Adjoint of the Cartesian vector m_a = sum_q features[3q+a] u[q] (u: Q doubles), what a linear lambda=1
     // kernel predicts: writes dm_a/dc to dm_dcoefficients[a * ncoeff + k] for a = 0, 1, 2, ncoeff = number of
     // coefficients of one centre. Same result as three backpropagate() calls with dE/dfeatures = u on component
-    // a, at the cost of about two. `work` holds ncoeff doubles.
+    // a, at the cost of about two. `work` holds ncoeff doubles; allocates (4 lmax + 2) nmax doubles of scratch.
     void backpropagate_vector(const double* coefficients, const double* features, double norm, const double* u,
                               double* dm_dcoefficients, double* work) const;
 
