@@ -93,6 +93,8 @@ Lambda1Features::Lambda1Features(const SoapHypers& h, bool inversion_symmetry)
 
 double Lambda1Features::compute(const double* c, double* x) const {
     dispatch_radial(nmax_, [&](auto n_const) { compute_blocks<decltype(n_const)::value>(c, x); });
+    // A serial sum on purpose: the committed synthetic dipole model (tests/data/dipole) holds these features
+    // bit for bit.
     double norm2 = 0.0;
     for (int k = 0; k < size(); ++k) norm2 += x[k] * x[k];
     const double norm = std::sqrt(norm2);
@@ -174,10 +176,8 @@ void Lambda1Features::backpropagate(const double* c, const double* x, double nor
     // Through the normalization: dE/dT = (g - x (x.g)) / ||T||.
     const double* gt = g;
     if (normalize_ && norm > 0.0) {
-        double xg = 0.0;
-        for (int k = 0; k < size(); ++k) xg += x[k] * g[k];
-        const double inv = 1.0 / norm;
-        for (int k = 0; k < size(); ++k) work[k] = (g[k] - x[k] * xg) * inv;
+        const Eigen::Map<const Eigen::VectorXd> xv(x, size()), gv(g, size());
+        Eigen::Map<Eigen::VectorXd>(work, size()) = (gv - xv.dot(gv) * xv) / norm;
         gt = work;
     }
     dispatch_radial(nmax_, [&](auto n_const) { backpropagate_blocks<decltype(n_const)::value>(c, gt, dc); });
@@ -221,16 +221,18 @@ void Lambda1Features::backpropagate_vector(const double* c, const double* x, dou
     // disjoint terms, so together they cost one B(x): one sweep computes all four.
     const std::size_t ncoeff = static_cast<std::size_t>(nspecies_) * nlm_ * nmax_;
     const bool normalized = normalize_ && norm > 0.0;
-    double m[3] = {0.0, 0.0, 0.0};
-    for (int q = 0; q < triplets_; ++q)
-        for (int comp = 0; comp < 3; ++comp) m[comp] += x[3 * q + comp] * u[q];
+    // m = X u with X the 3 x Q matrix of the features (column q = triplet q).
+    const Eigen::Vector3d m = Eigen::Map<const Eigen::Matrix<double, 3, Eigen::Dynamic>>(x, 3, triplets_) *
+                              Eigen::Map<const Eigen::VectorXd>(u, triplets_);
     std::fill(dm, dm + 3 * ncoeff, 0.0);
     std::fill(bx, bx + ncoeff, 0.0);
     dispatch_radial(nmax_, [&](auto n_const) { backpropagate_vector_blocks<decltype(n_const)::value>(c, x, u, dm, bx); });
     if (!normalized) return;
-    const double inv = 1.0 / norm;
-    for (int comp = 0; comp < 3; ++comp)
-        for (std::size_t k = 0; k < ncoeff; ++k) dm[comp * ncoeff + k] = (dm[comp * ncoeff + k] - m[comp] * bx[k]) * inv;
+    const Eigen::Map<const Eigen::VectorXd> bxv(bx, ncoeff);
+    for (int comp = 0; comp < 3; ++comp) {
+        Eigen::Map<Eigen::VectorXd> dmv(dm + comp * ncoeff, ncoeff);
+        dmv = (dmv - m[comp] * bxv) / norm;
+    }
 }
 
 template <int NT>
