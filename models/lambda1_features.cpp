@@ -1,17 +1,18 @@
 #include "models/lambda1_features.hpp"
 
+#include "models/radial_dispatch.hpp"
 #include "models/wigner3j.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <complex>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 namespace gapd {
 
 namespace {
-
-constexpr int kMaxRadial = 32;  // bound for the per-block stack buffers
 
 using Complex = std::complex<long double>;
 
@@ -65,7 +66,8 @@ Lambda1Features::Lambda1Features(const SoapHypers& h, bool inversion_symmetry)
     const int lmax = h.max_angular;
     if (lmax < 1) throw std::invalid_argument("lambda=1 features need max_angular >= 1");
     if (nspecies_ < 1 || nmax_ < 1) throw std::invalid_argument("lambda=1 features: no species or max_radial < 1");
-    if (nmax_ > kMaxRadial) throw std::invalid_argument("lambda=1 features: max_radial above 32 is not supported");
+    if (nmax_ > kMaxRadial) throw std::invalid_argument("lambda=1 features: max_radial above " + std::to_string(kMaxRadial) +
+                                    " is not supported");
     for (int l1 = 0; l1 <= lmax; ++l1)
         for (int l2 = std::max(0, l1 - 1); l2 <= std::min(lmax, l1 + 1); ++l2) {
             if (l1 + l2 < 1) continue;
@@ -90,36 +92,9 @@ Lambda1Features::Lambda1Features(const SoapHypers& h, bool inversion_symmetry)
 }
 
 double Lambda1Features::compute(const double* c, double* x) const {
-    const int npairs = static_cast<int>(pairs_.size());
-    const int n2_stride = 3 * npairs;  // distance between consecutive n2 in the output
-    const int nn = nmax_ * nmax_;
-    // One (key, pair) block at a time in a contiguous [component][n1][n2] buffer: the inner loop then runs
-    // over contiguous n2 (the output layout puts n2 npairs triplets apart).
-    double block[3 * kMaxRadial * kMaxRadial];
-    double* out = x;
-    for (int a = 0; a < nspecies_; ++a) {
-        for (int b = a; b < nspecies_; ++b, out += nn * n2_stride) {
-            const double s = (a < b) ? std::sqrt(2.0) : 1.0;
-            const double* ca = c + static_cast<std::size_t>(a) * nlm_ * nmax_;
-            const double* cb = c + static_cast<std::size_t>(b) * nlm_ * nmax_;
-            for (int p = 0; p < npairs; ++p) {
-                std::fill(block, block + 3 * nn, 0.0);
-                for (int t = term_offsets_[p]; t < term_offsets_[p + 1]; ++t) {
-                    const Term& term = terms_[t];
-                    const double* ca_row = ca + term.lm1 * nmax_;
-                    const double* cb_row = cb + term.lm2 * nmax_;
-                    double* rows = block + term.component * nn;
-                    for (int n1 = 0; n1 < nmax_; ++n1) {
-                        const double h = term.weight * ca_row[n1];
-                        double* row = rows + n1 * nmax_;
-                        for (int n2 = 0; n2 < nmax_; ++n2) row[n2] += h * cb_row[n2];
-                    }
-                }
-                for (int k = 0; k < nn; ++k)
-                    for (int comp = 0; comp < 3; ++comp) out[k * n2_stride + 3 * p + comp] = s * block[comp * nn + k];
-            }
-        }
-    }
+    dispatch_radial(nmax_, [&](auto n_const) { compute_blocks<decltype(n_const)::value>(c, x); });
+    // A serial sum on purpose: the committed synthetic dipole model (tests/data/dipole) holds these features
+    // bit for bit.
     double norm2 = 0.0;
     for (int k = 0; k < size(); ++k) norm2 += x[k] * x[k];
     const double norm = std::sqrt(norm2);
@@ -130,49 +105,109 @@ double Lambda1Features::compute(const double* c, double* x) const {
     return norm;
 }
 
+template <int NT>
+void Lambda1Features::compute_blocks(const double* c, double* x) const {
+    const int N = nmax_;
+    const int npairs = static_cast<int>(pairs_.size());
+    const int n2_stride = 3 * npairs;  // distance between consecutive n2 in the output
+    // One (key, pair) block at a time as three n1 x n2 matrices (one per component): every update is a
+    // coefficient times a length-n row (the output layout puts n2 npairs triplets apart).
+    RadialSquare<NT> block[3];
+    for (RadialSquare<NT>& B : block) B.resize(N, N);
+    double* out = x;
+    for (int a = 0; a < nspecies_; ++a) {
+        for (int b = a; b < nspecies_; ++b, out += N * N * n2_stride) {
+            const double s = (a < b) ? std::sqrt(2.0) : 1.0;
+            const double* ca = c + static_cast<std::size_t>(a) * nlm_ * N;
+            const double* cb = c + static_cast<std::size_t>(b) * nlm_ * N;
+            for (int p = 0; p < npairs; ++p) {
+                for (RadialSquare<NT>& B : block) B.setZero();
+                for (int t = term_offsets_[p]; t < term_offsets_[p + 1]; ++t) {
+                    const Term& term = terms_[t];
+                    const double* ca_row = ca + term.lm1 * N;
+                    const RadialRow<NT> cb_row(cb + term.lm2 * N, N);
+                    RadialSquare<NT>& B = block[term.component];
+                    for (int n1 = 0; n1 < N; ++n1) B.row(n1) += (term.weight * ca_row[n1]) * cb_row.transpose();
+                }
+                for (int n1 = 0; n1 < N; ++n1)
+                    for (int n2 = 0; n2 < N; ++n2)
+                        for (int comp = 0; comp < 3; ++comp)
+                            out[(n1 * N + n2) * n2_stride + 3 * p + comp] = s * block[comp](n1, n2);
+            }
+        }
+    }
+}
+
+namespace {
+
+// Y = s * one n1 x n2 block of g, Yt = Y^T; g points at (n1, n2) = (0, 0), consecutive n2 n2_stride apart
+// (n1 rows follow at N n2_stride).
+template <int NT>
+void gather_block(const double* g, int n2_stride, double s, int n_runtime, RadialSquare<NT>& Y, RadialSquare<NT>& Yt) {
+    const int N = NT ? NT : n_runtime;
+    for (int n1 = 0; n1 < N; ++n1)
+        for (int n2 = 0; n2 < N; ++n2) Y(n1, n2) = s * g[(n1 * N + n2) * n2_stride];
+    Yt = Y.transpose();
+}
+
+// sum_n v[n] Y.row(n) = Y^T v: a coefficient times a length-n row per step, no serial reduction over n.
+template <int NT>
+RadialVector<NT> rows_combination(const double* v, const RadialSquare<NT>& Y, int n_runtime) {
+    const int N = NT ? NT : n_runtime;
+    RadialVector<NT> acc = RadialVector<NT>::Zero(N);
+    for (int n = 0; n < N; ++n) acc += v[n] * Y.row(n).transpose();
+    return acc;
+}
+
+// Adjoint of one term, row_a^T row_b scaled by w into the block Y (Yt = Y^T):
+// da += w Y cb  (= w sum_n2 cb[n2] Yt.row(n2)),  db += w Y^T ca  (= w sum_n1 ca[n1] Y.row(n1)).
+template <int NT>
+void term_adjoint(const double* ca, const double* cb, double w, const RadialSquare<NT>& Y, const RadialSquare<NT>& Yt,
+                  int n_runtime, double* da, double* db) {
+    const int N = NT ? NT : n_runtime;
+    MutableRadialRow<NT>(da, N) += w * rows_combination<NT>(cb, Yt, N);
+    MutableRadialRow<NT>(db, N) += w * rows_combination<NT>(ca, Y, N);
+}
+
+}  // namespace
+
 void Lambda1Features::backpropagate(const double* c, const double* x, double norm, const double* g, double* dc,
                                     double* work) const {
-    const int npairs = static_cast<int>(pairs_.size());
-    const int n2_stride = 3 * npairs;
     // Through the normalization: dE/dT = (g - x (x.g)) / ||T||.
     const double* gt = g;
     if (normalize_ && norm > 0.0) {
-        double xg = 0.0;
-        for (int k = 0; k < size(); ++k) xg += x[k] * g[k];
-        const double inv = 1.0 / norm;
-        for (int k = 0; k < size(); ++k) work[k] = (g[k] - x[k] * xg) * inv;
+        const Eigen::Map<const Eigen::VectorXd> xv(x, size()), gv(g, size());
+        Eigen::Map<Eigen::VectorXd>(work, size()) = (gv - xv.dot(gv) * xv) / norm;
         gt = work;
     }
-    std::fill(dc, dc + static_cast<std::size_t>(nspecies_) * nlm_ * nmax_, 0.0);
-    const int nn = nmax_ * nmax_;
-    double block[3 * kMaxRadial * kMaxRadial];  // s dE/dT of one (key, pair) as [component][n1][n2]
+    dispatch_radial(nmax_, [&](auto n_const) { backpropagate_blocks<decltype(n_const)::value>(c, gt, dc); });
+}
+
+template <int NT>
+void Lambda1Features::backpropagate_blocks(const double* c, const double* gt, double* dc) const {
+    const int N = nmax_;
+    const int npairs = static_cast<int>(pairs_.size());
+    const int n2_stride = 3 * npairs;
+    std::fill(dc, dc + static_cast<std::size_t>(nspecies_) * nlm_ * N, 0.0);
+    RadialSquare<NT> block[3], block_t[3];  // s dE/dT of one (key, pair) per component, and transposes
+    for (int comp = 0; comp < 3; ++comp) {
+        block[comp].resize(N, N);
+        block_t[comp].resize(N, N);
+    }
     for (int a = 0; a < nspecies_; ++a) {
-        for (int b = a; b < nspecies_; ++b, gt += nn * n2_stride) {
+        for (int b = a; b < nspecies_; ++b, gt += N * N * n2_stride) {
             const double s = (a < b) ? std::sqrt(2.0) : 1.0;
-            const double* ca = c + static_cast<std::size_t>(a) * nlm_ * nmax_;
-            const double* cb = c + static_cast<std::size_t>(b) * nlm_ * nmax_;
-            double* dca = dc + static_cast<std::size_t>(a) * nlm_ * nmax_;
-            double* dcb = dc + static_cast<std::size_t>(b) * nlm_ * nmax_;
+            const double* ca = c + static_cast<std::size_t>(a) * nlm_ * N;
+            const double* cb = c + static_cast<std::size_t>(b) * nlm_ * N;
+            double* dca = dc + static_cast<std::size_t>(a) * nlm_ * N;
+            double* dcb = dc + static_cast<std::size_t>(b) * nlm_ * N;
             for (int p = 0; p < npairs; ++p) {
-                for (int k = 0; k < nn; ++k)
-                    for (int comp = 0; comp < 3; ++comp) block[comp * nn + k] = s * gt[k * n2_stride + 3 * p + comp];
+                for (int comp = 0; comp < 3; ++comp)
+                    gather_block<NT>(gt + 3 * p + comp, n2_stride, s, N, block[comp], block_t[comp]);
                 for (int t = term_offsets_[p]; t < term_offsets_[p + 1]; ++t) {
                     const Term& term = terms_[t];
-                    const double* ca_row = ca + term.lm1 * nmax_;
-                    const double* cb_row = cb + term.lm2 * nmax_;
-                    double* dca_row = dca + term.lm1 * nmax_;
-                    double* dcb_row = dcb + term.lm2 * nmax_;
-                    const double* rows = block + term.component * nn;
-                    for (int n1 = 0; n1 < nmax_; ++n1) {
-                        const double* row = rows + n1 * nmax_;
-                        const double h = term.weight * ca_row[n1];
-                        double sum = 0.0;
-                        for (int n2 = 0; n2 < nmax_; ++n2) {
-                            sum += row[n2] * cb_row[n2];
-                            dcb_row[n2] += h * row[n2];
-                        }
-                        dca_row[n1] += term.weight * sum;
-                    }
+                    term_adjoint<NT>(ca + term.lm1 * N, cb + term.lm2 * N, term.weight, block[term.component],
+                                     block_t[term.component], N, dca + term.lm1 * N, dcb + term.lm2 * N);
                 }
             }
         }
@@ -184,64 +219,75 @@ void Lambda1Features::backpropagate_vector(const double* c, const double* x, dou
     // m_a = x_a . u with x = T/||T||:  dm_a/dc = (B_a(u) - m_a B(x)) / ||T||, where B(g) is the adjoint of the
     // bilinear map T(c) applied to g, and B_a(u) that of g = u on component a only. The three B_a(u) touch
     // disjoint terms, so together they cost one B(x): one sweep computes all four.
-    const int npairs = static_cast<int>(pairs_.size());
-    const int n2_stride = 3 * npairs;
-    const int nn = nmax_ * nmax_;
     const std::size_t ncoeff = static_cast<std::size_t>(nspecies_) * nlm_ * nmax_;
     const bool normalized = normalize_ && norm > 0.0;
-    double m[3] = {0.0, 0.0, 0.0};
-    for (int q = 0; q < triplets_; ++q)
-        for (int comp = 0; comp < 3; ++comp) m[comp] += x[3 * q + comp] * u[q];
+    // m = X u with X the 3 x Q matrix of the features (column q = triplet q).
+    const Eigen::Vector3d m = Eigen::Map<const Eigen::Matrix<double, 3, Eigen::Dynamic>>(x, 3, triplets_) *
+                              Eigen::Map<const Eigen::VectorXd>(u, triplets_);
     std::fill(dm, dm + 3 * ncoeff, 0.0);
     std::fill(bx, bx + ncoeff, 0.0);
-    double xblock[3 * kMaxRadial * kMaxRadial];  // s x of one (key, pair) as [component][n1][n2]
-    double ublock[kMaxRadial * kMaxRadial];      // s u as [n1][n2]
+    dispatch_radial(nmax_, [&](auto n_const) { backpropagate_vector_blocks<decltype(n_const)::value>(c, x, u, dm, bx); });
+    if (!normalized) return;
+    const Eigen::Map<const Eigen::VectorXd> bxv(bx, ncoeff);
+    for (int comp = 0; comp < 3; ++comp) {
+        Eigen::Map<Eigen::VectorXd> dmv(dm + comp * ncoeff, ncoeff);
+        dmv = (dmv - m[comp] * bxv) / norm;
+    }
+}
+
+template <int NT>
+void Lambda1Features::backpropagate_vector_blocks(const double* c, const double* x, const double* u, double* dm,
+                                                  double* bx) const {
+    const int N = nmax_;
+    const int npairs = static_cast<int>(pairs_.size());
+    const int n2_stride = 3 * npairs;
+    const std::size_t ncoeff = static_cast<std::size_t>(nspecies_) * nlm_ * N;
+    // s x of one (key, pair) per component and s u, with their transposes.
+    RadialSquare<NT> xblock[3], xblock_t[3], ublock(N, N), ublock_t(N, N);
+    for (int comp = 0; comp < 3; ++comp) {
+        xblock[comp].resize(N, N);
+        xblock_t[comp].resize(N, N);
+    }
+    // The u block is the same for the three components, so its products with the rows of c_a (l1) and c_b (l2)
+    // are formed once per (key, pair): u_cb[m2] = U c_b[l2 m2], u_ca[m1] = U^T c_a[l1 m1]; a term then adds
+    // w times one of each.
+    int max_rows = 0;
+    for (const auto& pair : pairs_) max_rows = std::max(max_rows, 2 * std::max(pair[0], pair[1]) + 1);
+    std::vector<double> u_products(2 * static_cast<std::size_t>(max_rows) * N);
+    double* u_cb = u_products.data();
+    double* u_ca = u_cb + static_cast<std::size_t>(max_rows) * N;
     const double* xk = x;
     const double* uk = u;
     for (int a = 0; a < nspecies_; ++a) {
-        for (int b = a; b < nspecies_; ++b, xk += nn * n2_stride, uk += nn * npairs) {
+        for (int b = a; b < nspecies_; ++b, xk += N * N * n2_stride, uk += N * N * npairs) {
             const double s = (a < b) ? std::sqrt(2.0) : 1.0;
-            const std::size_t offset_a = static_cast<std::size_t>(a) * nlm_ * nmax_;
-            const std::size_t offset_b = static_cast<std::size_t>(b) * nlm_ * nmax_;
+            const std::size_t offset_a = static_cast<std::size_t>(a) * nlm_ * N;
+            const std::size_t offset_b = static_cast<std::size_t>(b) * nlm_ * N;
             const double* ca = c + offset_a;
             const double* cb = c + offset_b;
             for (int p = 0; p < npairs; ++p) {
-                for (int k = 0; k < nn; ++k) {
-                    ublock[k] = s * uk[k * npairs + p];
-                    for (int comp = 0; comp < 3; ++comp) xblock[comp * nn + k] = s * xk[k * n2_stride + 3 * p + comp];
-                }
+                const int l1 = pairs_[p][0], l2 = pairs_[p][1];
+                gather_block<NT>(uk + p, npairs, s, N, ublock, ublock_t);
+                for (int m = 0; m < 2 * l2 + 1; ++m)
+                    MutableRadialRow<NT>(u_cb + m * N, N) = rows_combination<NT>(cb + (l2 * l2 + m) * N, ublock_t, N);
+                for (int m = 0; m < 2 * l1 + 1; ++m)
+                    MutableRadialRow<NT>(u_ca + m * N, N) = rows_combination<NT>(ca + (l1 * l1 + m) * N, ublock, N);
+                for (int comp = 0; comp < 3; ++comp)
+                    gather_block<NT>(xk + 3 * p + comp, n2_stride, s, N, xblock[comp], xblock_t[comp]);
                 for (int t = term_offsets_[p]; t < term_offsets_[p + 1]; ++t) {
                     const Term& term = terms_[t];
-                    const double* ca_row = ca + term.lm1 * nmax_;
-                    const double* cb_row = cb + term.lm2 * nmax_;
+                    term_adjoint<NT>(ca + term.lm1 * N, cb + term.lm2 * N, term.weight, xblock[term.component],
+                                     xblock_t[term.component], N, bx + offset_a + term.lm1 * N,
+                                     bx + offset_b + term.lm2 * N);
                     double* dm_comp = dm + term.component * ncoeff;
-                    double* ua_row = dm_comp + offset_a + term.lm1 * nmax_;
-                    double* ub_row = dm_comp + offset_b + term.lm2 * nmax_;
-                    double* xa_row = bx + offset_a + term.lm1 * nmax_;
-                    double* xb_row = bx + offset_b + term.lm2 * nmax_;
-                    const double* xrows = xblock + term.component * nn;
-                    for (int n1 = 0; n1 < nmax_; ++n1) {
-                        const double* xrow = xrows + n1 * nmax_;
-                        const double* urow = ublock + n1 * nmax_;
-                        const double h = term.weight * ca_row[n1];
-                        double sum_x = 0.0, sum_u = 0.0;
-                        for (int n2 = 0; n2 < nmax_; ++n2) {
-                            sum_x += xrow[n2] * cb_row[n2];
-                            sum_u += urow[n2] * cb_row[n2];
-                            xb_row[n2] += h * xrow[n2];
-                            ub_row[n2] += h * urow[n2];
-                        }
-                        xa_row[n1] += term.weight * sum_x;
-                        ua_row[n1] += term.weight * sum_u;
-                    }
+                    MutableRadialRow<NT>(dm_comp + offset_a + term.lm1 * N, N) +=
+                        term.weight * RadialRow<NT>(u_cb + (term.lm2 - l2 * l2) * N, N);
+                    MutableRadialRow<NT>(dm_comp + offset_b + term.lm2 * N, N) +=
+                        term.weight * RadialRow<NT>(u_ca + (term.lm1 - l1 * l1) * N, N);
                 }
             }
         }
     }
-    if (!normalized) return;
-    const double inv = 1.0 / norm;
-    for (int comp = 0; comp < 3; ++comp)
-        for (std::size_t k = 0; k < ncoeff; ++k) dm[comp * ncoeff + k] = (dm[comp * ncoeff + k] - m[comp] * bx[k]) * inv;
 }
 
 void Lambda1Features::from_librascal(const double* lib, int triplets, double* x) {

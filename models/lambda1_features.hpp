@@ -48,7 +48,7 @@ public:
     // Adjoint of the Cartesian vector m_a = sum_q features[3q+a] u[q] (u: Q doubles), what a linear lambda=1
     // kernel predicts: writes dm_a/dc to dm_dcoefficients[a * ncoeff + k] for a = 0, 1, 2, ncoeff = number of
     // coefficients of one centre. Same result as three backpropagate() calls with dE/dfeatures = u on component
-    // a, at the cost of about two. `work` holds ncoeff doubles.
+    // a, at the cost of about two. `work` holds ncoeff doubles; allocates (4 lmax + 2) nmax doubles of scratch.
     void backpropagate_vector(const double* coefficients, const double* features, double norm, const double* u,
                               double* dm_dcoefficients, double* work) const;
 
@@ -61,6 +61,17 @@ private:
         int lm1, lm2;   // l*l + l + m of the two factors
         double weight;
     };
+
+    // The unnormalized features, and the adjoints of the bilinear map T(c) (no normalization), one (key, pair)
+    // block at a time; NT = nmax when it has a compile-time kernel (radial_dispatch.hpp), else 0.
+    template <int NT>
+    void compute_blocks(const double* coefficients, double* features) const;
+    template <int NT>
+    void backpropagate_blocks(const double* coefficients, const double* dE_dT, double* dE_dcoefficients) const;
+    // bx += B(x) and dm[a * ncoeff + k] += B_a(u) (see backpropagate_vector).
+    template <int NT>
+    void backpropagate_vector_blocks(const double* coefficients, const double* features, const double* u, double* dm,
+                                     double* bx) const;
 
     int nspecies_, nmax_, nlm_, triplets_;
     bool inversion_symmetry_, normalize_;

@@ -328,3 +328,64 @@ TEST_CASE("backpropagate_vector equals three backpropagate calls (normalized and
         CHECK(worst < 1e-13 * largest);
     }
 }
+
+TEST_CASE("lambda=1 runtime-nmax kernels (nmax 5) agree with the compile-time ones (nmax 6) on embedded coefficients") {
+    // nmax 5 is not in dispatch_radial's compile-time list. Coefficients of nmax 5, padded with zeros at n = 5, give
+    // the nmax 6 features on the n1, n2 < 5 entries and zeros elsewhere (so the same norm), and the adjoints of
+    // g padded with zeros are the padded adjoints.
+    std::mt19937 rng(21);
+    std::normal_distribution<double> gauss;
+    SoapHypers h5;
+    h5.species = {8, 22, 56};
+    h5.max_angular = 4;
+    h5.max_radial = 5;
+    SoapHypers h6 = h5;
+    h6.max_radial = 6;
+    for (bool inversion : {true, false}) {
+        CAPTURE(inversion);
+        const Lambda1Features f5(h5, inversion), f6(h6, inversion);
+        const int npairs = static_cast<int>(f5.angular_pairs().size());
+        const int nlm = 25, ns = 3, nkeys = 6, S5 = ns * nlm * 5, S6 = ns * nlm * 6;
+        auto coeff6 = [](int k5) { return k5 / 5 * 6 + k5 % 5; };  // (species, lm, n) index of nmax 5 -> nmax 6
+        auto triplet6 = [&](int q5) {
+            const int p = q5 % npairs, n2 = q5 / npairs % 5, n1 = q5 / npairs / 5 % 5, key = q5 / npairs / 25;
+            return ((key * 6 + n1) * 6 + n2) * npairs + p;
+        };
+        REQUIRE(f5.triplets() == nkeys * 25 * npairs);
+        std::vector<double> c5(S5), c6(S6, 0.0), x5(f5.size()), x6(f6.size()), g5(f5.size()), g6(f6.size(), 0.0);
+        std::vector<double> u5(f5.triplets()), u6(f6.triplets(), 0.0), dc5(S5), dc6(S6), dm5(3 * S5), dm6(3 * S6);
+        std::vector<double> work(std::max(S6, f6.size()));
+        for (int k = 0; k < S5; ++k) c6[coeff6(k)] = c5[k] = gauss(rng);
+        for (int q = 0; q < f5.triplets(); ++q) {
+            u6[triplet6(q)] = u5[q] = gauss(rng);
+            for (int a = 0; a < 3; ++a) g6[3 * triplet6(q) + a] = g5[3 * q + a] = gauss(rng);
+        }
+        const double norm5 = f5.compute(c5.data(), x5.data()), norm6 = f6.compute(c6.data(), x6.data());
+        CHECK(norm5 == doctest::Approx(norm6).epsilon(1e-14));
+        double dev_x = 0.0, largest_x = 0.0;
+        for (int q = 0; q < f5.triplets(); ++q)
+            for (int a = 0; a < 3; ++a) {
+                dev_x = std::max(dev_x, std::abs(x5[3 * q + a] - x6[3 * triplet6(q) + a]));
+                largest_x = std::max(largest_x, std::abs(x5[3 * q + a]));
+            }
+        f5.backpropagate(c5.data(), x5.data(), norm5, g5.data(), dc5.data(), work.data());
+        f6.backpropagate(c6.data(), x6.data(), norm6, g6.data(), dc6.data(), work.data());
+        f5.backpropagate_vector(c5.data(), x5.data(), norm5, u5.data(), dm5.data(), work.data());
+        f6.backpropagate_vector(c6.data(), x6.data(), norm6, u6.data(), dm6.data(), work.data());
+        double dev_dc = 0.0, largest_dc = 0.0, dev_dm = 0.0, largest_dm = 0.0;
+        for (int k = 0; k < S5; ++k) {
+            dev_dc = std::max(dev_dc, std::abs(dc5[k] - dc6[coeff6(k)]));
+            largest_dc = std::max(largest_dc, std::abs(dc5[k]));
+            for (int a = 0; a < 3; ++a) {
+                dev_dm = std::max(dev_dm, std::abs(dm5[a * S5 + k] - dm6[a * S6 + coeff6(k)]));
+                largest_dm = std::max(largest_dm, std::abs(dm5[a * S5 + k]));
+            }
+        }
+        CHECK(largest_x > 1e-3);
+        CHECK(largest_dc > 1e-3);
+        CHECK(largest_dm > 1e-3);
+        CHECK(dev_x < 1e-14 * largest_x);
+        CHECK(dev_dc < 1e-13 * largest_dc);
+        CHECK(dev_dm < 1e-13 * largest_dm);
+    }
+}
