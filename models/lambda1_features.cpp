@@ -1,6 +1,7 @@
 #include "models/lambda1_features.hpp"
 
 #include "models/radial_dispatch.hpp"
+#include "models/spherical_harmonics.hpp"
 #include "models/wigner3j.hpp"
 
 #include <algorithm>
@@ -13,6 +14,9 @@
 namespace gapd {
 
 namespace {
+
+// The expansion that feeds these features stops at the harmonics' limit; it also bounds the stack buffers.
+constexpr int kMaxAngular = SphericalHarmonics::kMaxSupportedAngular;
 
 using Complex = std::complex<long double>;
 
@@ -64,7 +68,9 @@ Lambda1Features::Lambda1Features(const SoapHypers& h, bool inversion_symmetry)
       inversion_symmetry_(inversion_symmetry),
       normalize_(h.normalize) {
     const int lmax = h.max_angular;
-    if (lmax < 1) throw std::invalid_argument("lambda=1 features need max_angular >= 1");
+    if (lmax < 1 || lmax > kMaxAngular)
+        throw std::invalid_argument("lambda=1 features need max_angular in [1, " + std::to_string(kMaxAngular) +
+                                    "], got " + std::to_string(lmax));
     if (nspecies_ < 1 || nmax_ < 1) throw std::invalid_argument("lambda=1 features: no species or max_radial < 1");
     if (nmax_ > kMaxRadial) throw std::invalid_argument("lambda=1 features: max_radial above " + std::to_string(kMaxRadial) +
                                     " is not supported");
@@ -253,8 +259,8 @@ void Lambda1Features::backpropagate_vector_blocks(const double* c, const double*
     // w times one of each.
     int max_rows = 0;
     for (const auto& pair : pairs_) max_rows = std::max(max_rows, 2 * std::max(pair[0], pair[1]) + 1);
-    std::vector<double> u_products(2 * static_cast<std::size_t>(max_rows) * N);
-    double* u_cb = u_products.data();
+    double u_products[2 * (2 * kMaxAngular + 1) * kMaxRadial];  // on the stack: no allocation per call
+    double* u_cb = u_products;
     double* u_ca = u_cb + static_cast<std::size_t>(max_rows) * N;
     const double* xk = x;
     const double* uk = u;

@@ -26,7 +26,7 @@ namespace gapd {
 class Lambda1Features {
 public:
     // inversion_symmetry = true keeps only the proper vectors (l1 + l2 odd), what a dipole model uses;
-    // false also keeps the pseudo-vectors (l1 = l2 >= 1). Throws std::invalid_argument for lmax outside [1, 40],
+    // false also keeps the pseudo-vectors (l1 = l2 >= 1). Throws std::invalid_argument for lmax outside [1, 30],
     // max_radial outside [1, 32] or no species.
     explicit Lambda1Features(const SoapHypers& hypers, bool inversion_symmetry = true);
 
@@ -48,7 +48,7 @@ public:
     // Adjoint of the Cartesian vector m_a = sum_q features[3q+a] u[q] (u: Q doubles), what a linear lambda=1
     // kernel predicts: writes dm_a/dc to dm_dcoefficients[a * ncoeff + k] for a = 0, 1, 2, ncoeff = number of
     // coefficients of one centre. Same result as three backpropagate() calls with dE/dfeatures = u on component
-    // a, at the cost of about two. `work` holds ncoeff doubles; allocates (4 lmax + 2) nmax doubles of scratch.
+    // a, at the cost of about two. `work` holds ncoeff doubles.
     void backpropagate_vector(const double* coefficients, const double* features, double norm, const double* u,
                               double* dm_dcoefficients, double* work) const;
 
