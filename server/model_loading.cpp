@@ -28,7 +28,8 @@ const char* radial_mode_help() {
 
 const char* kernel_precision_help() {
     return "Kernel GEMM precision: 'float64' (default) or 'float32' (opt-in: the two kernel GEMMs in single "
-           "precision, descriptors and sums in double; faster, deviations in docs/benchmarks.md)";
+           "precision on mean-centred features, descriptors and sums in double; ~1.5x faster kernel, typically "
+           "< 0.01 meV/atom off; deviations in docs/benchmarks.md)";
 }
 
 std::unique_ptr<GapCalculator> load_calculator(const std::string& path, RadialMode mode) {
