@@ -322,7 +322,7 @@ TEST_CASE("protocol session: connection failures") {
         CHECK(run.wait() == kExitNoConnection);
         const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
         CHECK(elapsed >= 0.35);
-        CHECK(elapsed < 3.0);
+        CHECK(elapsed < 10.0);  // far below the default 120 s; generous for a loaded CI machine
         CHECK(contains(run.log(), "could not connect to i-PI at unix:" + dir.path() + "/ipi_nobody"));
     }
     SUBCASE("TCP port closed") {
@@ -342,7 +342,8 @@ TEST_CASE("protocol session: connection failures") {
         const auto t0 = Clock::now();
         DriverRun run(options, engine);
         CHECK(run.wait() == kExitNoConnection);
-        CHECK(std::chrono::duration<double>(Clock::now() - t0).count() < 1.0);
+        // "Immediate" = no retrying until the 120 s connect timeout; 10 s leaves room for a loaded machine.
+        CHECK(std::chrono::duration<double>(Clock::now() - t0).count() < 10.0);
         CHECK(contains(run.log(), "the limit is 107"));
     }
     SUBCASE("TCP without a port") {
@@ -408,8 +409,8 @@ TEST_CASE("protocol session: stop while idle closes at once") {
     REQUIRE(ipi.handshake(0, " "));
     const auto t0 = Clock::now();
     request_stop();
-    CHECK(ipi.wait_close(2) == "eof");
-    CHECK(std::chrono::duration<double>(Clock::now() - t0).count() < 1.0);
+    CHECK(ipi.wait_close(5) == "eof");  // idle gapd would otherwise wait for i-PI's next message forever
+    CHECK(std::chrono::duration<double>(Clock::now() - t0).count() < 5.0);
     ipi.close_client();
     CHECK(run.wait() == kExitOk);
 }
