@@ -2,11 +2,15 @@
 
 #include <Eigen/Geometry>
 #include <Eigen/LU>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include <algorithm>
 #include <array>
 #include <climits>
 #include <cmath>
+#include <exception>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -89,6 +93,43 @@ Eigen::Matrix3d search_basis(const Structure& s) {
 }
 
 long long floor_div(long long a, long long b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+// Blocks of centres scanned concurrently: one per OpenMP thread, but only for lists big enough to gain
+// (below ~128 centres per thread the thread start-up costs more than the scan).
+int parallel_blocks(Eigen::Index n) {
+#ifdef _OPENMP
+    const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+    return static_cast<int>(std::max<Eigen::Index>(1, std::min<Eigen::Index>(threads, n / 128)));
+#else
+    (void)n;
+    return 1;
+#endif
+}
+
+// Entries found by one scan of consecutive centres: neighbour indices, r_ij rows (grown by 1.5x as needed) and
+// the number of entries per centre.
+struct EntryBlock {
+    std::vector<int> neighbours;
+    Matrix3N vectors;
+    std::size_t count = 0;
+    std::vector<std::size_t> per_centre;
+
+    void reserve(double entries, Eigen::Index centres) {
+        neighbours.reserve(static_cast<std::size_t>(entries));
+        vectors.resize(static_cast<Eigen::Index>(entries), 3);
+        per_centre.reserve(static_cast<std::size_t>(centres));
+    }
+    void append(int j, double x, double y, double z) {
+        if (count == static_cast<std::size_t>(vectors.rows()))
+            vectors.conservativeResize(std::max<Eigen::Index>(64, vectors.rows() * 3 / 2), 3);
+        double* out = vectors.data() + 3 * count;
+        out[0] = x;
+        out[1] = y;
+        out[2] = z;
+        neighbours.push_back(j);
+        ++count;
+    }
+};
 
 }  // namespace
 
@@ -194,19 +235,16 @@ NeighbourList build_neighbour_list(const Structure& s, double cutoff) {
         }
     }
 
-    // Reserve for the expected count: density x sphere volume (self images included), the extent of a
-    // non-periodic direction taken as at least the cutoff.
+    // Expected entries: density x sphere volume (self images included), the extent of a non-periodic direction
+    // taken as at least the cutoff; used to reserve the per-thread buffers.
     double occupied = std::abs(basis.determinant());
     for (int k = 0; k < 3; ++k)
         if (!s.pbc[k]) occupied *= std::max(span[k], cutoff);
     const double expected = n * (n / occupied * 4.0 / 3.0 * M_PI * cutoff * cutoff * cutoff) * 1.1;
-    const std::size_t reserve = static_cast<std::size_t>(std::min(expected, static_cast<double>(kMaxReserve)));
-    nl.neighbour.reserve(reserve);
-    nl.vectors.resize(static_cast<Eigen::Index>(reserve), 3);
 
     const double cutoff2 = cutoff * cutoff;
-    std::size_t count = 0;
-    for (Eigen::Index i = 0; i < n; ++i) {
+    // Appends the entries of centre i (neighbour index and r_ij) to `block`.
+    auto scan_centre = [&](Eigen::Index i, EntryBlock& block) {
         const Eigen::RowVector3d centre = wrapped.row(i);
         const auto& ci = cell_of[i];
         std::array<long long, 3> b{}, image{};
@@ -249,22 +287,59 @@ NeighbourList build_neighbour_list(const Structure& s, double cutoff) {
                                                              wrap_shift.row(i) - wrap_shift.row(j);
                             overlap_error(static_cast<int>(i), j, std::sqrt(r2), cells);
                         }
-                        if (count == static_cast<std::size_t>(nl.vectors.rows()))
-                            nl.vectors.conservativeResize(std::max<Eigen::Index>(64, nl.vectors.rows() * 3 / 2), 3);
-                        double* out = nl.vectors.data() + 3 * count;
-                        out[0] = vx;
-                        out[1] = vy;
-                        out[2] = vz;
-                        nl.neighbour.push_back(j);
-                        ++count;
+                        block.append(j, vx, vy, vz);
                     }
                 }
             }
         }
-        nl.offsets[i + 1] = count;
+    };
+
+    // Contiguous blocks of centres per thread, each into its own buffers, concatenated in centre order: the
+    // same list, entry for entry, whatever the thread count. An error (overlapping atoms) is reported for the
+    // lowest centre index that has one, as the serial scan would.
+    const int blocks = parallel_blocks(n);
+    std::vector<EntryBlock> block(blocks);
+    std::vector<std::exception_ptr> block_error(blocks);
+#pragma omp parallel for schedule(static, 1) num_threads(blocks) if (blocks > 1)
+    for (int t = 0; t < blocks; ++t) {
+        const Eigen::Index first = n * t / blocks, last = n * (t + 1) / blocks;
+        try {
+            block[t].reserve(std::min(expected * static_cast<double>(last - first) / n, static_cast<double>(kMaxReserve)),
+                             last - first);
+            for (Eigen::Index i = first; i < last; ++i) {
+                const std::size_t before = block[t].count;
+                scan_centre(i, block[t]);
+                block[t].per_centre.push_back(block[t].count - before);
+            }
+        } catch (...) {  // exceptions must not leave the parallel region
+            block_error[t] = std::current_exception();
+        }
     }
-    nl.vectors.conservativeResize(static_cast<Eigen::Index>(count), 3);
-    nl.neighbour.shrink_to_fit();
+    for (int t = 0; t < blocks; ++t)
+        if (block_error[t]) std::rethrow_exception(block_error[t]);
+
+    Eigen::Index centre = 0;
+    for (int t = 0; t < blocks; ++t)
+        for (const std::size_t c : block[t].per_centre) {
+            nl.offsets[centre + 1] = nl.offsets[centre] + c;
+            ++centre;
+        }
+    if (blocks == 1) {  // the serial scan's buffers become the list, without a copy
+        block[0].vectors.conservativeResize(static_cast<Eigen::Index>(block[0].count), 3);
+        nl.vectors.swap(block[0].vectors);
+        nl.neighbour = std::move(block[0].neighbours);
+        nl.neighbour.shrink_to_fit();
+        return nl;
+    }
+    const std::size_t total = nl.offsets[n];
+    nl.neighbour.resize(total);
+    nl.vectors.resize(static_cast<Eigen::Index>(total), 3);
+    std::size_t count = 0;
+    for (int t = 0; t < blocks; ++t) {
+        std::copy(block[t].neighbours.begin(), block[t].neighbours.end(), nl.neighbour.begin() + count);
+        std::copy(block[t].vectors.data(), block[t].vectors.data() + 3 * block[t].count, nl.vectors.data() + 3 * count);
+        count += block[t].count;
+    }
     return nl;
 }
 

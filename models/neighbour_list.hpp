@@ -24,8 +24,9 @@ struct NeighbourList {
     std::size_t memory_bytes() const;
 };
 
-// Builds the list in O(N) with a cell list; serial and deterministic: centres in index order, and the same
-// input always gives the same entries in the same order.
+// Builds the list in O(N) with a cell list; deterministic: centres in index order, and the same input always
+// gives the same entries in the same order, whatever the number of OpenMP threads (large systems scan blocks
+// of centres in parallel and concatenate them in order).
 // Throws std::invalid_argument (naming the offending atoms / values) for: cutoff not finite or <= 0,
 // positions.rows() != numbers.size(), non-finite positions or cell, a zero or degenerate (zero-volume)
 // lattice along the periodic directions, two atoms (or an atom and an image) closer than 1e-6 Å, and lattices

@@ -14,6 +14,9 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #ifndef GAPD_TEST_DATA_DIR
 #define GAPD_TEST_DATA_DIR "tests/data"  // standalone builds run from the repository root
@@ -380,26 +383,31 @@ TEST_CASE("neighbour list: non-periodic directions") {
                              1e-12) < 1e-12);
 }
 
-TEST_CASE("neighbour list: perovskite supercell against brute force, deterministic") {
-    // 4x4x4 cells of a distorted 4 Å perovskite (320 atoms), unwrapped by a few atoms.
+// n x n x n cells of a distorted 4 Å perovskite (5 n^3 atoms), slightly triclinic, unwrapped by a few atoms.
+Structure perovskite_supercell(int n) {
     std::mt19937_64 rng(3);
     std::normal_distribution<double> noise(0.0, 0.1);
     const double base[5][3] = {{0, 0, 0}, {0.5, 0.5, 0.5}, {0.5, 0.5, 0}, {0.5, 0, 0.5}, {0, 0.5, 0.5}};
     Structure s;
-    s.cell = 16.0 * Eigen::Matrix3d::Identity();
+    s.cell = 4.0 * n * Eigen::Matrix3d::Identity();
     s.cell(1, 0) = 1.3;
-    s.positions.resize(320, 3);
+    s.positions.resize(5 * n * n * n, 3);
     int a = 0;
-    for (int x = 0; x < 4; ++x)
-        for (int y = 0; y < 4; ++y)
-            for (int z = 0; z < 4; ++z)
+    for (int x = 0; x < n; ++x)
+        for (int y = 0; y < n; ++y)
+            for (int z = 0; z < n; ++z)
                 for (const auto& b : base) {
-                    const Eigen::RowVector3d f((x + b[0]) / 4.0, (y + b[1]) / 4.0, (z + b[2]) / 4.0);
+                    const Eigen::RowVector3d f((x + b[0]) / n, (y + b[1]) / n, (z + b[2]) / n);
                     s.positions.row(a) = f * s.cell + Eigen::RowVector3d(noise(rng), noise(rng), noise(rng));
                     if (a % 17 == 0) s.positions.row(a) -= s.cell.row(a % 3);
                     s.numbers.push_back(a % 5 == 0 ? 56 : a % 5 == 1 ? 22 : 8);
                     ++a;
                 }
+    return s;
+}
+
+TEST_CASE("neighbour list: perovskite supercell against brute force, deterministic") {
+    const Structure s = perovskite_supercell(4);  // 320 atoms
     const NeighbourList nl = build_neighbour_list(s, 5.5);
     CHECK(check_same_entries(entries_of(nl), brute_force(s, 5.5), 1e-11) < 1e-11);
     const NeighbourList again = build_neighbour_list(s, 5.5);
@@ -408,6 +416,47 @@ TEST_CASE("neighbour list: perovskite supercell against brute force, determinist
     CHECK((again.vectors.array() == nl.vectors.array()).all());
     CHECK(nl.memory_bytes() >= nl.size() * (sizeof(int) + 3 * sizeof(double)));
 }
+
+#ifdef _OPENMP
+TEST_CASE("neighbour list: the parallel scan gives the serial list entry for entry, and the serial error") {
+    // 1080 atoms: enough for 4 blocks of centres (models/neighbour_list.cpp: parallel_blocks).
+    Structure s = perovskite_supercell(6);
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    const NeighbourList serial = build_neighbour_list(s, 5.5);
+    CHECK(check_same_entries(entries_of(serial), brute_force(s, 5.5), 1e-11) < 1e-11);
+    for (int threads : {2, 3, 4}) {
+        CAPTURE(threads);
+        omp_set_num_threads(threads);
+        const NeighbourList parallel = build_neighbour_list(s, 5.5);
+        CHECK(parallel.offsets == serial.offsets);
+        CHECK(parallel.neighbour == serial.neighbour);
+        CHECK((parallel.vectors.array() == serial.vectors.array()).all());
+    }
+    // Two overlapping pairs, in different blocks: every thread count names the lower centre first.
+    s.positions.row(1001) = s.positions.row(1000);
+    s.positions.row(11) = s.positions.row(10);
+    std::string serial_message;
+    omp_set_num_threads(1);
+    try {
+        build_neighbour_list(s, 5.5);
+    } catch (const std::invalid_argument& e) {
+        serial_message = e.what();
+    }
+    CHECK(serial_message.find("atoms 10 and 11 overlap") != std::string::npos);
+    for (int threads : {2, 4}) {
+        omp_set_num_threads(threads);
+        std::string message;
+        try {
+            build_neighbour_list(s, 5.5);
+        } catch (const std::invalid_argument& e) {
+            message = e.what();
+        }
+        CHECK(message == serial_message);
+    }
+    omp_set_num_threads(saved);
+}
+#endif
 
 TEST_CASE("neighbour list: empty structure") {
     Structure s;
