@@ -4,6 +4,7 @@
 // float32 deviation bound.
 
 #include "finite_difference.hpp"
+#include "kernel_rows_check.hpp"
 #include "librascal_fixtures.hpp"
 #include "models/fit_config.hpp"
 #include "models/fit_feature_selection.hpp"
@@ -135,20 +136,7 @@ TEST_CASE("feature selection: equals the full model with zero sparse-point compo
 
 TEST_CASE("feature selection: kernel rows for fitting reproduce the calculator") {
     const GapModel model = with_selection(fixture_model(), strided_selection(fixture_model().hypers, 5, 0));
-    const GapCalculator calc(model, RadialMode::Spline);
-    const KernelRowsBuilder builder(model, RadialMode::Spline);
-    Eigen::VectorXd w(builder.columns());
-    for (std::size_t k = 0; k < model.sparse.size(); ++k)
-        w.segment(builder.column_offset(k), model.sparse[k].weights.size()) = model.sparse[k].weights;
-    const Structure s = fixture_structure("bto_40atom_triclinic");
-    const GapPrediction p = calc.compute(s, true);
-    const KernelRows rows = builder.compute(s, true);
-    double e0 = 0;
-    for (int z : s.numbers) e0 += model.self_contributions.at(z);
-    CHECK(rows.energy.dot(w) + e0 == doctest::Approx(p.energy).epsilon(1e-12));
-    const Eigen::VectorXd f = rows.forces * w;
-    const Eigen::Map<const Eigen::VectorXd> ref(p.forces.data(), p.forces.size());
-    CHECK((f - ref).cwiseAbs().maxCoeff() < 1e-10 * (1 + ref.cwiseAbs().maxCoeff()));
+    testing::check_kernel_rows_reproduce_calculator(model, fixture_structure("bto_40atom_triclinic"), 1e-10);
 }
 
 TEST_CASE("feature selection: native file round trip, required_features, and old files") {

@@ -3,6 +3,7 @@
 
 #include "deformed_structures.hpp"
 #include "finite_difference.hpp"
+#include "kernel_rows_check.hpp"
 #include "models/extxyz.hpp"
 #include "models/fit_config.hpp"
 #include "models/fit_kernel_rows.hpp"
@@ -82,16 +83,6 @@ GapModel known_model(const std::vector<Structure>& frames, const std::vector<std
     return model;
 }
 
-Eigen::VectorXd all_weights(const GapModel& m) {
-    Eigen::VectorXd w(0);
-    for (const auto& s : m.sparse) {
-        Eigen::VectorXd next(w.size() + s.weights.size());
-        next << w, s.weights;
-        w = next;
-    }
-    return w;
-}
-
 // Labels frames with `calc` (energy, forces, virial) and writes them to `path`.
 void write_labelled(const std::string& path, const std::vector<Structure>& frames, const GapCalculator& calc) {
     std::vector<ExtxyzFrame> out;
@@ -120,23 +111,7 @@ TEST_CASE("kernel rows times the weights give GapCalculator's energy, forces and
     std::vector<Structure> frames;
     for (int k = 0; k < 4; ++k) frames.push_back(random_batio3(rng, 1 + k % 2));
     const GapModel model = known_model(frames, {{0, 0}, {0, 1}, {0, 2}, {1, 3}, {1, 5}, {1, 6}, {2, 4}}, rng);
-    const GapCalculator calc(model, RadialMode::Spline);
-    const KernelRowsBuilder builder(model, RadialMode::Spline);
-    const Eigen::VectorXd w = all_weights(model);
-    for (const Structure& s : {frames[3], random_batio3(rng, 2)}) {
-        const GapPrediction p = calc.compute(s, true);
-        const KernelRows rows = builder.compute(s, true);
-        double e0 = 0;
-        for (int z : s.numbers) e0 += model.self_contributions.at(z);
-        CHECK(rows.energy.dot(w) + e0 == doctest::Approx(p.energy).epsilon(1e-12));
-        const Eigen::VectorXd f = rows.forces * w;
-        const Eigen::Map<const Eigen::VectorXd> ref(p.forces.data(), p.forces.size());
-        CHECK((f - ref).cwiseAbs().maxCoeff() < 1e-11 * (1 + ref.cwiseAbs().maxCoeff()));
-        const Eigen::VectorXd v = rows.virial * w;
-        const Eigen::Matrix3d& W = p.virial;
-        const double expected[6] = {W(0, 0), W(1, 1), W(2, 2), W(1, 2), W(0, 2), W(0, 1)};
-        for (int c = 0; c < 6; ++c) CHECK(v[c] == doctest::Approx(expected[c]).epsilon(1e-10).scale(1.0));
-    }
+    for (const Structure& s : {frames[3], random_batio3(rng, 2)}) check_kernel_rows_reproduce_calculator(model, s, 1e-11);
 }
 
 TEST_CASE("virial and force rows are minus the derivatives of the energy rows") {
