@@ -351,6 +351,18 @@ def read_ipi_properties(path):
     return columns, np.array(rows)
 
 
+def read_complete_ipi_properties(path, steps, label):
+    """read_ipi_properties, checked: one row per step 0..steps and every number finite; TestFailure naming
+    `label` otherwise."""
+    columns, rows = read_ipi_properties(path)
+    step = ipi_column(columns, rows, "step")
+    if step.tolist() != list(range(steps + 1)):
+        raise TestFailure("%s: properties file has steps %s, expected 0..%d" % (label, step.tolist(), steps))
+    if not np.all(np.isfinite(rows)):
+        raise TestFailure("%s: non-finite numbers in %s" % (label, os.path.basename(path)))
+    return columns, rows
+
+
 def ipi_column(columns, rows, name):
     if name not in columns:
         raise TestFailure("i-PI's properties file has no column %r (has %s)" % (name, sorted(columns)))
