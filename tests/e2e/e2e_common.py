@@ -14,7 +14,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import traceback
 
 import numpy as np
@@ -147,6 +146,23 @@ class Checks:
     def fail(self, name, detail):
         self.results.append((name, False, detail))
         print("  FAIL %-46s %s" % (name, detail), flush=True)
+
+    def that(self, ok, name, detail=""):
+        """The boolean form: records `name` as passed if ok, else as failed."""
+        if ok:
+            self.results.append((name, True, detail))
+            print("  ok   %-46s %s" % (name, detail), flush=True)
+        else:
+            self.fail(name, detail)
+
+    def exit_with_verdict(self, test_name):
+        """For scripts without a run_test frame: prints PASS/FAIL with the verdict and exits 0/1."""
+        try:
+            print("PASS %s: %s" % (test_name, self.verdict()))
+        except TestFailure as e:
+            print("FAIL %s: %s" % (test_name, e))
+            sys.exit(1)
+        sys.exit(0)
 
     def verdict(self):
         """A summary line if every check passed, else TestFailure naming the failed ones."""

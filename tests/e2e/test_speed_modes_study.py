@@ -19,13 +19,7 @@ p.add_argument("--gapd", required=True)
 args = p.parse_args()
 
 teacher = os.path.join(common.SOURCE_DIR, "tests", "data", "librascal", "model_small_zeta4_exact.json")
-failures = []
-
-
-def check(ok, what):
-    print(("ok   " if ok else "FAIL ") + what)
-    if not ok:
-        failures.append(what)
+check = common.Checks()
 
 
 with tempfile.TemporaryDirectory() as wd:
@@ -34,20 +28,17 @@ with tempfile.TemporaryDirectory() as wd:
                     "--repeats", "1", "--threads", "2"], check=True, timeout=600)
     with open(os.path.join(wd, "speed_modes.json")) as f:
         result = json.load(f)
-    check(os.path.exists(os.path.join(wd, "speed_modes.md")), "speed_modes.md written")
+    check.that(os.path.exists(os.path.join(wd, "speed_modes.md")), "speed_modes.md written")
     names = [r["name"] for r in result["students"]]
-    check(names == ["all features", "150 selected"], "students: %s" % names)
+    check.that(names == ["all features", "150 selected"], "students: %s" % names)
     for r in result["students"]:
         e64, f64 = r["vs_teacher64"]
         e32, _ = r["f32_vs_f64"]
         print("%s: %.4f meV/atom, %.2f meV/Å vs the teacher; float32 %.2e meV/atom; %.2f / %.2f ms" %
               (r["name"], e64, f64, e32, r["ms64"], r["ms32"]))
-        check(math.isfinite(e64) and e64 < 5.0, "%s reproduces the teacher's energies (< 5 meV/atom)" % r["name"])
-        check(math.isfinite(f64) and f64 < 100.0, "%s reproduces the teacher's forces (< 100 meV/Å)" % r["name"])
-        check(0.0 < e32 < 1e-3, "%s: float32 within 1e-3 meV/atom of float64, and not identical" % r["name"])
-        check(r["ms64"] > 0 and r["ms32"] > 0, "%s timed" % r["name"])
+        check.that(math.isfinite(e64) and e64 < 5.0, "%s reproduces the teacher's energies (< 5 meV/atom)" % r["name"])
+        check.that(math.isfinite(f64) and f64 < 100.0, "%s reproduces the teacher's forces (< 100 meV/Å)" % r["name"])
+        check.that(0.0 < e32 < 1e-3, "%s: float32 within 1e-3 meV/atom of float64, and not identical" % r["name"])
+        check.that(r["ms64"] > 0 and r["ms32"] > 0, "%s timed" % r["name"])
 
-if failures:
-    print("%d check(s) failed" % len(failures))
-    sys.exit(1)
-print("speed-modes study: all checks passed")
+check.exit_with_verdict("speed_modes_study")
