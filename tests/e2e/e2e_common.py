@@ -103,6 +103,15 @@ def run(args, timeout, cwd=None, env=None):
         raise TestFailure("timed out after %g s: %s" % (timeout, " ".join(map(str, args))))
 
 
+def run_cli(args, check=True):
+    """Runs a command to completion (text output captured) for scripts without a run_test frame; with check, a
+    non-zero exit ends the script with "FAIL <command>" and the command's output."""
+    p = subprocess.run(args, capture_output=True, text=True)
+    if check and p.returncode != 0:
+        sys.exit(f"FAIL: {' '.join(args)}\n{p.stdout}\n{p.stderr}")
+    return p
+
+
 def run_test(name, timeout, body, workdir=None, keep=False):
     """The frame of every end-to-end script: runs body(workdir) under a Watchdog of `timeout` s in `workdir` (a
     new temporary directory gapd_<name>_* unless given). body returns a summary line (printed after "PASS <name>")

@@ -6,10 +6,12 @@ virials of random BaTiO3 cells); refitting them with the same hypers must give a
 output equals the fit's own report, and `gapd eval` must print the same error table. Also checks the
 one-line errors for bad inputs. Exit code 0 = pass.
 """
-import argparse, json, os, subprocess, sys, tempfile, threading
+import argparse, json, os, sys, tempfile, threading
 import numpy as np
 from ase import Atoms
 from ase.io import read, write
+
+import e2e_common as common
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -26,13 +28,6 @@ def random_batio3(rng, units):
             pos.append(np.array([(f[0] + u) / units, f[1], f[2]]) @ cell)
     pos = np.array(pos) + 0.1 * rng.normal(size=(len(sym), 3))
     return Atoms(sym, positions=pos, cell=cell, pbc=True)
-
-
-def run(args, check=True, **kw):
-    p = subprocess.run(args, capture_output=True, text=True, **kw)
-    if check and p.returncode != 0:
-        sys.exit(f"FAIL: {' '.join(args)}\n{p.stdout}\n{p.stderr}")
-    return p
 
 
 def main():
@@ -55,52 +50,52 @@ def main():
         with open(f"{tmp}/truth.yaml", "w") as f:
             f.write("training_files: seedlike.xyz\noutput: truth.gapd\n" + hypers +
                     "gap: {zeta: 2, sparse_points: {O: 6, Ti: 3, Ba: 3}, fit_virial: false}\n")
-        run([gapd, "fit", f"{tmp}/truth.yaml"])
+        common.run_cli([gapd, "fit", f"{tmp}/truth.yaml"])
         # 2. label new structures with it, refit with tiny sigmas and the same sparse points (FPS is deterministic
         #    and the truth's sparse environments are among the new training structures only by chance, so we
         #    check agreement of predictions through gapd's own report instead of exact recovery here)
         new = [random_batio3(rng, 1 + k % 2) for k in range(20)]
         write(f"{tmp}/new.xyz", new)
-        run([gapd, "predict", f"{tmp}/new.xyz", "-m", f"{tmp}/truth.gapd", "-o", f"{tmp}/labelled.xyz"])
+        common.run_cli([gapd, "predict", f"{tmp}/new.xyz", "-m", f"{tmp}/truth.gapd", "-o", f"{tmp}/labelled.xyz"])
         with open(f"{tmp}/fit.yaml", "w") as f:
             f.write("training_files: [labelled.xyz]\noutput: out/fitted.gapd\n" + hypers +
                     "gap: {zeta: 2, sparse_points: {O: 40, Ti: 15, Ba: 15}}\n"
                     "validation: {held_out_fraction: 0.25, seed: 3, learning_curve: [0.5]}\n")
         os.makedirs(f"{tmp}/out")
-        p = run([gapd, "fit", f"{tmp}/fit.yaml", "--threads", "2"])
+        p = common.run_cli([gapd, "fit", f"{tmp}/fit.yaml", "--threads", "2"])
         assert "held-out errors" in p.stdout and "ETA" in p.stderr, p.stdout + p.stderr
         rep = json.load(open(f"{tmp}/out/fitted.gapd.report.json"))
         assert rep["frames"] == {"training": 15, "held_out": 5}, rep["frames"]
         assert len(rep["learning_curve"]) == 2
         assert os.path.exists(f"{tmp}/out/fitted.gapd.report.txt")
         # 3. gapd eval on the whole file: error table + predictions equal to gapd predict's
-        p = run([gapd, "eval", f"{tmp}/out/fitted.gapd", f"{tmp}/labelled.xyz", "-o", f"{tmp}/eval.xyz",
+        p = common.run_cli([gapd, "eval", f"{tmp}/out/fitted.gapd", f"{tmp}/labelled.xyz", "-o", f"{tmp}/eval.xyz",
                  "--report", f"{tmp}/eval"])
         assert "energy per f.u. (5 atoms)" in p.stdout, p.stdout
         ev = json.load(open(f"{tmp}/eval.json"))
         assert ev["frames"] == 20
         # training-set errors are small (labels come from a model of the same form)
         assert ev["energy_per_atom"]["rmse"] < 5e-3, ev
-        run([gapd, "predict", f"{tmp}/labelled.xyz", "-m", f"{tmp}/out/fitted.gapd", "-o", f"{tmp}/pred.xyz",
+        common.run_cli([gapd, "predict", f"{tmp}/labelled.xyz", "-m", f"{tmp}/out/fitted.gapd", "-o", f"{tmp}/pred.xyz",
              "--key-prefix", "gap_"])
         e1 = [a.info["gap_energy"] for a in read(f"{tmp}/eval.xyz", ":")]
         e2 = [a.info["gap_energy"] for a in read(f"{tmp}/pred.xyz", ":")]
         assert np.allclose(e1, e2, rtol=0, atol=1e-9), (e1, e2)
         # 4. parity plots
-        run([sys.executable, f"{ROOT}/scripts/parity_plot.py", f"{tmp}/eval.xyz", "-o", f"{tmp}/plots"])
+        common.run_cli([sys.executable, f"{ROOT}/scripts/parity_plot.py", f"{tmp}/eval.xyz", "-o", f"{tmp}/plots"])
         assert os.path.exists(f"{tmp}/plots/parity_energy.png") and os.path.exists(f"{tmp}/plots/parity_forces.png")
         # 5. bad inputs: one line, naming file and frame / key
         with open(f"{tmp}/bad.yaml", "w") as f:
             f.write("training_files: labelled.xyz\nsoap: {max_radial: 4, nmax: 3}\n")
-        p = run([gapd, "fit", f"{tmp}/bad.yaml"], check=False)
+        p = common.run_cli([gapd, "fit", f"{tmp}/bad.yaml"], check=False)
         assert p.returncode != 0 and "soap.nmax" in p.stderr and p.stderr.count("\n") == 1, p.stderr
         with open(f"{tmp}/nan.xyz", "w") as f:
             f.write('1\nLattice="4 0 0 0 4 0 0 0 4" energy=nan\nO 0 0 0\n')
-        p = run([gapd, "eval", f"{tmp}/out/fitted.gapd", f"{tmp}/nan.xyz"], check=False)
+        p = common.run_cli([gapd, "eval", f"{tmp}/out/fitted.gapd", f"{tmp}/nan.xyz"], check=False)
         assert p.returncode != 0 and "nan.xyz: frame 0" in p.stderr, p.stderr
         with open(f"{tmp}/unknown.xyz", "w") as f:
             f.write('1\nLattice="4 0 0 0 4 0 0 0 4" energy=-1\nSr 0 0 0\n')
-        p = run([gapd, "eval", f"{tmp}/out/fitted.gapd", f"{tmp}/unknown.xyz"], check=False)
+        p = common.run_cli([gapd, "eval", f"{tmp}/out/fitted.gapd", f"{tmp}/unknown.xyz"], check=False)
         assert p.returncode != 0 and "unknown.xyz: frame 0" in p.stderr and "38" in p.stderr, p.stderr
     print("e2e_fit_cli: OK")
     os._exit(0)

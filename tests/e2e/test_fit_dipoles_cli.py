@@ -8,10 +8,12 @@ on unseen structures; the fitted dipole model must be in the same native file as
 dipoles shifted by random polarization quanta on the right branch; bad dipole labels give one-line errors naming
 file and frame. Exit code 0 = pass.
 """
-import argparse, json, os, subprocess, sys, tempfile, threading
+import argparse, json, os, tempfile, threading
 import numpy as np
 from ase import Atoms
 from ase.io import read, write
+
+import e2e_common as common
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -35,16 +37,9 @@ def random_batio3(rng, units, shear):
     return Atoms(sym, positions=pos, cell=cell, pbc=True)
 
 
-def run(args, check=True):
-    p = subprocess.run(args, capture_output=True, text=True)
-    if check and p.returncode != 0:
-        sys.exit(f"FAIL: {' '.join(args)}\n{p.stdout}\n{p.stderr}")
-    return p
-
-
 def label(gapd, frames, path, tmp):
     write(f"{tmp}/unlabelled.xyz", frames)
-    run([gapd, "predict", f"{tmp}/unlabelled.xyz", "-o", f"{tmp}/dip.xyz", "--model", SYNTHETIC, "--dipole-only"])
+    common.run_cli([gapd, "predict", f"{tmp}/unlabelled.xyz", "-o", f"{tmp}/dip.xyz", "--model", SYNTHETIC, "--dipole-only"])
     out = read(f"{tmp}/dip.xyz", ":")
     for a, d in zip(frames, out):
         a.info["dipole"] = np.array(d.info["dipole"], float)
@@ -79,7 +74,7 @@ def main():
                     "validation: {held_out_fraction: 0.2, seed: 3}\n"
                     "dipoles:\n  sigma: 1.0e-9\n  jitter: 0\n  unwrapping: {enabled: false}\n"
                     f"  sparse_environments: {json.dumps([list(e) for e in envs])}\n")
-        p = run([gapd, "fit", f"{tmp}/fit.yaml"])
+        p = common.run_cli([gapd, "fit", f"{tmp}/fit.yaml"])
         report = json.load(open(f"{tmp}/both.gapd.report.json"))
         held = report["held_out"]["dipole_per_atom"]
         print(f"held-out dipole RMSE {held['rmse']:.3g} e*A/atom over {held['count']} components")
@@ -89,9 +84,9 @@ def main():
         # One file, both models: predict dipoles with it on unseen structures, compare to the synthetic model.
         unseen = [random_batio3(rng, 2, 0.15) for _ in range(6)]
         write(f"{tmp}/unseen.xyz", unseen)
-        run([gapd, "predict", f"{tmp}/unseen.xyz", "-o", f"{tmp}/fitted.xyz", "--model", f"{tmp}/both.gapd",
+        common.run_cli([gapd, "predict", f"{tmp}/unseen.xyz", "-o", f"{tmp}/fitted.xyz", "--model", f"{tmp}/both.gapd",
              "--key-prefix", "gap_"])
-        run([gapd, "predict", f"{tmp}/unseen.xyz", "-o", f"{tmp}/truth.xyz", "--model", SYNTHETIC, "--dipole-only"])
+        common.run_cli([gapd, "predict", f"{tmp}/unseen.xyz", "-o", f"{tmp}/truth.xyz", "--model", SYNTHETIC, "--dipole-only"])
         fitted, truth = read(f"{tmp}/fitted.xyz", ":"), read(f"{tmp}/truth.xyz", ":")
         assert all("gap_energy" in a.info for a in fitted)
         dm = max(np.abs(np.array(a.info["gap_dipole"]) - np.array(b.info["dipole"])).max() for a, b in zip(fitted, truth))
@@ -103,11 +98,11 @@ def main():
         for a in shifted:
             a.info["dipole"] = np.array(a.info["dipole"]) + rng.integers(-3, 4, size=3) @ a.cell.array
         write(f"{tmp}/shifted.xyz", shifted)
-        p = run([gapd, "eval", f"{tmp}/both.gapd", f"{tmp}/shifted.xyz", "-o", f"{tmp}/eval.xyz", "--report",
+        p = common.run_cli([gapd, "eval", f"{tmp}/both.gapd", f"{tmp}/shifted.xyz", "-o", f"{tmp}/eval.xyz", "--report",
                  f"{tmp}/eval"])
         ev = json.load(open(f"{tmp}/eval.json"))["dipole_per_atom"]
         assert ev["count"] == 3 * len(shifted) and ev["rmse"] < 1e-8, ev
-        run(["/usr/bin/python3", os.path.join(ROOT, "scripts/parity_plot.py"), f"{tmp}/eval.xyz", "-o", f"{tmp}/plots"])
+        common.run_cli(["/usr/bin/python3", os.path.join(ROOT, "scripts/parity_plot.py"), f"{tmp}/eval.xyz", "-o", f"{tmp}/plots"])
         assert os.path.getsize(f"{tmp}/plots/parity_dipole.png") > 1000
         # Bad inputs: one line naming the file and frame, non-zero exit.
         bad = open(f"{tmp}/train.xyz").read().split("\n")
@@ -117,13 +112,13 @@ def main():
         with open(f"{tmp}/bad.yaml", "w") as f:
             f.write("training_files: bad.xyz\ngap: {sparse_points: {O: 2, Ti: 1, Ba: 1}, fit_forces: false}\n"
                     "soap: {max_radial: 3, max_angular: 2, cutoff: 4.5}\ndipoles: {}\n")
-        p = run([gapd, "fit", f"{tmp}/bad.yaml"], check=False)
+        p = common.run_cli([gapd, "fit", f"{tmp}/bad.yaml"], check=False)
         err = p.stderr.strip().splitlines()
         assert p.returncode != 0 and any("bad.xyz: frame 2 (0-based)" in l and "'dipole'" in l for l in err), p.stderr
         with open(f"{tmp}/nokey.yaml", "w") as f:
             f.write("training_files: train.xyz\ngap: {sparse_points: {O: 2, Ti: 1, Ba: 1}, fit_forces: false}\n"
                     "soap: {max_radial: 3, max_angular: 2, cutoff: 4.5}\ndipoles: {key: mu}\n")
-        p = run([gapd, "fit", f"{tmp}/nokey.yaml"], check=False)
+        p = common.run_cli([gapd, "fit", f"{tmp}/nokey.yaml"], check=False)
         assert p.returncode != 0 and "train.xyz: frame 0 (0-based): missing info key 'mu'" in p.stderr, p.stderr
     print("PASS")
     os._exit(0)
