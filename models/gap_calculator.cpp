@@ -53,6 +53,13 @@ double integer_power(double x, int n) {
     return r;
 }
 
+// One kernel term: returns w k^zeta and writes its derivative zeta w k^(zeta-1) to `derivative`.
+inline double weighted_kernel(double k, double w, int zeta, double& derivative) {
+    const double k_pow = integer_power(k, zeta - 1);
+    derivative = zeta * w * k_pow;
+    return w * k_pow * k;
+}
+
 // Rows [b0, b1) of the chunk: K = X T^T, E_i += sum_m w_m K_im^zeta, then (with gradients) the kernel
 // derivative K'_im = zeta w_m K_im^(zeta-1) overwrites K and dE/dX = K' T.
 void kernel_and_gradient(const RowMatrix& X, const RowMatrix& T, RowMatrix& Kbuf, RowMatrix& G, int b0, int b1,
@@ -65,10 +72,9 @@ void kernel_and_gradient(const RowMatrix& X, const RowMatrix& T, RowMatrix& Kbuf
         double e = 0.0;
         double* krow = K.row(b - b0).data();
         for (int m = 0; m < M; ++m) {
-            const double kv = krow[m];
-            const double k_pow = integer_power(kv, zeta - 1);
-            e += weights[m] * k_pow * kv;
-            krow[m] = zeta * weights[m] * k_pow;
+            double derivative;
+            e += weighted_kernel(krow[m], weights[m], zeta, derivative);
+            krow[m] = derivative;
         }
         atom_energies[chunk[b]] += e;
     }
@@ -97,10 +103,9 @@ void kernel_and_gradient_float32(const RowMatrix& X, const Eigen::RowVectorXd& m
         double e = 0.0, derivative_sum = 0.0;
         float* krow = K.row(b - b0).data();
         for (int m = 0; m < M; ++m) {
-            const double kv = x_dot_mean[b] + mean_dot_centred[m] + static_cast<double>(krow[m]);
-            const double k_pow = integer_power(kv, zeta - 1);
-            e += weights[m] * k_pow * kv;
-            const double derivative = zeta * weights[m] * k_pow;
+            double derivative;
+            e += weighted_kernel(x_dot_mean[b] + mean_dot_centred[m] + static_cast<double>(krow[m]), weights[m], zeta,
+                                 derivative);
             derivative_sum += derivative;
             krow[m] = static_cast<float>(derivative);
         }
