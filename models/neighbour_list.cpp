@@ -110,8 +110,7 @@ int parallel_blocks(Eigen::Index n) {
 // the number of entries per centre.
 struct EntryBlock {
     std::vector<int> neighbours;
-    Matrix3N vectors;
-    std::size_t count = 0;
+    Matrix3N vectors;  // the first neighbours.size() rows are filled
     std::vector<std::size_t> per_centre;
 
     void reserve(double entries, Eigen::Index centres) {
@@ -120,6 +119,7 @@ struct EntryBlock {
         per_centre.reserve(static_cast<std::size_t>(centres));
     }
     void append(int j, double x, double y, double z) {
+        const std::size_t count = neighbours.size();
         if (count == static_cast<std::size_t>(vectors.rows()))
             vectors.conservativeResize(std::max<Eigen::Index>(64, vectors.rows() * 3 / 2), 3);
         double* out = vectors.data() + 3 * count;
@@ -127,7 +127,6 @@ struct EntryBlock {
         out[1] = y;
         out[2] = z;
         neighbours.push_back(j);
-        ++count;
     }
 };
 
@@ -307,9 +306,9 @@ NeighbourList build_neighbour_list(const Structure& s, double cutoff) {
             block[t].reserve(std::min(expected * static_cast<double>(last - first) / n, static_cast<double>(kMaxReserve)),
                              last - first);
             for (Eigen::Index i = first; i < last; ++i) {
-                const std::size_t before = block[t].count;
+                const std::size_t before = block[t].neighbours.size();
                 scan_centre(i, block[t]);
-                block[t].per_centre.push_back(block[t].count - before);
+                block[t].per_centre.push_back(block[t].neighbours.size() - before);
             }
         } catch (...) {  // exceptions must not leave the parallel region
             block_error[t] = std::current_exception();
@@ -325,7 +324,7 @@ NeighbourList build_neighbour_list(const Structure& s, double cutoff) {
             ++centre;
         }
     if (blocks == 1) {  // the serial scan's buffers become the list, without a copy
-        block[0].vectors.conservativeResize(static_cast<Eigen::Index>(block[0].count), 3);
+        block[0].vectors.conservativeResize(static_cast<Eigen::Index>(block[0].neighbours.size()), 3);
         nl.vectors.swap(block[0].vectors);
         nl.neighbour = std::move(block[0].neighbours);
         nl.neighbour.shrink_to_fit();
@@ -336,9 +335,10 @@ NeighbourList build_neighbour_list(const Structure& s, double cutoff) {
     nl.vectors.resize(static_cast<Eigen::Index>(total), 3);
     std::size_t count = 0;
     for (int t = 0; t < blocks; ++t) {
+        const std::size_t entries = block[t].neighbours.size();
         std::copy(block[t].neighbours.begin(), block[t].neighbours.end(), nl.neighbour.begin() + count);
-        std::copy(block[t].vectors.data(), block[t].vectors.data() + 3 * block[t].count, nl.vectors.data() + 3 * count);
-        count += block[t].count;
+        std::copy(block[t].vectors.data(), block[t].vectors.data() + 3 * entries, nl.vectors.data() + 3 * count);
+        count += entries;
     }
     return nl;
 }
