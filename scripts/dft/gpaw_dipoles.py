@@ -1,22 +1,29 @@
 #!/usr/bin/python3
-"""Berry-phase cell dipoles with GPAW (Debian `gpaw`, `gpaw-data`) for structures labelled by CP2K.
+"""Berry-phase cell dipoles with GPAW (Debian `gpaw`) for structures that have (or will have) CP2K labels.
 
-    nohup /usr/bin/python3 scripts/dft/gpaw_dipoles.py WORKDIR [--seed-file data/batio3_pbesol_seed.extxyz] &
+    nohup /usr/bin/python3 scripts/dft/gpaw_dipoles.py WORKDIR [--shard 1/2] [--max-atoms 40] &
 
-For every WORKDIR/gNNNN/ that has result.extxyz (and, with --seed-file, for every seed frame, in WORKDIR/seed/sNNNN/)
-and no dipole.json yet: a GPAW plane-wave calculation (PBE: Debian's gpaw-data ships only PBE PAW setups;
-500 eV, Fermi-Dirac 300 K, the same ~15.5 Å Monkhorst-Pack mesh as the CP2K labels, no symmetry) followed by
-gpaw.berryphase.get_polarization_phase, giving the cell dipole M = sum_c phase_c/(2 pi) a_c in e*Å, ionic +
-electronic, on an arbitrary polarization branch (defined modulo e*a_c; `gapd fit` unwraps branches, see
-docs/fitting.md). Writes dipole.json = {"dipole": [x, y, z], "seconds": t, "settings": {...}} atomically and
-deletes the large .gpw wavefunction file. Resumable like run_queue.py; progress on stdout.
+Labels every frame of the project's dataset (data/batio3_pbesol_{train,test}.extxyz, or --frames FILES) and every
+finished CP2K run under WORKDIR (WORKDIR/**/result.extxyz), keyed by `structure_id`, writing
+WORKDIR/dipoles/ID/dipole.json = {"dipole": [x, y, z] (e*Å), "source": ..., "seconds": t, "kpts": [...],
+"settings": {...}} atomically. Smallest cells first; resumable (a structure with dipole.json is skipped; killing
+the worker loses only the one in progress). `--shard K/N` splits the list between N single-core workers.
+
+Physics: GPAW plane waves (500 eV), PBEsol with PAW setups generated locally by GPAW's own generator
+(`gpaw-setup -f PBEsol Ba Ti O`, written once into WORKDIR/gpaw_setups; Debian's gpaw-data ships PBE setups
+only), Fermi-Dirac 25.8 meV, the CP2K labels' ~15.5 Å Monkhorst-Pack mesh, no symmetry; then
+gpaw.berryphase.get_polarization_phase gives M = sum_c phase_c/(2 pi) a_c (ionic + electronic) on an arbitrary
+polarization branch (defined modulo e*a_c; `gapd fit` unwraps branches, docs/fitting.md). `--xc PBE` uses
+Debian's PBE setups instead (the route of the first labels). Cost and the Born-charge check: docs/dft_dipoles.md.
 """
 import argparse
 import glob
 import json
 import os
+import subprocess
 import sys
 import time
+import zlib
 
 import numpy as np
 import ase.io
@@ -24,62 +31,105 @@ import ase.io
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cp2k_input  # noqa: E402
 
-SETTINGS = {"xc": "PBE", "ecut_eV": 500.0, "smearing_eV": 0.0258, "density_convergence": 1e-5}
+SETTINGS = {"ecut_eV": 500.0, "smearing_eV": 0.0258, "density_convergence": 1e-5}
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def berry_phase_dipole(atoms, rundir):
+def source_name(xc):
+    return f"gpaw-{xc.lower()}-berry-phase"
+
+
+def ensure_setups(workdir, xc):
+    """Point GPAW at locally generated setups for functionals Debian's gpaw-data lacks (PBEsol)."""
+    if xc == "PBE":
+        return
+    setup_dir = os.path.join(workdir, "gpaw_setups")
+    os.makedirs(setup_dir, exist_ok=True)
+    missing = [el for el in ("Ba", "Ti", "O") if not os.path.exists(os.path.join(setup_dir, f"{el}.{xc}"))]
+    if missing:
+        with open(os.path.join(setup_dir, "gpaw-setup.log"), "a") as log:
+            subprocess.run(["gpaw-setup", "-f", xc, *missing], cwd=setup_dir, stdout=log, stderr=log, check=True)
+    os.environ["GPAW_SETUP_PATH"] = setup_dir + ":" + os.environ.get("GPAW_SETUP_PATH", "/usr/share/gpaw-setups")
+
+
+def berry_phase_dipole(atoms, rundir, xc, kpts=None):
     from gpaw import GPAW, PW
     from gpaw.berryphase import get_polarization_phase
-    kpts = cp2k_input.kmesh(atoms.cell.lengths())
+    kpts = list(kpts or cp2k_input.kmesh(atoms.cell.lengths()))
     gpw = os.path.join(rundir, "gpaw.gpw")
     atoms = atoms.copy()
-    atoms.calc = GPAW(mode=PW(SETTINGS["ecut_eV"]), xc=SETTINGS["xc"], kpts=tuple(kpts),
+    atoms.calc = GPAW(mode=PW(SETTINGS["ecut_eV"]), xc=xc, kpts=tuple(kpts),
                       symmetry={"point_group": False, "time_reversal": False},
                       occupations={"name": "fermi-dirac", "width": SETTINGS["smearing_eV"]},
                       convergence={"density": SETTINGS["density_convergence"]},
                       txt=os.path.join(rundir, "gpaw.txt"))
-    atoms.get_potential_energy()
+    energy = atoms.get_potential_energy()
     atoms.calc.write(gpw, "all")
     phase_c = get_polarization_phase(gpw)
     os.remove(gpw)
-    return phase_c / (2 * np.pi) @ atoms.get_cell()[:], kpts
+    for leftover in glob.glob(os.path.join(rundir, "*.gpw")) + glob.glob(os.path.join(rundir, "phases_*.json")):
+        os.remove(leftover)
+    return phase_c / (2 * np.pi) @ atoms.get_cell()[:], kpts, energy
 
 
-def jobs(workdir, seed_file):
-    out = []
-    for d in sorted(glob.glob(os.path.join(workdir, "g*"))):
-        if os.path.exists(os.path.join(d, "result.extxyz")):
-            out.append((d, lambda d=d: ase.io.read(os.path.join(d, "result.extxyz"))))
-    if seed_file:
-        for index, frame in enumerate(ase.io.read(seed_file, index=":")):
-            d = os.path.join(workdir, "seed", frame.info["structure_id"])
-            os.makedirs(d, exist_ok=True)
-            out.append((d, lambda frame=frame: frame))
-    return [(d, load) for d, load in out if not os.path.exists(os.path.join(d, "dipole.json"))]
+def frames_to_label(workdir, frame_files):
+    frames = {}
+    for path in frame_files:
+        for f in ase.io.read(path, index=":"):
+            frames.setdefault(f.info["structure_id"], f)
+    for path in sorted(glob.glob(os.path.join(workdir, "**", "result.extxyz"), recursive=True)):
+        f = ase.io.read(path)
+        frames.setdefault(f.info["structure_id"], f)
+    return frames
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("workdir")
-    ap.add_argument("--seed-file", help="also label the frames of this extxyz (structure_id -> WORKDIR/seed/ID)")
-    ap.add_argument("--max-atoms", type=int, default=10)
+    ap.add_argument("--frames", nargs="*", default=[os.path.join(REPO, "data", f"batio3_pbesol_{s}.extxyz")
+                                                    for s in ("train", "test")],
+                    help="extxyz files whose frames (by structure_id) get dipoles (default: the dataset)")
+    ap.add_argument("--xc", default="PBEsol", choices=["PBEsol", "PBE"])
+    ap.add_argument("--max-atoms", type=int, default=40, help="skip larger cells (40)")
+    ap.add_argument("--shard", default="1/1", help="K/N: this worker takes every structure whose id hashes to K")
+    ap.add_argument("--only", nargs="*", help="label only these structure ids")
     args = ap.parse_args()
-    todo = jobs(args.workdir, args.seed_file)
-    print(f"{len(todo)} structures without a dipole", flush=True)
-    for count, (d, load) in enumerate(todo, 1):
-        atoms = load()
-        if len(atoms) > args.max_atoms:
+    k, n = (int(x) for x in args.shard.split("/"))
+    if not 1 <= k <= n:
+        raise SystemExit(f"gpaw_dipoles.py: --shard {args.shard}: want K/N with 1 <= K <= N")
+    ensure_setups(args.workdir, args.xc)
+
+    frames = frames_to_label(args.workdir, args.frames)
+    todo = []
+    for sid, atoms in frames.items():
+        if args.only and sid not in args.only:
             continue
+        if len(atoms) > args.max_atoms or zlib.crc32(sid.encode()) % n != k - 1:
+            continue
+        if not os.path.exists(os.path.join(args.workdir, "dipoles", sid, "dipole.json")):
+            todo.append((len(atoms), sid))
+    todo.sort()
+    print(f"{len(todo)} structures without a {args.xc} dipole (shard {args.shard})", flush=True)
+    seconds_per_size = {}
+    for count, (natoms, sid) in enumerate(todo, 1):
+        d = os.path.join(args.workdir, "dipoles", sid)
+        os.makedirs(d, exist_ok=True)
         start = time.time()
-        dipole, kpts = berry_phase_dipole(atoms, d)
+        dipole, kpts, energy = berry_phase_dipole(frames[sid], d, args.xc)
         seconds = time.time() - start
-        record = {"dipole": list(map(float, dipole)), "seconds": round(seconds, 1), "kpts": kpts,
-                  "settings": SETTINGS}
+        record = {"dipole": [float(x) for x in dipole], "source": source_name(args.xc), "seconds": round(seconds, 1),
+                  "kpts": kpts, "gpaw_energy_eV": float(energy), "settings": dict(SETTINGS, xc=args.xc)}
         with open(os.path.join(d, "dipole.json.tmp"), "w") as f:
             json.dump(record, f)
         os.replace(os.path.join(d, "dipole.json.tmp"), os.path.join(d, "dipole.json"))
-        print(f"[{count}/{len(todo)}] {os.path.basename(d)} ({len(atoms)} atoms) {seconds:.0f} s "
-              f"M = {np.round(dipole, 4).tolist()} e*A", flush=True)
+        seconds_per_size.setdefault(natoms, []).append(seconds)
+        # Cost model for the ETA: measured mean per cell size, else the nearest measured size scaled by atoms^2.
+        eta = 0.0
+        for m, _ in todo[count:]:
+            ref = min(seconds_per_size, key=lambda s: abs(s - m))
+            eta += np.mean(seconds_per_size[ref]) * (m / ref) ** 2
+        print(f"[{count}/{len(todo)}] {sid} ({natoms} atoms) {seconds:.0f} s M = {np.round(dipole, 4).tolist()} e*A; "
+              f"ETA {eta / 3600:.1f} h", flush=True)
 
 
 if __name__ == "__main__":
