@@ -2,7 +2,7 @@
 // What the i-PI client needs from a force model. Everything here is in model units (Å, eV, cell rows =
 // lattice vectors); the client converts from and to i-PI's atomic units and column convention.
 
-#include "models/structure.hpp"
+#include "models/core/structure.hpp"
 
 #include <Eigen/Core>
 #include <cstddef>

@@ -1,10 +1,10 @@
-// Fuzz target: the extended XYZ reader (models/extxyz.cpp) and gapd serve's template reader
-// (server/template_structure.cpp) on arbitrary file contents. Errors must be std::runtime_error naming the
+// Fuzz target: the extended XYZ reader (models/formats/extxyz.cpp) and gapd serve's template reader
+// (server/serve/template_structure.cpp) on arbitrary file contents. Errors must be std::runtime_error naming the
 // file; frames that were read and that write_extxyz accepts must read back with the same structure.
 
 #include "fuzz_common.hpp"
-#include "models/extxyz.hpp"
-#include "server/template_structure.hpp"
+#include "models/formats/extxyz.hpp"
+#include "server/serve/template_structure.hpp"
 
 #include <cmath>
 #include <cstring>

@@ -1,10 +1,10 @@
-// Fuzz target: the librascal dump_obj JSON reader (models/librascal_model_reader.cpp), plain or gzip, on
+// Fuzz target: the librascal dump_obj JSON reader (models/formats/librascal_model_reader.cpp), plain or gzip, on
 // arbitrary file contents. Errors must be std::runtime_error naming the file; an accepted model must be
 // writable as a native file and read back unchanged.
 
 #include "fuzz_common.hpp"
 #include "model_compare.hpp"
-#include "models/librascal_model_reader.hpp"
+#include "models/formats/librascal_model_reader.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     static const gapd::fuzz::ScratchFile input("librascal_in.json");

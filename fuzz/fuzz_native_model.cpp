@@ -1,4 +1,4 @@
-// Fuzz target: gapd's native model reader (models/native_model_file.cpp) on arbitrary file contents.
+// Fuzz target: gapd's native model reader (models/formats/native_model_file.cpp) on arbitrary file contents.
 // Errors must be std::runtime_error (one line starting with the file name); an accepted model must survive a
 // write -> read round trip unchanged.
 //
@@ -12,7 +12,7 @@
 
 #include "fuzz_common.hpp"
 #include "model_compare.hpp"
-#include "models/native_model_file.hpp"
+#include "models/formats/native_model_file.hpp"
 
 #include <nlohmann/json.hpp>
 #include <zlib.h>

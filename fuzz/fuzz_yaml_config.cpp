@@ -1,9 +1,9 @@
-// Fuzz target: `--config FILE` expansion (server/yaml_config.cpp) on arbitrary file contents (YAML, garbage,
+// Fuzz target: `--config FILE` expansion (server/cli/yaml_config.cpp) on arbitrary file contents (YAML, garbage,
 // non-UTF-8). Errors must be std::runtime_error naming the file; on success the subcommand stays in front
 // and the real command-line options stay last (they win over the file).
 
 #include "fuzz_common.hpp"
-#include "server/yaml_config.hpp"
+#include "server/cli/yaml_config.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     static const gapd::fuzz::ScratchFile input("config.yaml");

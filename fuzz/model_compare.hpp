@@ -3,8 +3,8 @@
 // format and read back identical (bit for bit).
 
 #include "fuzz_common.hpp"
-#include "models/gap_model.hpp"
-#include "models/native_model_file.hpp"
+#include "models/gap/gap_model.hpp"
+#include "models/formats/native_model_file.hpp"
 
 #include <cstring>
 

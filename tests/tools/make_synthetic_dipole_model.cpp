@@ -1,7 +1,7 @@
 // Writes the synthetic dipole model of tests/data/dipole (see synthetic_dipole_model.hpp; NOT physics).
 //   make_synthetic_dipole_model tests/data/librascal/structures.extxyz tests/data/dipole/synthetic_dipole.gapd
 
-#include "models/native_model_file.hpp"
+#include "models/formats/native_model_file.hpp"
 #include "synthetic_dipole_model.hpp"
 
 #include <exception>

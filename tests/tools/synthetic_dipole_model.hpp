@@ -4,8 +4,8 @@
 // (tests/data/librascal/structures.extxyz), weights drawn from N(0, 0.2^2) e·Å with a fixed seed. Shared by
 // the generator (make_synthetic_dipole_model.cpp) and the unit test that checks the committed file.
 
-#include "models/dipole_calculator.hpp"
-#include "models/extxyz.hpp"
+#include "models/dipoles/dipole_calculator.hpp"
+#include "models/formats/extxyz.hpp"
 
 #include <random>
 #include <string>

@@ -1,0 +1,36 @@
+#pragma once
+// The one OpenMP shim: every other file asks here instead of writing #ifdef _OPENMP, so a build without OpenMP
+// (GAPD_OPENMP=OFF) sees one thread everywhere and nothing else changes.
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace gapd::openmp {
+
+#ifdef _OPENMP
+inline constexpr bool enabled = true;
+inline int max_threads() { return omp_get_max_threads(); }
+inline int thread_num() { return omp_get_thread_num(); }
+inline int num_threads() { return omp_get_num_threads(); }
+inline bool in_parallel() { return omp_in_parallel() != 0; }
+inline void set_num_threads(int n) { omp_set_num_threads(n); }
+#else
+inline constexpr bool enabled = false;
+inline int max_threads() { return 1; }
+inline int thread_num() { return 0; }
+inline int num_threads() { return 1; }
+inline bool in_parallel() { return false; }
+inline void set_num_threads(int) {}
+#endif
+
+}  // namespace gapd::openmp
+
+namespace gapd {
+
+// Threads for the calculations that follow (0 = keep OpenMP's default, e.g. OMP_NUM_THREADS). Throws
+// std::invalid_argument naming --threads for a negative count; without OpenMP a count > 1 is noted on stderr.
+void set_thread_count(int threads);
+int current_thread_count();
+
+}  // namespace gapd

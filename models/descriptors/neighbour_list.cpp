@@ -1,0 +1,340 @@
+#include "models/descriptors/neighbour_list.hpp"
+
+#include "models/core/openmp.hpp"
+
+#include <Eigen/Geometry>
+#include <Eigen/LU>
+
+#include <algorithm>
+#include <array>
+#include <climits>
+#include <cmath>
+#include <exception>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+namespace gapd {
+
+namespace {
+
+constexpr double kMinDistance = 1e-6;      // Å; closer pairs are overlapping atoms, an input error
+constexpr double kMaxSearchCells = 1e7;    // per centre; more means an absurdly thin lattice
+constexpr std::size_t kMaxReserve = 1u << 24;  // entries reserved up front; the list still grows past it
+
+std::string format_vector(const Eigen::RowVector3d& v) {
+    std::ostringstream out;
+    out.precision(10);
+    out << '(' << v[0] << ", " << v[1] << ", " << v[2] << ')';
+    return out.str();
+}
+
+std::string format_number(double x) {
+    std::ostringstream out;
+    out.precision(10);
+    out << x;
+    return out.str();
+}
+
+[[noreturn]] void fail(const std::string& message) {
+    throw std::invalid_argument("neighbour list: " + message);
+}
+
+// Rows of the returned matrix span space: lattice vector k for each periodic k, and orthonormal vectors
+// perpendicular to all periodic ones for the rest. Fractional coordinates in this basis wrap along the periodic
+// directions and are plain Å along the others.
+Eigen::Matrix3d search_basis(const Structure& s) {
+    std::vector<int> periodic, open;
+    for (int k = 0; k < 3; ++k) (s.pbc[k] ? periodic : open).push_back(k);
+    Eigen::Matrix3d basis = Eigen::Matrix3d::Identity();
+    for (int k : periodic) {
+        basis.row(k) = s.cell.row(k);
+        if (basis.row(k).squaredNorm() == 0.0)
+            fail("periodic along lattice vector " + std::to_string(k) + ", but that cell row is zero");
+    }
+    if (periodic.size() == 3) {
+        const double volume = std::abs(basis.determinant());
+        const double scale = basis.row(0).norm() * basis.row(1).norm() * basis.row(2).norm();
+        if (!(volume > 1e-10 * scale)) {
+            std::ostringstream msg;
+            msg << "the cell is singular (volume " << volume << " Å^3 for lattice vectors of lengths "
+                << basis.row(0).norm() << ", " << basis.row(1).norm() << ", " << basis.row(2).norm() << " Å)";
+            fail(msg.str());
+        }
+    } else if (periodic.size() == 2) {
+        const Eigen::Vector3d a = basis.row(periodic[0]), b = basis.row(periodic[1]);
+        const Eigen::Vector3d normal = a.cross(b);
+        if (!(normal.norm() > 1e-10 * a.norm() * b.norm()))
+            fail("periodic lattice vectors " + std::to_string(periodic[0]) + " and " + std::to_string(periodic[1]) +
+                 " are parallel");
+        basis.row(open[0]) = normal.normalized();
+    } else if (periodic.size() == 1) {
+        const Eigen::Vector3d a = basis.row(periodic[0]).normalized();
+        Eigen::Index axis;  // the Cartesian axis least aligned with a gives a well-conditioned cross product
+        a.cwiseAbs().minCoeff(&axis);
+        const Eigen::Vector3d e1 = a.cross(Eigen::Vector3d::Unit(axis)).normalized();
+        basis.row(open[0]) = e1;
+        basis.row(open[1]) = a.cross(e1);
+    }
+    return basis;
+}
+
+// cells: the lattice translation, in cells, relative to the input positions (r_ij = r_j + T - r_i).
+[[noreturn]] void overlap_error(int i, int j, double distance, const Eigen::RowVector3d& cells) {
+    std::ostringstream msg;
+    if (j == i)
+        msg << "atom " << i << " is " << distance << " Å from its own periodic image (lattice translation "
+            << format_vector(cells) << "), closer than 1e-6 Å";
+    else
+        msg << "atoms " << i << " and " << j << " overlap: " << distance << " Å apart (atom " << j
+            << " translated by " << format_vector(cells) << " cells), closer than 1e-6 Å";
+    fail(msg.str());
+}
+
+long long floor_div(long long a, long long b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+// Blocks of centres scanned concurrently: one per OpenMP thread, but only for lists big enough to gain
+// (below ~128 centres per thread the thread start-up costs more than the scan).
+int parallel_blocks(Eigen::Index n) {
+    const int threads = openmp::in_parallel() ? 1 : openmp::max_threads();
+    return static_cast<int>(std::max<Eigen::Index>(1, std::min<Eigen::Index>(threads, n / 128)));
+}
+
+// Entries found by one scan of consecutive centres: neighbour indices, r_ij rows (grown by 1.5x as needed) and
+// the number of entries per centre.
+struct EntryBlock {
+    std::vector<int> neighbours;
+    Matrix3N vectors;  // the first neighbours.size() rows are filled
+    std::vector<std::size_t> per_centre;
+
+    void reserve(double entries, Eigen::Index centres) {
+        neighbours.reserve(static_cast<std::size_t>(entries));
+        vectors.resize(static_cast<Eigen::Index>(entries), 3);
+        per_centre.reserve(static_cast<std::size_t>(centres));
+    }
+    void append(int j, double x, double y, double z) {
+        const std::size_t count = neighbours.size();
+        if (count == static_cast<std::size_t>(vectors.rows()))
+            vectors.conservativeResize(std::max<Eigen::Index>(64, vectors.rows() * 3 / 2), 3);
+        double* out = vectors.data() + 3 * count;
+        out[0] = x;
+        out[1] = y;
+        out[2] = z;
+        neighbours.push_back(j);
+    }
+};
+
+}  // namespace
+
+std::size_t NeighbourList::memory_bytes() const {
+    return offsets.capacity() * sizeof(std::size_t) + neighbour.capacity() * sizeof(int) +
+           static_cast<std::size_t>(vectors.size()) * sizeof(double);
+}
+
+NeighbourList build_neighbour_list(const Structure& s, double cutoff) {
+    if (!(cutoff > 0.0) || !std::isfinite(cutoff))
+        fail("cutoff must be finite and > 0, got " + format_number(cutoff));
+    const Eigen::Index n = s.positions.rows();
+    if (static_cast<std::size_t>(n) != s.numbers.size())
+        fail(std::to_string(n) + " positions but " + std::to_string(s.numbers.size()) + " atomic numbers");
+    if (n > INT_MAX) fail("too many atoms (" + std::to_string(n) + ")");
+    for (Eigen::Index i = 0; i < n; ++i)
+        if (!s.positions.row(i).allFinite())
+            fail("atom " + std::to_string(i) + " has a non-finite position " + format_vector(s.positions.row(i)));
+    if (!s.cell.allFinite()) fail("the cell has non-finite entries");
+
+    NeighbourList nl;
+    nl.offsets.assign(n + 1, 0);
+    if (n == 0) return nl;
+
+    const Eigen::Matrix3d basis = search_basis(s);
+    const Eigen::Matrix3d inverse = basis.inverse();  // fractional f = r * inverse (row vectors)
+
+    // Wrap along periodic directions. Binning uses the fractional coordinates of the wrapped Cartesian
+    // positions themselves, so that bins and distances see the same points up to rounding.
+    Matrix3N wrapped(n, 3), fractional(n, 3), wrap_shift(n, 3);
+    for (Eigen::Index i = 0; i < n; ++i) {
+        const Eigen::RowVector3d f = s.positions.row(i) * inverse;
+        for (int k = 0; k < 3; ++k) wrap_shift(i, k) = s.pbc[k] ? std::floor(f[k]) : 0.0;
+        wrapped.row(i) = s.positions.row(i) - wrap_shift.row(i) * basis;
+        fractional.row(i) = wrapped.row(i) * inverse;
+    }
+
+    // Bins: slabs of thickness >= cutoff, so that a centre's neighbours lie in the adjacent bins (or, for a
+    // lattice thinner than the cutoff, in `reach` bins on either side, through periodic images).
+    // At most ~N bins in total: a dilute system must not allocate a huge empty grid.
+    const long long max_bins = std::min<long long>(n, 1LL << 20);
+    std::array<double, 3> origin{}, span{}, thickness{};
+    std::array<long long, 3> bins{}, reach{};
+    for (int k = 0; k < 3; ++k) {
+        const double plane_spacing = 1.0 / inverse.col(k).norm();  // Å between planes f_k = const, f_k + 1
+        if (s.pbc[k]) {
+            origin[k] = 0.0;
+            span[k] = 1.0;
+        } else {
+            origin[k] = fractional.col(k).minCoeff();
+            span[k] = fractional.col(k).maxCoeff() - origin[k];
+        }
+        thickness[k] = span[k] * plane_spacing;
+        // The 1e-6 margin keeps bins strictly thicker than the cutoff despite rounding, so reach stays 1.
+        const double wanted = std::min(thickness[k] / cutoff * (1.0 - 1e-6), static_cast<double>(max_bins));
+        bins[k] = std::max(1LL, static_cast<long long>(wanted));
+    }
+    while (bins[0] * bins[1] * bins[2] > max_bins) {
+        const int k = static_cast<int>(std::max_element(bins.begin(), bins.end()) - bins.begin());
+        bins[k] = (bins[k] + 1) / 2;
+    }
+    double search_cells = 1.0;
+    for (int k = 0; k < 3; ++k) {
+        double r = thickness[k] > 0.0 ? std::ceil(cutoff * bins[k] / thickness[k] + 1e-8) : 0.0;
+        if (!s.pbc[k]) r = std::min(r, static_cast<double>(bins[k] - 1));
+        search_cells *= 2.0 * r + 1.0;
+        reach[k] = search_cells <= kMaxSearchCells ? static_cast<long long>(r) : 0;
+    }
+    if (!(search_cells <= kMaxSearchCells)) {
+        std::ostringstream msg;
+        msg << "the lattice is too thin for the cutoff: plane spacings (" << thickness[0] << ", " << thickness[1]
+            << ", " << thickness[2] << ") Å with cutoff " << cutoff << " Å would need more than "
+            << kMaxSearchCells << " periodic images per atom";
+        fail(msg.str());
+    }
+
+    // Counting sort of the atoms into bins, stable in atom index.
+    const long long n_bins = bins[0] * bins[1] * bins[2];
+    std::vector<std::array<long long, 3>> cell_of(n);
+    std::vector<std::size_t> bin_start(n_bins + 1, 0);
+    std::vector<long long> bin_of(n);
+    for (Eigen::Index i = 0; i < n; ++i) {
+        for (int k = 0; k < 3; ++k) {
+            long long c = 0;
+            if (span[k] > 0.0) {
+                const double u = (fractional(i, k) - origin[k]) / span[k] * static_cast<double>(bins[k]);
+                c = std::min(bins[k] - 1, std::max(0LL, static_cast<long long>(std::floor(u))));
+            }
+            cell_of[i][k] = c;
+        }
+        bin_of[i] = (cell_of[i][0] * bins[1] + cell_of[i][1]) * bins[2] + cell_of[i][2];
+        ++bin_start[bin_of[i] + 1];
+    }
+    for (long long b = 0; b < n_bins; ++b) bin_start[b + 1] += bin_start[b];
+    std::vector<int> binned_index(n);
+    Matrix3N binned_position(n, 3);
+    {
+        std::vector<std::size_t> fill(bin_start.begin(), bin_start.end() - 1);
+        for (Eigen::Index i = 0; i < n; ++i) {
+            const std::size_t slot = fill[bin_of[i]]++;
+            binned_index[slot] = static_cast<int>(i);
+            binned_position.row(slot) = wrapped.row(i);
+        }
+    }
+
+    // Expected entries: density x sphere volume (self images included), the extent of a non-periodic direction
+    // taken as at least the cutoff; used to reserve the per-thread buffers.
+    double occupied = std::abs(basis.determinant());
+    for (int k = 0; k < 3; ++k)
+        if (!s.pbc[k]) occupied *= std::max(span[k], cutoff);
+    const double expected = n * (n / occupied * 4.0 / 3.0 * M_PI * cutoff * cutoff * cutoff) * 1.1;
+
+    const double cutoff2 = cutoff * cutoff;
+    // Appends the entries of centre i (neighbour index and r_ij) to `block`.
+    auto scan_centre = [&](Eigen::Index i, EntryBlock& block) {
+        const Eigen::RowVector3d centre = wrapped.row(i);
+        const auto& ci = cell_of[i];
+        std::array<long long, 3> b{}, image{};
+        // Bin index along direction k for offset o, and the lattice translation (in cells) it implies.
+        auto locate = [&](int k, long long o) {
+            const long long t = ci[k] + o;
+            if (s.pbc[k]) {
+                image[k] = floor_div(t, bins[k]);
+                b[k] = t - image[k] * bins[k];
+                return true;
+            }
+            image[k] = 0;
+            b[k] = t;
+            return t >= 0 && t < bins[k];
+        };
+        for (long long o0 = -reach[0]; o0 <= reach[0]; ++o0) {
+            if (!locate(0, o0)) continue;
+            for (long long o1 = -reach[1]; o1 <= reach[1]; ++o1) {
+                if (!locate(1, o1)) continue;
+                for (long long o2 = -reach[2]; o2 <= reach[2]; ++o2) {
+                    if (!locate(2, o2)) continue;
+                    const Eigen::RowVector3d translation = static_cast<double>(image[0]) * basis.row(0) +
+                                                           static_cast<double>(image[1]) * basis.row(1) +
+                                                           static_cast<double>(image[2]) * basis.row(2);
+                    const double sx = translation[0] - centre[0], sy = translation[1] - centre[1],
+                                 sz = translation[2] - centre[2];
+                    const bool home = o0 == 0 && o1 == 0 && o2 == 0;
+                    const long long bin = (b[0] * bins[1] + b[1]) * bins[2] + b[2];
+                    for (std::size_t e = bin_start[bin]; e < bin_start[bin + 1]; ++e) {
+                        const double* p = binned_position.data() + 3 * e;
+                        const double vx = p[0] + sx, vy = p[1] + sy, vz = p[2] + sz;
+                        const double r2 = vx * vx + vy * vy + vz * vz;
+                        if (r2 > cutoff2) continue;
+                        const int j = binned_index[e];
+                        if (home && j == i) continue;
+                        if (r2 < kMinDistance * kMinDistance) {
+                            const Eigen::RowVector3d cells = Eigen::RowVector3d(static_cast<double>(image[0]),
+                                                                                static_cast<double>(image[1]),
+                                                                                static_cast<double>(image[2])) +
+                                                             wrap_shift.row(i) - wrap_shift.row(j);
+                            overlap_error(static_cast<int>(i), j, std::sqrt(r2), cells);
+                        }
+                        block.append(j, vx, vy, vz);
+                    }
+                }
+            }
+        }
+    };
+
+    // Contiguous blocks of centres per thread, each into its own buffers, concatenated in centre order: the
+    // same list, entry for entry, whatever the thread count. An error (overlapping atoms) is reported for the
+    // lowest centre index that has one, as the serial scan would.
+    const int blocks = parallel_blocks(n);
+    std::vector<EntryBlock> block(blocks);
+    std::vector<std::exception_ptr> block_error(blocks);
+#pragma omp parallel for schedule(static, 1) num_threads(blocks) if (blocks > 1)
+    for (int t = 0; t < blocks; ++t) {
+        const Eigen::Index first = n * t / blocks, last = n * (t + 1) / blocks;
+        try {
+            block[t].reserve(std::min(expected * static_cast<double>(last - first) / n, static_cast<double>(kMaxReserve)),
+                             last - first);
+            for (Eigen::Index i = first; i < last; ++i) {
+                const std::size_t before = block[t].neighbours.size();
+                scan_centre(i, block[t]);
+                block[t].per_centre.push_back(block[t].neighbours.size() - before);
+            }
+        } catch (...) {  // exceptions must not leave the parallel region
+            block_error[t] = std::current_exception();
+        }
+    }
+    for (int t = 0; t < blocks; ++t)
+        if (block_error[t]) std::rethrow_exception(block_error[t]);
+
+    Eigen::Index centre = 0;
+    for (int t = 0; t < blocks; ++t)
+        for (const std::size_t c : block[t].per_centre) {
+            nl.offsets[centre + 1] = nl.offsets[centre] + c;
+            ++centre;
+        }
+    if (blocks == 1) {  // the serial scan's buffers become the list, without a copy
+        block[0].vectors.conservativeResize(static_cast<Eigen::Index>(block[0].neighbours.size()), 3);
+        nl.vectors.swap(block[0].vectors);
+        nl.neighbour = std::move(block[0].neighbours);
+        nl.neighbour.shrink_to_fit();
+        return nl;
+    }
+    const std::size_t total = nl.offsets[n];
+    nl.neighbour.resize(total);
+    nl.vectors.resize(static_cast<Eigen::Index>(total), 3);
+    std::size_t count = 0;
+    for (int t = 0; t < blocks; ++t) {
+        const std::size_t entries = block[t].neighbours.size();
+        std::copy(block[t].neighbours.begin(), block[t].neighbours.end(), nl.neighbour.begin() + count);
+        std::copy(block[t].vectors.data(), block[t].vectors.data() + 3 * entries, nl.vectors.data() + 3 * count);
+        count += entries;
+    }
+    return nl;
+}
+
+}  // namespace gapd

@@ -1,0 +1,82 @@
+#pragma once
+// Density expansion coefficients c^a_{nlm} of one atomic environment (librascal's SphericalExpansion with the
+// GTO basis) and the adjoint (reverse-mode) pass that turns dE/dc into dE/dr_ij for each neighbour entry.
+//
+// Coefficient layout of one centre: c[(a * (lmax+1)^2 + lm) * nmax + n], a = index of the neighbour species
+// in hypers.species, lm = l*l + l + m. For fixed (a, l) the (2l+1) x nmax block is contiguous, which is what
+// the power spectrum contracts over.
+
+#include "models/descriptors/cutoff_function.hpp"
+#include "models/descriptors/neighbour_list.hpp"
+#include "models/descriptors/radial_basis.hpp"
+#include "models/descriptors/species_map.hpp"
+#include "models/descriptors/soap_hypers.hpp"
+#include "models/descriptors/spherical_harmonics.hpp"
+#include "models/core/structure.hpp"
+
+#include <vector>
+
+namespace gapd {
+
+// Per-thread work arrays, allocated once per thread and reused for every centre.
+struct ExpansionScratch {
+    std::vector<double> radial, radial_derivative;  // (lmax+1) * nmax
+    std::vector<double> harmonics, harmonics_gradient;  // (lmax+1)^2, 3 (lmax+1)^2
+};
+
+class SphericalExpansion {
+public:
+    SphericalExpansion(const SoapHypers& hypers, RadialMode mode);
+
+    const SoapHypers& hypers() const { return hypers_; }
+    int species_count() const { return species_.size(); }
+    // Index of atomic number z in hypers.species, or -1.
+    int species_index(int z) const { return species_.index(z); }
+    const SpeciesMap& species_map() const { return species_; }
+    // Number of coefficients of one centre: nspecies * (lmax+1)^2 * nmax.
+    int size() const { return size_; }
+
+    ExpansionScratch make_scratch() const;
+
+    // c for centre i (size() doubles, overwritten). species_of[j] = species index of atom j.
+    void compute(const NeighbourList& nl, const std::vector<int>& species_of, int i, double* coefficients,
+                 ExpansionScratch& scratch) const;
+
+    // Adjoint: given dE/dc of centre i, writes dE/dr_ij (3 doubles) for every neighbour entry of i into
+    // pair_gradients[3 * entry] (entries of the CSR neighbour list).
+    void backpropagate(const NeighbourList& nl, const std::vector<int>& species_of, int i,
+                       const double* dE_dcoefficients, double* pair_gradients, ExpansionScratch& scratch) const;
+
+private:
+    SoapHypers hypers_;
+    SpeciesMap species_;
+    RadialBasis radial_;
+    SphericalHarmonics harmonics_;
+    CutoffFunction cutoff_;
+    int nmax_, lmax_, nlm_, size_;
+    std::vector<double> centre_term_;  // M_n0(0) * Y_00, the centre's own Gaussian
+};
+
+// Features of every centre (N x invariant.size()): expansion then an invariant (PowerSpectrum,
+// Lambda1Features, ...), in parallel over centres. For tests and tools; the calculators' hot paths chunk
+// and fuse this with their kernels instead.
+template <class Invariant>
+Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> centre_features(
+    const SphericalExpansion& expansion, const Invariant& invariant, const NeighbourList& nl,
+    const std::vector<int>& species_of) {
+    const int n = static_cast<int>(species_of.size());
+    Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> x(n, invariant.size());
+#pragma omp parallel
+    {
+        ExpansionScratch scratch = expansion.make_scratch();
+        std::vector<double> c(expansion.size());
+#pragma omp for schedule(static)
+        for (int i = 0; i < n; ++i) {
+            expansion.compute(nl, species_of, i, c.data(), scratch);
+            invariant.compute(c.data(), x.row(i).data());
+        }
+    }
+    return x;
+}
+
+}  // namespace gapd

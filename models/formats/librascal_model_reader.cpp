@@ -1,0 +1,449 @@
+#include "models/formats/librascal_model_reader.hpp"
+#include "models/descriptors/power_spectrum.hpp"
+
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <istream>
+#include <limits>
+#include <map>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <streambuf>
+#include <utility>
+#include <vector>
+
+namespace gapd {
+
+namespace {
+
+using nlohmann::json;
+
+// Feeds zlib's output to the JSON parser, so the 100+ MB text of a large model is never held in memory.
+// gzread passes non-gzip files through unchanged, so plain JSON goes the same way.
+class GzStreamBuf : public std::streambuf {
+public:
+    explicit GzStreamBuf(gzFile file) : file_(file), buffer_(1 << 18) {}
+
+    // Empty if the compressed stream was complete and intact, else zlib's description of the problem.
+    std::string error() const {
+        if (!read_error_.empty()) return read_error_;
+        int code = Z_OK;
+        const char* message = gzerror(file_, &code);
+        // Z_BUF_ERROR after the end of the data: the gzip stream stopped in the middle.
+        if (code == Z_BUF_ERROR) return "unexpected end of file";
+        if (code != Z_OK) return message;
+        return {};
+    }
+
+protected:
+    int_type underflow() override {
+        if (!read_error_.empty()) return traits_type::eof();
+        const int n = gzread(file_, buffer_.data(), static_cast<unsigned>(buffer_.size()));
+        if (n < 0) {
+            int code = Z_OK;
+            const char* message = gzerror(file_, &code);
+            read_error_ = code == Z_ERRNO ? std::strerror(errno) : message;
+            return traits_type::eof();
+        }
+        if (n == 0) return traits_type::eof();
+        setg(buffer_.data(), buffer_.data(), buffer_.data() + n);
+        return traits_type::to_int_type(buffer_[0]);
+    }
+
+private:
+    gzFile file_;
+    std::vector<char> buffer_;
+    std::string read_error_;
+};
+
+json parse_file(const std::string& path) {
+    gzFile file = gzopen(path.c_str(), "rb");
+    if (file == nullptr) throw std::runtime_error(path + ": cannot open: " + std::strerror(errno));
+    gzbuffer(file, 1 << 18);
+    GzStreamBuf buf(file);
+    std::istream in(&buf);
+    json doc;
+    std::string parse_error;
+    try {
+        doc = json::parse(in);
+    } catch (const json::exception& e) {  // parse_error, or out_of_range for numbers beyond double
+        parse_error = e.what();
+        // Drop nlohmann's "[json.exception.parse_error.101] " prefix.
+        const auto close = parse_error.find("] ");
+        if (close != std::string::npos) parse_error.erase(0, close + 2);
+    }
+    // A damaged gzip stream usually also breaks the JSON; report the root cause.
+    const std::string gzip_error = buf.error();
+    const bool compressed = gzdirect(file) == 0;
+    gzclose(file);
+    if (!gzip_error.empty())
+        throw std::runtime_error(path + ": " + (compressed ? "corrupted or truncated gzip data: " : "read error: ") +
+                                 gzip_error);
+    if (!parse_error.empty())
+        throw std::runtime_error(path + ": invalid JSON (truncated or corrupted file, or NaN/Infinity, which JSON "
+                                        "does not allow): " + parse_error);
+    return doc;
+}
+
+// A JSON value together with its dotted path, so every error can name the file and the field.
+class Node {
+public:
+    Node(json& value, std::string path, const std::string& file) : value_(&value), path_(std::move(path)), file_(&file) {}
+
+    [[noreturn]] void fail(const std::string& problem) const {
+        throw std::runtime_error(*file_ + ": field '" + path_ + "': " + problem);
+    }
+
+    Node operator[](const char* key) const {
+        const std::string child = path_.empty() ? key : path_ + "." + key;
+        if (!value_->is_object()) fail("expected an object with field '" + std::string(key) + "'");
+        const auto it = value_->find(key);
+        if (it == value_->end()) throw std::runtime_error(*file_ + ": missing field '" + child + "'");
+        return Node(*it, child, *file_);
+    }
+    bool has(const char* key) const { return value_->is_object() && value_->contains(key); }
+
+    std::size_t size() const {
+        if (!value_->is_array()) fail("expected an array");
+        return value_->size();
+    }
+    Node at(std::size_t i) const { return Node((*value_)[i], path_ + "[" + std::to_string(i) + "]", *file_); }
+
+    std::string string() const {
+        if (!value_->is_string()) fail("expected a string, got " + value_->dump());
+        return value_->get<std::string>();
+    }
+    bool boolean() const {
+        if (!value_->is_boolean()) fail("expected true or false, got " + value_->dump());
+        return value_->get<bool>();
+    }
+    double number() const {
+        if (!value_->is_number()) fail("expected a number, got " + brief());
+        const double x = value_->get<double>();
+        if (!std::isfinite(x)) fail("non-finite number");
+        return x;
+    }
+    // Integral numbers written as floats (2.0) are accepted.
+    long long integer(const char* what = "an integer") const {
+        if (value_->is_number_integer()) return value_->get<long long>();
+        if (value_->is_number_float()) {
+            const double x = value_->get<double>();
+            if (std::isfinite(x) && x == std::floor(x) && std::fabs(x) < 1e15) return static_cast<long long>(x);
+        }
+        fail(std::string("must be ") + what + ", got " + brief());
+    }
+    void expect(const std::string& wanted) const {
+        const std::string got = string();
+        if (got != wanted) fail("expected \"" + wanted + "\", got \"" + got + "\" (not supported by gapd)");
+    }
+    json& raw() const { return *value_; }
+    const std::string& path() const { return path_; }
+
+private:
+    std::string brief() const {
+        std::string text = value_->dump();
+        if (text.size() > 40) text = text.substr(0, 40) + "...";
+        return text;
+    }
+
+    json* value_;
+    std::string path_;
+    const std::string* file_;
+};
+
+// librascal writes C++ maps as lists of [key, value] pairs.
+std::vector<std::pair<Node, Node>> map_entries(const Node& list) {
+    std::vector<std::pair<Node, Node>> entries;
+    const std::size_t n = list.size();
+    for (std::size_t i = 0; i < n; ++i) {
+        const Node entry = list.at(i);
+        if (entry.size() != 2) entry.fail("expected a [key, value] pair");
+        entries.emplace_back(entry.at(0), entry.at(1));
+    }
+    return entries;
+}
+
+int species_number(const Node& node) {
+    const long long z = node.integer("an atomic number");
+    if (z < 1 || z > 1000) node.fail("atomic number out of range: " + std::to_string(z));
+    return static_cast<int>(z);
+}
+
+std::pair<int, int> species_pair(const Node& node) {
+    if (node.size() != 2) node.fail("expected a species pair [a, b]");
+    const std::pair<int, int> key{species_number(node.at(0)), species_number(node.at(1))};
+    if (key.first > key.second) node.fail("species pair must be ordered a <= b");
+    return key;
+}
+
+// "nested list" of dump_obj's ["npy", list] arrays, 1-D here.
+Node npy_vector(const Node& node) {
+    if (node.size() != 2 || !node.at(0).raw().is_string() || node.at(0).string() != "npy")
+        node.fail("expected [\"npy\", [...]]");
+    return node.at(1);
+}
+
+void read_numbers(const Node& list, double* out) {
+    json& array = list.raw();
+    for (std::size_t i = 0; i < array.size(); ++i) {
+        const json& x = array[i];
+        if (!x.is_number()) list.at(i).fail("expected a number, got " + x.dump());
+        out[i] = x.get<double>();
+        if (!std::isfinite(out[i])) list.at(i).fail("non-finite number");
+    }
+}
+
+SoapHypers read_hypers(const Node& representation) {
+    representation["class_name"].expect("SphericalInvariants");
+    const Node cpp = representation["data"]["cpp_representation"];
+    cpp["soap_type"].expect("PowerSpectrum");
+    SoapHypers h;
+    const long long nmax = cpp["max_radial"].integer();
+    const long long lmax = cpp["max_angular"].integer();
+    if (nmax < 1 || nmax > 100) cpp["max_radial"].fail("must be in 1..100, got " + std::to_string(nmax));
+    if (lmax < 0 || lmax > 100) cpp["max_angular"].fail("must be in 0..100, got " + std::to_string(lmax));
+    h.max_radial = static_cast<int>(nmax);
+    h.max_angular = static_cast<int>(lmax);
+    h.normalize = cpp["normalize"].boolean();
+
+    const Node density = cpp["gaussian_density"];
+    density["type"].expect("Constant");
+    h.gaussian_sigma = density["gaussian_sigma"]["value"].number();
+    if (!(h.gaussian_sigma > 0)) density["gaussian_sigma"]["value"].fail("must be positive");
+
+    const Node cutoff = cpp["cutoff_function"];
+    const std::string kind = cutoff["type"].string();
+    h.cutoff.cutoff = cutoff["cutoff"]["value"].number();
+    h.cutoff.smooth_width = cutoff["smooth_width"]["value"].number();
+    if (!(h.cutoff.cutoff > 0)) cutoff["cutoff"]["value"].fail("must be positive");
+    if (!(h.cutoff.smooth_width >= 0 && h.cutoff.smooth_width <= h.cutoff.cutoff))
+        cutoff["smooth_width"]["value"].fail("must be in [0, cutoff]");
+    if (kind == "ShiftedCosine") {
+        h.cutoff.kind = CutoffKind::ShiftedCosine;
+    } else if (kind == "RadialScaling") {
+        h.cutoff.kind = CutoffKind::RadialScaling;
+        h.cutoff.rate = cutoff["rate"]["value"].number();
+        h.cutoff.scale = cutoff["scale"]["value"].number();
+        h.cutoff.exponent = cutoff["exponent"]["value"].number();
+        if (!(h.cutoff.scale > 0)) cutoff["scale"]["value"].fail("must be positive");
+    } else {
+        cutoff["type"].fail("expected \"ShiftedCosine\" or \"RadialScaling\", got \"" + kind + "\"");
+    }
+
+    const Node radial = cpp["radial_contribution"];
+    radial["type"].expect("GTO");
+    const Node optimization = radial["optimization"];
+    if (!optimization.raw().is_object()) optimization.fail("expected an object");
+    for (const auto& entry : optimization.raw().items())
+        if (entry.key() != "Spline") optimization.fail("unsupported optimization '" + entry.key() + "'");
+    if (optimization.has("Spline")) {
+        h.librascal_spline_accuracy = optimization["Spline"]["accuracy"].number();
+        if (!(h.librascal_spline_accuracy > 0)) optimization["Spline"]["accuracy"].fail("must be positive");
+    }
+    return h;
+}
+
+// Upper bound on the dense sparse-point matrices: physical memory (a model that cannot fit is a clear error,
+// not an out-of-memory kill). Fuzzing builds use 256 MiB, below libFuzzer's memory limit.
+double max_sparse_point_bytes() {
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+    return 256.0 * (1 << 20);
+#else
+    const long pages = ::sysconf(_SC_PHYS_PAGES);
+    const long page_size = ::sysconf(_SC_PAGE_SIZE);
+    if (pages <= 0 || page_size <= 0) return 1e18;
+    return static_cast<double>(pages) * static_cast<double>(page_size);
+#endif
+}
+
+struct Block {
+    int species;                // central species
+    std::pair<int, int> key;    // species pair
+    Node indices;               // within-species sparse indices
+};
+
+}  // namespace
+
+GapModel read_librascal_model(const std::string& path) {
+    json doc = parse_file(path);
+    const Node root(doc, "", path);
+    root["class_name"].expect("KRR");
+    const Node params = root["init_params"];
+
+    GapModel model;
+    const Node kernel = params["kernel"];
+    kernel["class_name"].expect("Kernel");
+    const Node kernel_params = kernel["init_params"];
+    kernel_params["name"].expect("GAP");
+    kernel_params["kernel_type"].expect("Sparse");
+    kernel_params["target_type"].expect("Structure");
+    const long long zeta = kernel_params["zeta"].integer("a positive integer");
+    if (zeta < 1 || zeta > 1000) kernel_params["zeta"].fail("must be a positive integer, got " + std::to_string(zeta));
+    model.zeta = static_cast<int>(zeta);
+    // Predictions use the kernel's representation (the X_train copy may differ in compute_gradients).
+    model.hypers = read_hypers(kernel_params["representation"]);
+    const SoapHypers& h = model.hypers;
+
+    if (!params["self_contributions"].raw().is_object()) params["self_contributions"].fail("expected an object");
+    for (const auto& item : params["self_contributions"].raw().items()) {
+        const Node value = params["self_contributions"][item.key().c_str()];
+        int z = 0;
+        std::istringstream key(item.key());
+        if (!(key >> z) || !key.eof() || z < 1) value.fail("key must be an atomic number");
+        model.self_contributions[z] = value.number();
+    }
+    if (params.has("description") && params["description"].raw().is_string())
+        model.description = "librascal model " + path + ": " + params["description"].string();
+
+    const Node x_train = params["X_train"];
+    x_train["class_name"].expect("SparsePoints");
+    const Node sparse = x_train["data"]["sparse_points"];
+    const long long inner_size = sparse["inner_size"].integer();
+    const long long expected_inner = static_cast<long long>(h.max_radial) * h.max_radial * (h.max_angular + 1);
+    if (inner_size != expected_inner)
+        sparse["inner_size"].fail("is " + std::to_string(inner_size) + " but max_radial^2 (max_angular+1) = " +
+                                  std::to_string(expected_inner));
+
+    // Species: central species and every species named in a feature key.
+    std::vector<int> centers;
+    const Node center_list = sparse["center_species"];
+    for (std::size_t i = 0; i < center_list.size(); ++i) centers.push_back(species_number(center_list.at(i)));
+    if (!std::is_sorted(centers.begin(), centers.end()) ||
+        std::adjacent_find(centers.begin(), centers.end()) != centers.end())
+        center_list.fail("must be sorted and without repeats");
+    std::set<int> species(centers.begin(), centers.end());
+    const Node key_list = sparse["keys"];
+    for (std::size_t i = 0; i < key_list.size(); ++i) {
+        const auto key = species_pair(key_list.at(i));
+        species.insert(key.first);
+        species.insert(key.second);
+    }
+    std::vector<Block> blocks;
+    for (const auto& [sp_node, per_key] : map_entries(sparse["indices"])) {
+        const int sp = species_number(sp_node);
+        if (!std::binary_search(centers.begin(), centers.end(), sp)) sp_node.fail("not in center_species");
+        for (const auto& [key_node, indices] : map_entries(per_key)) {
+            const auto key = species_pair(key_node);
+            species.insert(key.first);
+            species.insert(key.second);
+            for (const Block& b : blocks)
+                if (b.species == sp && b.key == key) key_node.fail("repeated key");
+            blocks.push_back({sp, key, indices});
+        }
+    }
+    model.hypers.species.assign(species.begin(), species.end());
+    // power_spectrum_size() is an int: refuse hypers whose feature count would overflow it.
+    const long long nspecies = static_cast<long long>(h.species.size());
+    const long long features = nspecies * (nspecies + 1) / 2 * inner_size;
+    if (features > std::numeric_limits<int>::max())
+        sparse["keys"].fail(std::to_string(nspecies) + " species with inner_size " + std::to_string(inner_size) +
+                            " give " + std::to_string(features) + " features per environment, more than gapd supports");
+
+    // Feature layout: key blocks (a <= b, lexicographic) concatenated.
+    std::map<std::pair<int, int>, Eigen::Index> key_offset;
+    for (std::size_t a = 0; a < h.species.size(); ++a)
+        for (std::size_t b = a; b < h.species.size(); ++b)
+            key_offset[{h.species[a], h.species[b]}] = static_cast<Eigen::Index>(key_offset.size()) * inner_size;
+    const Eigen::Index dim = power_spectrum_size(h);
+
+    std::map<int, long long> counts;
+    for (const auto& [sp_node, count_node] : map_entries(sparse["counters"])) {
+        const long long count = count_node.integer("a count");
+        if (count < 0) count_node.fail("negative count");
+        counts[static_cast<int>(sp_node.integer("an atomic number"))] = count;
+    }
+    // Checked before the sparse points are allocated from the counts: one weight per sparse point, and
+    // the dense points must fit in memory.
+    const Node weights = npy_vector(params["weights"]);
+    long long total_points = 0;
+    for (int sp : centers) {
+        const auto it = counts.find(sp);
+        if (it == counts.end()) sparse["counters"].fail("no count for central species " + std::to_string(sp));
+        if (it->second > static_cast<long long>(weights.size()))
+            sparse["counters"].fail("count " + std::to_string(it->second) + " for species " + std::to_string(sp) +
+                                    " exceeds the " + std::to_string(weights.size()) + " weights");
+        total_points += it->second;
+    }
+    if (weights.size() != static_cast<std::size_t>(total_points))
+        weights.fail("has " + std::to_string(weights.size()) + " weights for " + std::to_string(total_points) +
+                     " sparse points");
+    const double point_bytes = 8.0 * static_cast<double>(total_points) * static_cast<double>(dim);
+    if (point_bytes > max_sparse_point_bytes())
+        sparse["counters"].fail(std::to_string(total_points) + " sparse points x " + std::to_string(dim) +
+                                " features need " + std::to_string(point_bytes / (1 << 30)) +
+                                " GiB, more than this machine's memory");
+    for (int sp : centers) {
+        const auto it = counts.find(sp);
+        SparseSet set;
+        set.species = sp;
+        set.points = RowMatrix::Zero(static_cast<Eigen::Index>(it->second), dim);
+        model.sparse.push_back(std::move(set));
+    }
+    auto set_of = [&](int sp) -> SparseSet& {
+        for (SparseSet& s : model.sparse)
+            if (s.species == sp) return s;
+        throw std::logic_error("central species checked above");
+    };
+
+    // values[sp][key] holds one inner_size block per entry of indices[sp][key], in that order.
+    std::vector<bool> values_seen(blocks.size(), false);
+    for (const auto& [sp_node, per_key] : map_entries(sparse["values"])) {
+        const int sp = species_number(sp_node);
+        for (const auto& [key_node, values] : map_entries(per_key)) {
+            const auto key = species_pair(key_node);
+            std::size_t b = 0;
+            while (b < blocks.size() && !(blocks[b].species == sp && blocks[b].key == key)) ++b;
+            if (b == blocks.size()) key_node.fail("has values but no indices");
+            if (values_seen[b]) key_node.fail("repeated key");
+            values_seen[b] = true;
+            const Node& indices = blocks[b].indices;
+            const std::size_t nblocks = indices.size();
+            if (values.size() != nblocks * static_cast<std::size_t>(inner_size))
+                values.fail("has " + std::to_string(values.size()) + " numbers, expected " + std::to_string(nblocks) +
+                            " sparse points x inner_size " + std::to_string(inner_size));
+            SparseSet& set = set_of(sp);
+            std::vector<bool> filled(static_cast<std::size_t>(set.points.rows()), false);
+            std::vector<double> block(static_cast<std::size_t>(inner_size));
+            for (std::size_t k = 0; k < nblocks; ++k) {
+                const long long index = indices.at(k).integer("a sparse point index");
+                if (index < 0 || index >= set.points.rows())
+                    indices.at(k).fail("index " + std::to_string(index) + " outside 0.." +
+                                       std::to_string(set.points.rows() - 1) + " (counters)");
+                if (filled[static_cast<std::size_t>(index)]) indices.at(k).fail("repeated index");
+                filled[static_cast<std::size_t>(index)] = true;
+            }
+            json& numbers = values.raw();
+            for (std::size_t k = 0; k < nblocks; ++k) {
+                const auto index = static_cast<Eigen::Index>(indices.at(k).raw().get<long long>());
+                double* row = set.points.row(index).data() + key_offset.at(key);
+                for (long long j = 0; j < inner_size; ++j) {
+                    const json& x = numbers[k * static_cast<std::size_t>(inner_size) + static_cast<std::size_t>(j)];
+                    if (!x.is_number()) values.fail("expected numbers, got " + x.dump());
+                    row[j] = x.get<double>();
+                    if (!std::isfinite(row[j])) values.fail("non-finite number");
+                }
+            }
+            numbers = nullptr;  // release this block's JSON early: keeps the peak memory down
+        }
+    }
+    for (std::size_t b = 0; b < blocks.size(); ++b)
+        if (!values_seen[b] && blocks[b].indices.size() > 0) blocks[b].indices.fail("has indices but no values");
+
+    std::vector<double> w(weights.size());
+    read_numbers(weights, w.data());
+    Eigen::Index offset = 0;
+    for (SparseSet& s : model.sparse) {
+        s.weights = Eigen::Map<const Eigen::VectorXd>(w.data() + offset, s.points.rows());
+        offset += s.points.rows();
+    }
+    return model;
+}
+
+}  // namespace gapd

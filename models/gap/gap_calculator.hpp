@@ -1,0 +1,115 @@
+#pragma once
+// Energy, forces and virial of a sparse SOAP-GAP model for one structure.
+//
+// Data flow (one line): neighbours -> expansion c_i -> power spectrum x_i -> kernel (x_i . t_m)^zeta as GEMMs
+// over chunks of same-species centres -> dE/dx_i (GEMM) -> dE/dc_i (adjoint of the power spectrum) ->
+// dE/dr_ij per neighbour entry (adjoint of the expansion) -> forces and virial, summed serially so that
+// results do not depend on the number of threads. Nothing per pair is stored but the 3-vector dE/dr_ij.
+
+#include "models/gap/gap_model.hpp"
+#include "models/descriptors/power_spectrum.hpp"
+#include "models/descriptors/soap_hypers.hpp"
+#include "models/descriptors/spherical_expansion.hpp"
+#include "models/core/structure.hpp"
+
+#include <Eigen/Core>
+#include <string>
+#include <vector>
+
+namespace gapd {
+
+struct GapPrediction {
+    double energy = 0.0;                                        // eV
+    Matrix3N forces;                                            // eV/Å (empty without gradients)
+    Eigen::Matrix3d virial = Eigen::Matrix3d::Zero();           // eV, -dE/d(strain) = -stress * V
+    Eigen::VectorXd atom_energies;                              // eV, e0 + kernel term per atom
+};
+
+// Precision of the two kernel GEMMs (K = X T^T and dE/dX = K' T). Float32 runs them on features centred on
+// the mean mu of the species' sparse points (x = mu + x', t = mu + t'):
+//   x . t_m = x . mu + mu . t'_m + x' . t'_m,    dE/dx = (sum_m K'_m) mu + sum_m K'_m t'_m,
+// with only the x' . t' and K' t' products in float. Same-species environments are close to their mean, so
+// the float rounding scales with |x'| |t'| instead of |x| |t| = 1. Descriptors, their adjoint, the energy sum
+// and the scatter stay double; the model stays float64 on disk. Deviations: docs/benchmarks.md.
+enum class KernelPrecision { Float64, Float32 };
+
+// "float64" or "float32"; throws std::invalid_argument naming --precision otherwise.
+KernelPrecision parse_kernel_precision(const std::string& name);
+
+// Wall-clock seconds per phase of the last call (for `gapd bench`), as seen by thread 0: the phases of a
+// chunk run back to back in each thread, so they are timed inside the thread.
+struct PhaseTimes {
+    double neighbours = 0, expansion = 0, power_spectrum = 0;
+    double kernel = 0;           // K = X T^T and the energies
+    double kernel_gradient = 0;  // dE/dX = K' T
+    double power_spectrum_adjoint = 0, expansion_adjoint = 0;  // dE/dX -> dE/dc -> dE/dr_ij
+    double scatter = 0;
+    double descriptors() const { return neighbours + expansion + power_spectrum + power_spectrum_adjoint + expansion_adjoint; }
+    double total() const { return descriptors() + kernel + kernel_gradient + scatter; }
+};
+
+// Buffers reused from call to call (one per connection / caller), so that a request allocates nothing
+// once the first call of a given size has run. Not thread-safe: one workspace per concurrent caller.
+struct GapWorkspace {
+    RowMatrix C, X, G, dC;                     // chunk buffers: coefficients, features, dE/dfeatures, dE/dc
+    std::vector<RowMatrix> K;                  // kernel values, one buffer per sparse set (M differs)
+    RowMatrixF Xf, Gf;                         // float X - mu and G (KernelPrecision::Float32)
+    std::vector<RowMatrixF> Kf;
+    Eigen::VectorXd norms;
+    Eigen::VectorXd x_dot_mean, kernel_derivative_sums;  // per chunk row, KernelPrecision::Float32
+    std::vector<double> pair_gradients;        // 3 per neighbour entry
+    std::vector<ExpansionScratch> expansion;   // one per thread
+    std::vector<std::vector<double>> work;     // one per thread, D doubles
+    std::vector<int> centres;
+};
+
+class GapCalculator {
+public:
+    // Throws std::invalid_argument for inconsistent models, including bad model.selected_features.
+    GapCalculator(GapModel model, RadialMode mode, KernelPrecision precision = KernelPrecision::Float64);
+
+    KernelPrecision kernel_precision() const { return precision_; }
+    // Not while compute() runs in another thread.
+    void set_kernel_precision(KernelPrecision precision);
+    // Kernel features per centre (the selection's size, or the whole compressed power spectrum).
+    int kernel_feature_count() const { return power_spectrum_.size(); }
+
+    const GapModel& model() const { return model_; }
+    RadialMode radial_mode() const { return mode_; }
+    double cutoff() const { return model_.hypers.cutoff.cutoff; }
+
+    // Throws std::invalid_argument if the structure has species the model does not know.
+    // `workspace` may be null (a temporary one is used); pass one per caller to avoid allocations.
+    GapPrediction compute(const Structure& s, bool gradients, PhaseTimes* times = nullptr,
+                          GapWorkspace* workspace = nullptr) const;
+
+    // Throws std::invalid_argument naming `source` and the first atom whose species the model lacks.
+    void check_species(const std::vector<int>& numbers, const std::string& source) const;
+
+    // Normalized power spectra of every atom (N x D) in the Full layout, for tests and tools. With a feature
+    // selection: the selected components normalized over the selection, zeros elsewhere.
+    RowMatrix features(const Structure& s) const;
+    // The features the kernel uses (N x kernel_feature_count(): compressed layout, restricted to the selection).
+    RowMatrix kernel_features(const Structure& s) const;
+
+    // Centres processed per GEMM chunk: bounds memory to a few MB whatever the system size.
+    static constexpr int chunk_size = 256;
+
+private:
+    std::vector<int> species_indices(const std::vector<int>& numbers) const;
+
+    GapModel model_;
+    RadialMode mode_;
+    SphericalExpansion expansion_;
+    PowerSpectrum full_power_spectrum_;  // librascal's layout, for features()
+    PowerSpectrum power_spectrum_;       // compressed layout used by the kernel (restricted to the selection)
+    std::vector<RowMatrix> compressed_points_;  // model_.sparse[k].points in the compressed layout
+    // KernelPrecision::Float32, per sparse set: mean point mu, centred points T - mu in float, mu . (t_m - mu).
+    std::vector<Eigen::RowVectorXd> point_means_;
+    std::vector<RowMatrixF> float_centred_points_;
+    std::vector<Eigen::VectorXd> mean_dot_centred_;
+    KernelPrecision precision_;
+    std::vector<int> sparse_of_species_;  // species index -> index into model_.sparse, or -1
+};
+
+}  // namespace gapd

@@ -1,0 +1,115 @@
+// gapd eval: the error table of a model on any labelled extxyz file (+ optional predictions file).
+
+#include "models/core/openmp.hpp"
+#include "models/core/atomic_file_write.hpp"
+#include "models/dipoles/dipole_calculator.hpp"
+#include "models/formats/native_model_file.hpp"
+#include "models/dipoles/polarization_unwrapping.hpp"
+#include "models/formats/extxyz.hpp"
+#include "models/fit/error_report.hpp"
+#include "models/fit/training_data.hpp"
+#include "server/cli/commands.hpp"
+#include "server/cli/model_loading.hpp"
+
+#include <CLI/CLI.hpp>
+#include <Eigen/LU>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+namespace gapd {
+
+namespace {
+
+struct EvalOptions {
+    std::string model, data, output, report, radial = "spline", prefix = "gap_";
+    PropertyKeys keys;
+    int threads = 0, formula_unit_atoms = 5;
+};
+
+int run_eval(const EvalOptions& o) {
+    set_thread_count(o.threads);
+    std::unique_ptr<GapCalculator> calc = load_calculator(o.model, parse_radial_mode(o.radial));
+    std::unique_ptr<DipoleCalculator> dipoles;
+    if (is_native_model_file(o.model))
+        if (auto d = read_native_model_contents(o.model).dipole)
+            dipoles = std::make_unique<DipoleCalculator>(std::move(*d), parse_radial_mode(o.radial));
+    PropertyKeys keys = o.keys;
+    if (!dipoles) keys.dipole.clear();  // dipoles are read (and checked) only when the model predicts them
+    std::vector<LabelledFrame> frames = read_labelled_frames(o.data, keys, /*require_forces=*/false);
+    ErrorTable table;
+    table.formula_unit_atoms = o.formula_unit_atoms;
+    std::vector<ExtxyzFrame> out;
+    for (LabelledFrame& f : frames) {
+        calc->check_species(f.structure.numbers, frame_label(f));
+        const GapPrediction p = calc->compute(f.structure, true);
+        table.add(f, p);
+        Eigen::Vector3d dipole = Eigen::Vector3d::Zero(), reference = f.dipole;
+        if (dipoles) {
+            dipole = dipoles->compute(f.structure, false).total;
+            // A periodic cell's dipole is defined modulo the polarization quantum: compare on the reference's
+            // branch closest to the prediction (docs/fitting.md).
+            const bool periodic = f.structure.pbc[0] && f.structure.pbc[1] && f.structure.pbc[2];
+            if (f.has_dipole && periodic) reference = nearest_branch(f.structure.cell, f.dipole, dipole);
+            if (f.has_dipole) table.add_dipole(f, reference, dipole);
+        }
+        if (o.output.empty()) continue;
+        // References stay under their own keys; predictions get the prefix (parity plots read both).
+        ExtxyzFrame frame = std::move(f.raw);
+        frame.info[o.prefix + "energy"] = format_info_numbers(&p.energy, 1);
+        frame.arrays[o.prefix + "forces"] = p.forces;
+        if (dipoles) frame.info[o.prefix + "dipole"] = format_info_numbers(dipole.data(), 3);
+        if (dipoles && f.has_dipole) frame.info[o.prefix + "dipole_reference"] = format_info_numbers(reference.data(), 3);
+        if (frame.structure.pbc[0] && frame.structure.pbc[1] && frame.structure.pbc[2] &&
+            std::abs(frame.structure.cell.determinant()) > 0) {
+            const Eigen::Matrix<double, 3, 3, Eigen::RowMajor> virial = p.virial;
+            const Eigen::Matrix<double, 3, 3, Eigen::RowMajor> stress = -virial / std::abs(frame.structure.cell.determinant());
+            frame.info[o.prefix + "virial"] = format_info_numbers(virial.data(), 9);
+            frame.info[o.prefix + "stress"] = format_info_numbers(stress.data(), 9);
+        }
+        out.push_back(std::move(frame));
+    }
+    const std::string text = table.to_text(o.data);
+    std::cout << text;
+    if (!o.output.empty()) write_extxyz(o.output, out);
+    if (!o.report.empty()) {
+        nlohmann::json j = table.to_json();
+        j["model"] = o.model;
+        j["data"] = o.data;
+        write_file_atomically(o.report + ".json", [&](std::ostream& s) { s << j.dump(1) << "\n"; });
+        write_file_atomically(o.report + ".txt", [&](std::ostream& s) { s << text; });
+    }
+    return 0;
+}
+
+}  // namespace
+
+void add_eval_command(CLI::App& app, int& exit_code) {
+    auto o = std::make_shared<EvalOptions>();
+    CLI::App* cmd = app.add_subcommand(
+        "eval", "Error table (RMSE, MAE: energy per atom and per formula unit, force components per species, virial "
+                "per atom, and the dipole per atom if the model has a dipole section) of a model on a labelled "
+                "extxyz file.");
+    cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    cmd->add_option("model", o->model, "Model file: gapd native or librascal JSON")->required();
+    cmd->add_option("data", o->data, "Labelled extxyz file")->required()->check(CLI::ExistingFile);
+    cmd->add_option("-o,--output", o->output,
+                    "Write the frames with predictions added under the prefixed keys (gap_energy, gap_forces, ..., "
+                    "gap_dipole)");
+    cmd->add_option("--report", o->report, "Also write REPORT.json and REPORT.txt");
+    cmd->add_option("--prefix", o->prefix, "Prefix of the prediction keys in --output (default gap_)");
+    cmd->add_option("--energy-key", o->keys.energy, "Reference energy key (default energy)");
+    cmd->add_option("--forces-key", o->keys.forces, "Reference forces key (default forces)");
+    cmd->add_option("--stress-key", o->keys.stress, "Reference stress key (default stress)");
+    cmd->add_option("--virial-key", o->keys.virial, "Reference virial key (default virial; wins over stress)");
+    cmd->add_option("--dipole-key", o->keys.dipole,
+                    "Reference total dipole key, e*Å (default dipole; compared when the model has a dipole section)");
+    cmd->add_option("--formula-unit-atoms", o->formula_unit_atoms, "Atoms per formula unit (default 5, BaTiO3)")
+        ->check(CLI::PositiveNumber);
+    cmd->add_option("--threads", o->threads, "OpenMP threads (default: OMP_NUM_THREADS or all cores)")
+        ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--radial", o->radial, radial_mode_help());
+    cmd->callback([o, &exit_code]() { exit_code = run_eval(*o); });
+}
+
+}  // namespace gapd

@@ -1,0 +1,156 @@
+// gapd serve: connect to i-PI as a force client and answer every request with the GAP model (and the dipole
+// extras of an SA-GPR model, if one is loaded).
+
+#include "models/core/openmp.hpp"
+#include "client_protocol/driver_session.hpp"
+#include "client_protocol/stop_signal.hpp"
+#include "models/formats/extxyz.hpp"
+#include "server/cli/commands.hpp"
+#include "server/cli/dipole_options.hpp"
+#include "server/serve/model_force_engine.hpp"
+#include "server/cli/model_loading.hpp"
+#include "server/serve/serve_connections.hpp"
+#include "server/serve/template_structure.hpp"
+#include "server/serve/thread_division.hpp"
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <optional>
+
+namespace gapd {
+
+namespace {
+
+struct ServeOptions {
+    std::string model, template_path, address = "localhost", prefix = "/tmp/ipi_", radial = "spline";
+    std::string precision = "float64";
+    bool unix_socket = false, verbose = false, no_reconnect = false;
+    int port = 31415, threads = 0, connections = 1;
+    double connect_timeout = 120.0;
+    DipoleOptions dipoles;
+};
+
+// --precision float32: the deviation on the template when it is an extxyz with a cell (i-PI's own xyz
+// format carries the cell in a comment gapd does not parse: then the check is skipped, and said so).
+void report_float32_on_template(GapCalculator& calculator, const std::string& path) {
+    std::vector<ExtxyzFrame> frames;
+    try {
+        frames = read_extxyz(path);
+    } catch (const std::exception&) {
+    }
+    if (frames.empty() || !frames.front().structure.any_periodic()) {
+        std::fprintf(stderr, "gapd: float32 kernel: deviation not checked (%s is not an extxyz with a Lattice; "
+                             "`gapd predict --precision float32` on a structure reports it)\n", path.c_str());
+        return;
+    }
+    report_float32_deviation(calculator, frames.front().structure, path);
+}
+
+int run_serve(const ServeOptions& o) {
+    set_thread_count(o.threads);
+    // --connections N: the --threads total (default: OpenMP's) divided between the N connections.
+    const std::vector<int> threads = divide_threads(current_thread_count(), o.connections);
+    const std::vector<int> numbers = read_template_numbers(o.template_path);
+    const LoadedModels models = load_models(o.model, o.dipoles, parse_radial_mode(o.radial));
+    if (models.gap) models.gap->set_kernel_precision(parse_kernel_precision(o.precision));
+    // Fail before connecting: a first request that cannot be computed would leave i-PI without a client.
+    // (The cell-dipole shell check needs the cell, which only the first request brings.)
+    if (models.gap) models.gap->check_species(numbers, o.template_path);
+    if (models.gap && o.precision == "float32") report_float32_on_template(*models.gap, o.template_path);
+    std::optional<DipoleServing> dipoles;
+    if (models.dipole) {
+        check_dipole_template(*models.dipole, numbers, models.selection, models.roles, o.template_path);
+        dipoles.emplace(DipoleServing{*models.dipole, models.selection, models.roles});
+    }
+    // One engine per connection: each owns its workspace; the models are shared and only read.
+    std::vector<std::unique_ptr<GapForceEngine>> engines;
+    for (int k = 0; k < o.connections; ++k)
+        engines.push_back(std::make_unique<GapForceEngine>(models.gap.get(), numbers, dipoles));
+
+    ConnectionOptions connection;
+    connection.unix_socket = o.unix_socket;
+    connection.address = o.address;
+    connection.unix_prefix = o.prefix;
+    connection.port = o.port;
+    connection.connect_timeout_s = o.connect_timeout;
+    DriverOptions driver;
+    driver.verbose = o.verbose;
+    driver.reconnect = !o.no_reconnect;
+    const std::string what =
+        (models.gap ? o.model : std::string("no GAP (--dipole-only)")) +
+        (models.dipole ? ", extras " + extras_selection_names(models.selection) + " from " +
+                             (o.dipoles.dipole_model.empty() ? o.model : o.dipoles.dipole_model)
+                       : std::string());
+    std::cerr << "gapd: serving " << what << " for " << numbers.size() << " atoms on "
+              << (o.unix_socket ? "UNIX socket " + o.prefix + o.address
+                                : "TCP " + o.address + ":" + std::to_string(o.port))
+              << " with " << current_thread_count() << " thread(s)";
+    if (o.connections == 1) {
+        std::cerr << "\n";
+        return run_driver(connection, *engines.front(), driver);
+    }
+    std::cerr << " on " << o.connections << " connections (threads per connection:";
+    for (int t : threads) std::cerr << ' ' << t;
+    std::cerr << ")\n";
+    if (current_thread_count() < o.connections) {
+        std::cerr << "gapd: note: fewer threads (" << current_thread_count() << ") than connections ("
+                  << o.connections << "): each connection runs 1 thread, " << o.connections << " in all\n";
+    }
+    std::vector<ForceEngine*> pointers;
+    for (auto& e : engines) pointers.push_back(e.get());
+    return run_connections(connection, pointers, threads, driver);
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app, int& exit_code) {
+    auto o = std::make_shared<ServeOptions>();
+    CLI::App* cmd = app.add_subcommand(
+        "serve",
+        "Connect to a running (or starting) i-PI as its force client and compute energy, forces and virial for "
+        "every frame it sends. Flags follow i-PI's driver (-u, -a, -p). Exits 0 when i-PI sends EXIT.");
+    cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    cmd->add_option("-m,--model", o->model,
+                    "Model file: gapd native (.gapd; a GAP, a dipole model or both) or librascal JSON (.json, "
+                    ".json.gz). Required unless --dipole-only --dipole-model");
+    cmd->add_option("-t,--template", o->template_path,
+                    "Structure file (extxyz/xyz, e.g. i-PI's initial structure) giving species and atom order")
+        ->required();
+    cmd->add_flag("-u,--unix", o->unix_socket, "Use a UNIX socket (path = sockets-prefix + address) instead of TCP");
+    cmd->add_option("-a,--address", o->address,
+                    "i-PI's <address>: host name/IP for TCP, socket name for UNIX (default localhost)");
+    cmd->add_option("-p,--port", o->port, "TCP port of i-PI (default 31415)")->check(CLI::Range(1, 65535));
+    cmd->add_option("-S,--sockets-prefix", o->prefix, "Prefix of UNIX socket paths, as i-PI's -S (default /tmp/ipi_)");
+    cmd->add_option("--threads", o->threads, "OpenMP threads (default: OMP_NUM_THREADS or all cores); with --connections, the total for all connections")
+        ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--connections", o->connections,
+                    "Concurrent connections to i-PI from this one process (REMD replicas, PIMD beads), sharing one "
+                    "loaded model; the --threads total is divided between them (T/N each, the first T%N one more, at "
+                    "least 1). Each connection ends on its own EXIT; gapd exits after the last (default 1)")
+        ->check(CLI::Range(1, 1024));
+    cmd->add_option("--radial", o->radial, radial_mode_help());
+    cmd->add_option("--precision", o->precision, kernel_precision_help())->check(CLI::IsMember({"float64", "float32"}));
+    cmd->add_option("--connect-timeout", o->connect_timeout,
+                    "Seconds to keep retrying to reach i-PI, at start and after i-PI restarts (default 120)")
+        ->check(CLI::NonNegativeNumber);
+    cmd->add_flag("--no-reconnect", o->no_reconnect, "Exit with an error instead of reconnecting when i-PI goes away");
+    cmd->add_flag("-v,--verbose", o->verbose, "Log every request to stderr");
+    add_dipole_options(cmd, o->dipoles);
+    cmd->footer(
+        "Examples:\n"
+        "  gapd serve -u -a batio3 --model model.gapd --template init.xyz\n"
+        "  gapd serve -a localhost -p 31415 --model model.json.gz --template init.xyz --threads 2\n"
+        "  gapd serve -u -a remd --model model.gapd --template init.xyz --connections 4 --threads 2\n"
+        "  gapd serve -u -a batio3 --model gap.gapd --dipole-model dipoles.gapd --extras dipole,BEC --template init.xyz\n"
+        "  gapd serve --config serve.yaml   (YAML keys = long option names, e.g. 'model: m.gapd', 'unix: true')\n"
+        "Units: i-PI's atomic units on the wire; the model works in eV and Å. SIGINT/SIGTERM finish the current\n"
+        "request, reply, and close the connection cleanly (every connection, with --connections).");
+    cmd->callback([o, &exit_code]() {
+        install_stop_handlers();
+        exit_code = run_serve(*o);
+    });
+}
+
+}  // namespace gapd
