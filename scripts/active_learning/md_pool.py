@@ -18,7 +18,8 @@ Sanity watch while a run goes (every 2 s, on md.out): a non-finite number, a tem
 cell length outside 0.85-1.2x its starting value or a cell angle more than 12 degrees from the start stop the
 run as "exploded"; the frames before it are kept only if they pass the frame checks below.
 
-Pool: OUTDIR/pool_<natoms>.extxyz (rewritten from all runs every time; atomically) = the frames of every run at
+Pool: OUTDIR/pool_<natoms>.extxyz (rewritten from all runs of OUTDIR/<natoms>/ every time, also those of
+earlier invocations with other --temperatures; atomically) = the frames of every run at
 steps >= --equil-steps, every --stride steps, that pass the frame checks (all interatomic distances >= 1.5 Å,
 cell as above). Positions in Å (wrapped into the cell), Lattice = cell rows, pbc, and info: config_type =
 md-nst-<T>K-round<R>, md_temperature, md_step, md_natoms, md_run_status, structure_id = r<R>-<natoms>-T<T>-s<step:06d>
@@ -246,7 +247,8 @@ class Runner:
         start = time.time()
         status = {"status": "failed", "reason": "", "temperature": temperature, "natoms": natoms,
                   "steps_planned": steps, "equil_steps": args.equil_steps, "stride": args.stride,
-                  "timestep_fs": args.timestep, "model": os.path.abspath(args.model), "socket": socket_path}
+                  "timestep_fs": args.timestep, "round": round_, "model": os.path.abspath(args.model),
+                  "model_sha256": sha256_16(args.model), "socket": socket_path}
         with open(os.path.join(rundir, "ipi.log"), "w") as ipi_log, \
                 open(os.path.join(rundir, "gapd.log"), "w") as gapd_log:
             ipi = subprocess.Popen([args.python, os.path.join(args.ipi_root, "bin", "i-pi"), "input.xml"],
@@ -374,7 +376,9 @@ def run_frames(rundir, stride):
 def summarize_and_pool(outdir, natoms, temperatures, args, ref_par, reps, model_sha):
     size_dir = os.path.join(outdir, str(natoms))
     pool, rows = [], []
-    for t in temperatures:
+    # every run of this size in OUTDIR, also those of earlier invocations with other --temperatures
+    found = [float(m.group(1)) for m in (re.fullmatch(r"T([0-9.]+)K", n) for n in os.listdir(size_dir)) if m]
+    for t in sorted(set(temperatures) | set(found)):
         rundir = os.path.join(size_dir, f"T{tlabel(t)}K")
         sp = os.path.join(rundir, "status.json")
         if not os.path.exists(sp):
@@ -382,8 +386,13 @@ def summarize_and_pool(outdir, natoms, temperatures, args, ref_par, reps, model_
             continue
         with open(sp) as f:
             st = json.load(f)
+        # the run's own settings (an earlier invocation may have used other ones)
+        equil, stride, round_ = st.get("equil_steps", args.equil_steps), st.get("stride", args.stride), \
+            st.get("round", args.round)
+        model = os.path.basename(st.get("model", args.model))
+        sha = st.get("model_sha256", model_sha)
         props = read_properties(os.path.join(rundir, "md.out"))
-        prod = props[props[:, 0] >= args.equil_steps] if len(props) else props
+        prod = props[props[:, 0] >= equil] if len(props) else props
         if st["status"] == "exploded":
             prod = prod[prod[:, 0] < st.get("exploded_step", 1e18)]
         row = {"T": t, "status": st["status"], "reason": st.get("reason", ""), "steps": st.get("steps", 0),
@@ -396,8 +405,8 @@ def summarize_and_pool(outdir, natoms, temperatures, args, ref_par, reps, model_
                        angles=pars[:, 3:].mean(axis=0).tolist(),
                        vol_per_cell=float(prod[:, 6].mean() / (natoms / 5)))
         kept, rejected, pvals = 0, 0, []
-        for step, atoms in run_frames(rundir, args.stride):
-            if step is None or step < args.equil_steps or step % args.stride:
+        for step, atoms in run_frames(rundir, stride):
+            if step is None or step < equil or step % stride:
                 continue
             if st["status"] == "exploded" and step >= st.get("exploded_step", 1e18):
                 continue
@@ -413,10 +422,10 @@ def summarize_and_pool(outdir, natoms, temperatures, args, ref_par, reps, model_
             atoms.wrap()
             frame = ase.Atoms(atoms.get_chemical_symbols(), positions=atoms.positions, cell=atoms.cell[:],
                               pbc=True)
-            frame.info.update(config_type=f"md-nst-{tlabel(t)}K-round{args.round}", md_temperature=float(t),
+            frame.info.update(config_type=f"md-nst-{tlabel(t)}K-round{round_}", md_temperature=float(t),
                               md_step=int(step), md_natoms=natoms, md_run_status=st["status"],
-                              structure_id=f"r{args.round}-{natoms}-T{tlabel(t)}-s{step:06d}",
-                              md_model=os.path.basename(args.model), md_model_sha256=model_sha)
+                              structure_id=f"r{round_}-{natoms}-T{tlabel(t)}-s{step:06d}",
+                              md_model=model, md_model_sha256=sha)
             pool.append(frame)
             kept += 1
         row.update(pool=kept, rejected=rejected)
@@ -539,12 +548,14 @@ def main():
                     f"{st.get('reason', '')} ({st['steps']} steps, {st['wall_seconds']:.0f} s); "
                     f"elapsed {(time.time() - t0) / 60:.1f} min, ETA {eta / 60:.1f} min")
     finally:
+        interrupted = runner.stop.is_set()
         runner.stop.set()
         runner.kill_all()
         for s, h in previous.items():
             signal.signal(s, h)
     summarize_and_pool(args.outdir, natoms, args.temperatures, args, par, reps, model_sha)
+    return 130 if interrupted else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
