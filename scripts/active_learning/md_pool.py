@@ -25,7 +25,8 @@ cell as above). Positions in Å (wrapped into the cell), Lattice = cell rows, pb
 md-nst-<T>K-round<R>, md_temperature, md_step, md_natoms, md_run_status, structure_id = r<R>-<natoms>-T<T>-s<step:06d>
 (unique across rounds, sizes and temperatures), md_model (file name) and md_model_sha256 (first 16 hex digits).
 A summary per run (status, mean temperature, mean lattice parameters per perovskite cell a/b/c, angles,
-mean |P| from the Born-charge surrogate of scripts/dft/born_charge_dipoles.py, pool frames, wall time) goes to
+mean |P| from the Born-charge surrogate of scripts/dft/born_charge_dipoles.py, drift of i-PI's conserved
+quantity, pool frames, wall time) goes to
 stdout and OUTDIR/summary_<natoms>.tsv.
 
 Default start: ideal cubic BaTiO3, a = 4.0 Å, repeated --supercell times (2 -> 40 atoms, 4 -> 320), every atom
@@ -404,6 +405,8 @@ def summarize_and_pool(outdir, natoms, temperatures, args, ref_par, reps, model_
                        abc_std=(pars[:, :3].std(axis=0) / reps).tolist(),
                        angles=pars[:, 3:].mean(axis=0).tolist(),
                        vol_per_cell=float(prod[:, 6].mean() / (natoms / 5)))
+            if len(prod) > 2:  # drift of i-PI's conserved quantity (meV/atom/ps): integration quality
+                row["drift"] = float(np.polyfit(prod[:, 1], prod[:, 2], 1)[0] * 1000 / natoms)
         kept, rejected, pvals = 0, 0, []
         for step, atoms in run_frames(rundir, stride):
             if step is None or step < equil or step % stride:
@@ -439,7 +442,7 @@ def summarize_and_pool(outdir, natoms, temperatures, args, ref_par, reps, model_
         ase.io.write(path + ".tmp", pool, format="extxyz")
         os.replace(path + ".tmp", path)
     header = ("T_K\tstatus\tsteps\twall_s\tT_mean\ta\tb\tc\talpha\tbeta\tgamma\tV_cell_A3\t|P|_C/m2\t"
-              "<|Px|,|Py|,|Pz|>\tpool\trejected\treason")
+              "<|Px|,|Py|,|Pz|>\tdrift_meV/atom/ps\tpool\trejected\treason")
     lines = [header]
     for r in rows:
         if r["status"] == "not run":
@@ -451,7 +454,7 @@ def summarize_and_pool(outdir, natoms, temperatures, args, ref_par, reps, model_
         lines.append(f"{tlabel(r['T'])}\t{r['status']}\t{r['steps']}\t{r['wall_s']:.0f}\t{r.get('T_mean', float('nan')):.1f}\t"
                      + "\t".join(f"{x:.4f}" for x in abc) + "\t" + "\t".join(f"{x:.2f}" for x in ang)
                      + f"\t{r.get('vol_per_cell', float('nan')):.2f}\t{r.get('P_abs', float('nan')):.3f}\t"
-                     + ",".join(f"{x:.3f}" for x in pc)
+                     + ",".join(f"{x:.3f}" for x in pc) + f"\t{r.get('drift', float('nan')):.3f}"
                      + f"\t{r.get('pool', 0)}\t{r.get('rejected', 0)}\t{r.get('reason', '')}")
     with open(os.path.join(outdir, f"summary_{natoms}.tsv"), "w") as f:
         f.write("\n".join(lines) + "\n")
@@ -471,7 +474,9 @@ def main():
     ap.add_argument("--lattice", type=float, default=4.0, help="cubic lattice parameter of the default start (Å)")
     ap.add_argument("--displacement", type=float, default=0.05, help="Gaussian displacement of the default "
                     "start (Å)")
-    ap.add_argument("--temperatures", type=float, nargs="+", default=DEFAULT_TEMPERATURES)
+    ap.add_argument("--temperatures", type=float, nargs="+",
+                    help="kelvin (default: " + " ".join(map(str, DEFAULT_TEMPERATURES)) + "; with --pool-only: "
+                    "the runs found)")
     ap.add_argument("--round", type=int, default=1, help="active-learning round (config_type, structure_id)")
     ap.add_argument("--equil-steps", type=int, default=1000, help="steps before the pool starts (1000 = 2 ps)")
     ap.add_argument("--prod-steps", type=int, default=5000, help="steps sampled into the pool (5000 = 10 ps)")
@@ -488,6 +493,8 @@ def main():
     ap.add_argument("--ipi-root", default=os.environ.get("IPI_ROOT", "/tmp/i-pi"))
     ap.add_argument("--python", default=os.environ.get("PYTHON", "/usr/bin/python3"), help="Python for i-PI")
     args = ap.parse_args()
+    if args.temperatures is None:
+        args.temperatures = [] if args.pool_only else DEFAULT_TEMPERATURES
 
     if args.start:
         start = ase.io.read(args.start, index=-1)
