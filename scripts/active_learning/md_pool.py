@@ -38,6 +38,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -229,9 +230,9 @@ class Runner:
         address = f"al-r{round_}-{natoms}-T{tlabel(temperature)}-{os.getpid()}"
         socket_path = "/tmp/ipi_" + address
         # a previous, interrupted attempt: start again from scratch
-        for name in os.listdir(rundir) if os.path.isdir(rundir) else []:
-            os.remove(os.path.join(rundir, name))
-        os.makedirs(rundir, exist_ok=True)
+        if os.path.isdir(rundir):
+            shutil.rmtree(rundir)
+        os.makedirs(rundir)
         write_ipi_xyz(os.path.join(rundir, "init.xyz"), start_atoms, par)
         h = start_atoms.cell[:].T  # columns = lattice vectors, upper triangular
         seed = 1000 * round_ + int(round(temperature * 10)) + 7 * natoms
