@@ -1,11 +1,18 @@
 #!/usr/bin/python3
-"""Collect the seed data and every finished CP2K run into the project's dataset, split 80/20 by structure id.
+"""Collect DFT labels into the project's dataset, which is itself the persistent store; split 80/20 by structure id.
 
     /usr/bin/python3 scripts/dft/collect.py WORKDIR [--seed-file data/batio3_pbesol_seed.extxyz] [--out data]
 
-Cell dipoles from scripts/dft/gpaw_dipoles.py (WORKDIR/gNNNN/dipole.json, WORKDIR/seed/sNNNN/dipole.json) are
-attached as the per-frame `dipole` (e*Å, GPAW PBE Berry phase, arbitrary polarization branch) with
-`dipole_source=gpaw-pbe-berry-phase`; frames without one carry no `dipole` key.
+Starts from the frames already in OUT/batio3_pbesol_{train,test}.extxyz plus the seed file (a structure id is
+taken once: dataset first, then seed), then adds every WORKDIR/**/result.extxyz (any depth: gNNNN from
+generate_structures.py, active-learning frames from scripts/active_learning/make_dft_dirs.py, ...) whose
+`structure_id` is not in the dataset yet. A result whose id is already stored is left out (the stored frame is
+kept; the count is printed). So run directories can be deleted once collected, and WORKDIR may hold only new runs.
+
+Cell dipoles: WORKDIR/dipoles/<structure_id>/dipole.json (scripts/dft/gpaw_dipoles.py: {"dipole": [x, y, z] in
+e*Å, "source": e.g. "gpaw-pbesol-berry-phase", ...}) sets the frame's `dipole` (written as dipole="x y z") and
+`dipole_source`; a frame without a json keeps the dipole it already has in the dataset (if any). Older json
+files without "source" get `gpaw-pbe-berry-phase` (the first labels' route).
 
 Writes OUT/batio3_pbesol_train.extxyz and OUT/batio3_pbesol_test.extxyz (atomically). The split is a fixed
 function of `structure_id` (crc32 % 5 == 0 -> test), so adding structures never moves old ones between the
@@ -19,6 +26,7 @@ import os
 import json
 import zlib
 
+import numpy as np
 import ase.io
 
 
@@ -41,17 +49,47 @@ def main():
     ap.add_argument("--out", default=os.path.join(repo, "data"))
     args = ap.parse_args()
 
-    frames = list(ase.io.read(args.seed_file, index=":"))
-    for path in sorted(glob.glob(os.path.join(args.workdir, "g*", "result.extxyz"))):
-        frames.append(ase.io.read(path))
+    frames, seen = [], set()
+
+    def add(frame, origin):
+        sid = frame.info.get("structure_id")
+        if sid is None:
+            raise SystemExit(f"collect.py: a frame of {origin} has no structure_id")
+        if sid in seen:
+            return False
+        seen.add(sid)
+        frames.append(frame)
+        return True
+
+    stored = 0
+    for name in ("batio3_pbesol_train.extxyz", "batio3_pbesol_test.extxyz"):
+        path = os.path.join(args.out, name)
+        if os.path.exists(path):
+            for f in ase.io.read(path, index=":"):
+                if not add(f, path):
+                    raise SystemExit(f"collect.py: structure id {f.info['structure_id']} twice in the dataset")
+                stored += 1
+    seed = sum(add(f, args.seed_file) for f in ase.io.read(args.seed_file, index=":"))
+    results = sorted(glob.glob(os.path.join(args.workdir, "**", "result.extxyz"), recursive=True))
+    new = 0
+    for path in results:
+        new += add(ase.io.read(path), path)
+    print(f"{stored} frames from the dataset, {seed} more from the seed file, {new} new of {len(results)} "
+          f"result.extxyz under {args.workdir} ({len(results) - new} already stored)")
+
+    attached = 0
     for f in frames:
         sid = f.info["structure_id"]
-        sub = "seed" if sid.startswith("s") else ""
-        path = os.path.join(args.workdir, sub, sid, "dipole.json")
+        path = os.path.join(args.workdir, "dipoles", sid, "dipole.json")
         if os.path.exists(path):
             with open(path) as fh:
-                f.info["dipole"] = json.load(fh)["dipole"]
-            f.info["dipole_source"] = "gpaw-pbe-berry-phase"
+                record = json.load(fh)
+            f.info["dipole"] = np.array(record["dipole"], dtype=float)
+            f.info["dipole_source"] = record.get("source", "gpaw-pbe-berry-phase")
+            attached += 1
+        elif "dipole" in f.info:  # kept from the dataset; a list (older files: dipole="_JSON [...]") -> "x y z"
+            f.info["dipole"] = np.array(f.info["dipole"], dtype=float).reshape(3)
+    print(f"{attached} dipoles from {os.path.join(args.workdir, 'dipoles')}")
     ids = [f.info["structure_id"] for f in frames]
     duplicates = [k for k, v in collections.Counter(ids).items() if v > 1]
     if duplicates:

@@ -3,14 +3,16 @@
 
     nohup /usr/bin/python3 scripts/dft/run_queue.py WORKDIR [--np 2] [--nice 19] [--max-atoms 40] &
 
-For each WORKDIR/gNNNN/ (in name order) without result.extxyz or failed: runs
+For every directory under WORKDIR, at any depth (gNNNN/ of generate_structures.py, <structure_id>/ of
+scripts/active_learning/make_dft_dirs.py, round2/<structure_id>/, ...), that has cp2k.inp and structure.extxyz
+and neither result.extxyz nor failed, in name order of its path relative to WORKDIR, with at most --max-atoms
+atoms: runs
 `nice -n NICE mpirun -np NP cp2k.psmp -i cp2k.inp -o cp2k.out` with OMP_NUM_THREADS=1, parses the output
 (parse_cp2k.py) and writes result.extxyz atomically. A run that fails (SCF not converged, CP2K error) gets a
 `failed` file with the reason and is not retried; delete it to retry. Killing the queue loses at most the
 structure in progress: restart the same command and it continues. Progress and ETA go to stdout.
 """
 import argparse
-import glob
 import os
 import subprocess
 import sys
@@ -22,12 +24,23 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import parse_cp2k  # noqa: E402
 
 
+def run_dirs(workdir):
+    """Every directory under workdir (any depth, workdir itself included) holding a cp2k.inp, in path order."""
+    found = []
+    for root, dirs, files in os.walk(workdir):
+        dirs.sort()
+        if "cp2k.inp" in files:
+            found.append(root)
+    return sorted(found, key=lambda d: os.path.relpath(d, workdir).split(os.sep))
+
+
 def pending(workdir, max_atoms):
     out = []
-    for d in sorted(glob.glob(os.path.join(workdir, "g*"))):
+    for d in run_dirs(workdir):
         if os.path.exists(f"{d}/result.extxyz") or os.path.exists(f"{d}/failed"):
             continue
-        if not os.path.exists(f"{d}/cp2k.inp"):
+        if not os.path.exists(f"{d}/structure.extxyz"):
+            print(f"skipping {d}: cp2k.inp but no structure.extxyz", flush=True)
             continue
         natoms = len(ase.io.read(f"{d}/structure.extxyz"))
         if natoms <= max_atoms:
@@ -53,7 +66,7 @@ def main():
                "cp2k.psmp", "-i", "cp2k.inp", "-o", "cp2k.out"]
         proc = subprocess.run(cmd, cwd=d, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         elapsed = time.time() - start
-        name = os.path.basename(d)
+        name = os.path.relpath(d, args.workdir)
         try:
             if proc.returncode != 0:
                 raise parse_cp2k.ParseError(f"cp2k exited {proc.returncode}: {proc.stderr.strip()[-300:]}")

@@ -3,10 +3,17 @@
 shared seed frame s0001, whose CP2K numbers are in tests/data/dft/), the Born-charge surrogate dipoles (ideal
 lattice -> 0; one Ti moved by u -> Z*(Ti) u; an O moved along its chain -> Z*_par u; a rigid translation -> 0;
 supercells and strained cells), the k-mesh rule, the 80/20 split being a fixed function of the id, and the
-structure generator (deterministic, minimum interatomic distance, atoms on their perovskite sites).
+structure generator (deterministic, minimum interatomic distance, atoms on their perovskite sites); the
+active-learning chain without CP2K or i-PI: md_pool.py's cell/explosion checks, make_dft_dirs.py (CP2K
+directories like the generator's, idempotent, known ids skipped), run_queue.py finding run directories at any
+depth, and collect.py keeping the dataset as the store (stored frames unchanged, new results added once, dipoles
+from WORKDIR/dipoles/<id>/dipole.json with their source, an existing dipole kept, the fixed split).
 """
+import json
 import os
+import shutil
 import sys
+import tempfile
 
 import numpy as np
 import ase
@@ -20,6 +27,10 @@ import collect  # noqa: E402
 import cp2k_input  # noqa: E402
 import generate_structures  # noqa: E402
 import parse_cp2k  # noqa: E402
+import run_queue  # noqa: E402
+
+sys.path.insert(0, os.path.join(common.SOURCE_DIR, "scripts", "active_learning"))
+import md_pool  # noqa: E402
 
 check = common.Checks()
 
@@ -79,5 +90,127 @@ for i in range(20):
     if d.min() < 1.5:
         check.that(False, f"structure {i}: atoms {d.min():.2f} Å apart")
 check.that(True, "generated structures: no two atoms closer than 1.5 Å")
+
+# md_pool.py: start structure, i-PI cell_h <-> cell rows, the explosion watch.
+start, par = md_pool.ipi_frame(md_pool.ideal_start(2, 4.0, 0.05, seed=[2026, 2]))
+check.that(len(start) == 40 and np.allclose(par, [8, 8, 8, 90, 90, 90]), "md_pool: 2x2x2 start, 40 atoms, 8 Å cube")
+h = np.array([[8.1, 0.1, -0.2], [0.0, 7.9, 0.05], [0.0, 0.0, 8.2]])  # columns = vectors (i-PI)
+check.that(np.allclose(md_pool.h_from_cell_h([8.1, 7.9, 8.2, 0.1, -0.2, 0.05]), h.T), "md_pool: cell_h -> cell rows")
+row = [10, 0.02, -1.0, 150.0, -2.0, 0.1, 520.0, 8.1, 7.9, 8.2, 0.1, -0.2, 0.05]
+check.that(md_pool.watch_reason(np.array([row]), 150.0, par) == (None, None), "md_pool: a sane step passes")
+hot = list(row); hot[3] = 2000.0
+squashed = list(row); squashed[7] = 6.0
+sheared = list(row); sheared[10] = 4.0
+check.that(all(md_pool.watch_reason(np.array([row, r]), 150.0, par)[0] == 10 for r in (hot, squashed, sheared)),
+           "md_pool: overheating, a collapsed cell length and a large shear are explosions")
+check.that(md_pool.frame_checks(start, par) is None, "md_pool: start frame passes the frame checks")
+close = start.copy(); close.positions[1] = close.positions[0] + [1.0, 0, 0]
+check.that("apart" in (md_pool.frame_checks(close, par) or ""), "md_pool: atoms 1 Å apart are refused")
+
+# Active-learning chain: selection -> make_dft_dirs -> (fake CP2K results) -> run_queue.pending -> collect.
+py = sys.executable
+tmp = tempfile.mkdtemp(prefix="gapd_dft_scripts_")
+try:
+    sel = []
+    for k, step in enumerate((1000, 1050)):
+        at = start.copy()
+        at.positions += 0.01 * k
+        at.info.update(config_type="md-nst-150K-round1", md_temperature=150.0, md_step=step,
+                       structure_id=f"r1-40-T150-s{step:06d}", energy=-1.0)  # energy: a prediction, dropped
+        sel.append(at)
+    known = ase.io.read(os.path.join(common.SOURCE_DIR, "data", "batio3_pbesol_train.extxyz"), index=0)
+    sel.append(known)
+    ase.io.write(os.path.join(tmp, "selection.extxyz"), sel, format="extxyz")
+    work = os.path.join(tmp, "work")
+    out = os.path.join(tmp, "data")
+    os.makedirs(out)
+    for name in ("batio3_pbesol_train.extxyz", "batio3_pbesol_test.extxyz"):
+        shutil.copy(os.path.join(common.SOURCE_DIR, "data", name), out)
+    make = [py, os.path.join(common.SOURCE_DIR, "scripts", "active_learning", "make_dft_dirs.py"),
+            os.path.join(tmp, "selection.extxyz"), os.path.join(work, "round1"),
+            "--dataset", os.path.join(out, "batio3_pbesol_train.extxyz")]
+    p1 = common.run_cli(make)
+    d0 = os.path.join(work, "round1", "r1-40-T150-s001000")
+    s0 = ase.io.read(os.path.join(d0, "structure.extxyz"))
+    with open(os.path.join(d0, "cp2k.inp")) as f:
+        inp = f.read()
+    gen, _ = generate_structures.make_structure(7, np.random.default_rng([2026, 7]))
+    check.that("2 new directories" in p1.stdout and "1 already in the dataset" in p1.stdout,
+               "make_dft_dirs: one directory per new frame, known ids skipped")
+    check.that(inp == cp2k_input.cp2k_input(s0, [2, 2, 2]) and list(s0.info["kpts"]) == [2, 2, 2]
+               and s0.info["config_type"] == "md-nst-150K-round1" and "energy" not in s0.info
+               and np.allclose(s0.positions, sel[0].positions),
+               "make_dft_dirs: structure.extxyz + cp2k.inp as the generator writes them (k-mesh 2x2x2 for 8 Å)")
+    p2 = common.run_cli(make)
+    check.that("0 new directories" in p2.stdout and "2 already there" in p2.stdout, "make_dft_dirs: idempotent")
+
+    # Another layout: a gNNNN directory directly under WORKDIR and one three levels down.
+    for sub in ("g0999", os.path.join("deep", "x", "g0998")):
+        d = os.path.join(work, sub)
+        os.makedirs(d)
+        at = gen.copy()
+        at.info["structure_id"] = os.path.basename(sub)
+        ase.io.write(os.path.join(d, "structure.extxyz"), at, format="extxyz")
+        with open(os.path.join(d, "cp2k.inp"), "w") as f:
+            f.write(cp2k_input.cp2k_input(at, [2, 2, 2]))
+    os.makedirs(os.path.join(work, "dipoles", "g0999"))  # gpaw_dipoles.py's tree: no cp2k.inp, never a run
+    names = [os.path.relpath(d, work) for d, _ in run_queue.pending(work, 40)]
+    check.that(names == [os.path.join("deep", "x", "g0998"), "g0999", os.path.join("round1", "r1-40-T150-s001000"),
+                         os.path.join("round1", "r1-40-T150-s001050")], f"run_queue: run directories at any depth, "
+               f"in path order ({names})")
+    with open(os.path.join(work, "g0999", "failed"), "w") as f:
+        f.write("test\n")
+    check.that(len(run_queue.pending(work, 40)) == 3 and len(run_queue.pending(work, 20)) == 0,
+               "run_queue: failed runs and cells over --max-atoms are skipped")
+
+    # Fake CP2K results for the two round-1 frames and g0998; dipoles for one new frame and a stored one.
+    train0 = ase.io.read(os.path.join(out, "batio3_pbesol_train.extxyz"), index=":")
+    test0 = ase.io.read(os.path.join(out, "batio3_pbesol_test.extxyz"), index=":")
+    for d in (d0, os.path.join(work, "round1", "r1-40-T150-s001050"), os.path.join(work, "deep", "x", "g0998")):
+        at = ase.io.read(os.path.join(d, "structure.extxyz"))
+        at.arrays["forces"] = np.zeros((len(at), 3))
+        at.info.update(energy=-1000.0, stress=np.zeros((3, 3)), virial=np.zeros((3, 3)), cp2k_seconds=1.0)
+        ase.io.write(os.path.join(d, "result.extxyz"), at, format="extxyz")
+    stored_id = next(f.info["structure_id"] for f in train0 if "dipole" not in f.info)
+    with_dipole = next((f for f in train0 + test0 if "dipole" in f.info), None)
+    for sid, m in (("r1-40-T150-s001000", [1.0, 2.0, 3.0]), (stored_id, [0.5, -0.5, 0.25])):
+        os.makedirs(os.path.join(work, "dipoles", sid), exist_ok=True)
+        with open(os.path.join(work, "dipoles", sid, "dipole.json"), "w") as f:
+            json.dump({"dipole": m, "source": "gpaw-pbesol-berry-phase", "seconds": 1.0}, f)
+    collect_cmd = [py, os.path.join(common.SOURCE_DIR, "scripts", "dft", "collect.py"), work, "--out", out]
+    p3 = common.run_cli(collect_cmd)
+    all1 = {f.info["structure_id"]: f for name in ("train", "test")
+            for f in ase.io.read(os.path.join(out, f"batio3_pbesol_{name}.extxyz"), index=":")}
+    test1 = ase.io.read(os.path.join(out, "batio3_pbesol_test.extxyz"), index=":")
+    check.that(len(all1) == len(train0) + len(test0) + 3 and {"r1-40-T150-s001000", "r1-40-T150-s001050", "g0998"}
+               <= set(all1), f"collect: the stored frames plus the 3 new results ({len(all1)} frames)")
+    check.that(all(collect.is_test(f.info["structure_id"]) for f in test1)
+               and not any(collect.is_test(sid) for sid in all1 if all1[sid] not in test1),
+               "collect: the split is the crc32 rule")
+    old = {f.info["structure_id"]: f for f in train0 + test0}
+    check.that(all(np.array_equal(all1[k].positions, f.positions) and
+                   all1[k].get_potential_energy() == f.get_potential_energy() for k, f in old.items()),
+               "collect: stored frames keep their geometry and energy")
+    new = all1["r1-40-T150-s001000"]
+    check.that(np.allclose(new.info["dipole"], [1, 2, 3]) and new.info["dipole_source"] == "gpaw-pbesol-berry-phase"
+               and new.info["config_type"] == "md-nst-150K-round1" and "cp2k_seconds" not in new.info,
+               "collect: a new frame gets its dipole.json (dipole + source) and keeps its config_type")
+    check.that(np.allclose(all1[stored_id].info["dipole"], [0.5, -0.5, 0.25]),
+               "collect: a stored frame gets a newly computed dipole")
+    if with_dipole is not None:
+        sid = with_dipole.info["structure_id"]
+        check.that(np.allclose(all1[sid].info["dipole"], with_dipole.info["dipole"]) and
+                   all1[sid].info["dipole_source"] == with_dipole.info["dipole_source"],
+                   "collect: a stored dipole without a json is kept")
+    with open(os.path.join(out, "batio3_pbesol_train.extxyz")) as f:
+        text = f.read()
+    check.that("_JSON" not in text, "collect: dipoles written as dipole=\"x y z\"")
+    # Again: nothing new, byte-identical files (results already stored are not added twice).
+    before = [open(os.path.join(out, f"batio3_pbesol_{n}.extxyz")).read() for n in ("train", "test")]
+    p4 = common.run_cli(collect_cmd)
+    after = [open(os.path.join(out, f"batio3_pbesol_{n}.extxyz")).read() for n in ("train", "test")]
+    check.that(before == after and "0 new of 3" in p4.stdout, "collect: re-running changes nothing")
+finally:
+    shutil.rmtree(tmp, ignore_errors=True)
 
 check.exit_with_verdict("dft_scripts")
