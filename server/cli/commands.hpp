@@ -13,5 +13,6 @@ void add_bench_command(CLI::App& app, int& exit_code);
 void add_convert_command(CLI::App& app, int& exit_code);
 void add_fit_command(CLI::App& app, int& exit_code);
 void add_eval_command(CLI::App& app, int& exit_code);
+void add_select_command(CLI::App& app, int& exit_code);
 
 }  // namespace gapd

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
     gapd::add_convert_command(app, exit_code);
     gapd::add_fit_command(app, exit_code);
     gapd::add_eval_command(app, exit_code);
+    gapd::add_select_command(app, exit_code);
     try {
         std::vector<std::string> args(argv, argv + argc);
         args = gapd::expand_yaml_config(args);
