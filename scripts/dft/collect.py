@@ -3,9 +3,11 @@
 
     /usr/bin/python3 scripts/dft/collect.py WORKDIR [--seed-file data/batio3_pbesol_seed.extxyz] [--out data]
 
-Cell dipoles from scripts/dft/gpaw_dipoles.py (WORKDIR/gNNNN/dipole.json, WORKDIR/seed/sNNNN/dipole.json) are
-attached as the per-frame `dipole` (e*Å, GPAW PBE Berry phase, arbitrary polarization branch) with
-`dipole_source=gpaw-pbe-berry-phase`; frames without one carry no `dipole` key.
+Cell dipoles from scripts/dft/gpaw_dipoles.py (WORKDIR/dipoles/ID/dipole.json; the older layout
+WORKDIR/gNNNN/dipole.json, WORKDIR/seed/sNNNN/dipole.json is still read) are attached as the per-frame `dipole`
+(e*Å, GPAW Berry phase, arbitrary polarization branch) with `dipole_source` = the record's `source`
+(`gpaw-pbesol-berry-phase`, or `gpaw-pbe-berry-phase` for records written before the PBEsol setups, which carry
+no `source`); frames without one carry no `dipole` key.
 
 Writes OUT/batio3_pbesol_train.extxyz and OUT/batio3_pbesol_test.extxyz (atomically). The split is a fixed
 function of `structure_id` (crc32 % 5 == 0 -> test), so adding structures never moves old ones between the
@@ -47,11 +49,14 @@ def main():
     for f in frames:
         sid = f.info["structure_id"]
         sub = "seed" if sid.startswith("s") else ""
-        path = os.path.join(args.workdir, sub, sid, "dipole.json")
-        if os.path.exists(path):
-            with open(path) as fh:
-                f.info["dipole"] = json.load(fh)["dipole"]
-            f.info["dipole_source"] = "gpaw-pbe-berry-phase"
+        for path in (os.path.join(args.workdir, "dipoles", sid, "dipole.json"),
+                     os.path.join(args.workdir, sub, sid, "dipole.json")):
+            if os.path.exists(path):
+                with open(path) as fh:
+                    record = json.load(fh)
+                f.info["dipole"] = record["dipole"]
+                f.info["dipole_source"] = record.get("source", "gpaw-pbe-berry-phase")
+                break
     ids = [f.info["structure_id"] for f in frames]
     duplicates = [k for k, v in collections.Counter(ids).items() if v > 1]
     if duplicates:
