@@ -30,7 +30,8 @@ cp2k: Berry-phase dipole (&MOMENTS PERIODIC) of an NxNxN replica at the Gamma po
       PBEsol and the dataset's basis/pseudopotentials; dipole per 5-atom cell = M / N^3.
 
 Every run is cached in WORKDIR/<route>_<settings>_<tag>.json (dipole, wall and CPU seconds, load average), so
-a command can be re-run to add species; the result goes to WORKDIR/born_charges_<route>_<settings>.json:
+a command can be re-run to add species; the result goes to
+WORKDIR/born_charges_<route>_<settings>_<inversion|central>[_<species, if not all>].json:
 {"Z": {"Ba": .., "Ti": .., "O_par": .., "O_perp": ..}, "asr_sum": .., "seconds_per_scf": .., "runs": {...}}.
 """
 import argparse
@@ -243,7 +244,9 @@ def main():
               "cpu_seconds_per_scf": float(np.mean([r["cpu_seconds"] for r in runs.values() if "cpu_seconds" in r]))
               if any("cpu_seconds" in r for r in runs.values()) else None, "runs": runs,
               "settings": {k: v for k, v in vars(args).items() if k != "workdir"}}
-    out = os.path.join(args.workdir, f"born_charges_{label}.json")
+    subset = "" if set(z) == set(SPECIES) else "_" + "-".join(z)
+    scheme = "inversion" if args.inversion else "central"
+    out = os.path.join(args.workdir, f"born_charges_{label}_{scheme}{subset}.json")
     with open(out, "w") as f:
         json.dump(result, f, indent=1)
     print(f"{label} ({result['scheme']}, u = {args.u} A)")
@@ -252,7 +255,9 @@ def main():
         print(f"{sp:8s} {val:10.3f}")
     if asr is not None:
         print(f"{'ASR sum':8s} {asr:10.3f}")
-    print(f"seconds per run (SCF + Berry phase): {result['seconds_per_scf']:.0f}  ->  {out}")
+    cpu = result["cpu_seconds_per_scf"]
+    print(f"seconds per run (SCF + Berry phase): {result['seconds_per_scf']:.0f} wall"
+          + (f", {cpu:.0f} CPU" if cpu is not None else "") + f"  ->  {out}")
 
 
 if __name__ == "__main__":
