@@ -6,15 +6,22 @@
 # A run.sh does (see ipi_inputs/nvt/run.sh):
 #   here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 #   source "$here/../common.sh"
-#   ipi_init nvt                                 # checks IPI_ROOT and gapd; RUN_DIR defaults to demo_output/nvt
+#   ipi_init nvt                                 # finds i-PI and gapd; RUN_DIR defaults to demo_output/nvt
 #   ipi_model "${1:-}"                           # sets IPI_MODEL by the shared default-model rule (below)
-#   ipi_prepare "$here/input.xml" "$here/init.xyz"   # RUN_DIR wiped (an earlier run only), input rewritten
-#   ipi_add_client gapd gapd-nvt --model "$IPI_MODEL"   # one `gapd serve` on the input's address gapd-nvt
+#   ipi_prepare "$here/input.xml"                # RUN_DIR wiped (an earlier run only), init.xyz and input written
+#   ipi_add_client gapd gapd-nvt --model "$IPI_MODEL" --extras none   # one `gapd serve` on the address gapd-nvt
 #   ipi_run                                      # starts everything, supervises, reports; returns 0 or 1
 #
-# Environment read here (all optional except IPI_ROOT):
-#   IPI_ROOT        i-PI checkout (v3.3.0), run as PYTHONPATH=$IPI_ROOT $PYTHON $IPI_ROOT/bin/i-pi input.xml
-#   PYTHON          Python with numpy for i-PI (default /usr/bin/python3)
+# Environment read here (all optional; i-PI must be found):
+#   IPI_ROOT        i-PI checkout (v3.3.0), run as PYTHONPATH=$IPI_ROOT $PYTHON $IPI_ROOT/bin/i-pi input.xml.
+#                   If IPI_ROOT is unset: the `i-pi` on PATH (e.g. pip-installed), run as `i-pi input.xml`
+#   PYTHON          Python with numpy for i-PI from IPI_ROOT and for run.sh's helpers (default /usr/bin/python3)
+#   INIT_XYZ        starting structure (default: init.xyz of the input's folder): an i-PI xyz (CELL(abcABC),
+#                   CELL{H} or CELL{GENH} comment) or an extxyz (Lattice=...); written to RUN_DIR/init.xyz by
+#                   ipi_inputs/init_structure.py. It is i-PI's initial structure and gapd's --template (atom
+#                   count, species), and a barostat's reference cell <h0> is set to its cell
+#   DRY_RUN         1: prepare RUN_DIR (input.xml, init.xyz) and print the i-PI and gapd commands, start
+#                   nothing (i-PI need not be installed)
 #   GAPD            gapd executable (default: build/gapd of this repository)
 #   GAPD_MODEL      force model when run.sh gets no MODEL argument (see ipi_model)
 #   GAPD_THREADS    OpenMP threads per gapd client (each run.sh sets its own default)
@@ -22,7 +29,8 @@
 #   STEPS           override <total_steps>
 #   TIMESTEP        override <timestep> (femtoseconds; the input's must be in femtosecond units)
 #   TEMPERATURE     override the ensemble temperature and the thermal initial velocities (kelvin; every
-#                   <temperature units='kelvin'> and <velocities mode='thermal' units='kelvin'> of the input)
+#                   <temperature units='kelvin'> and <velocities mode='thermal' units='kelvin'> of the input).
+#                   Refused (exit 2) for an input with a temperature ladder (REMD), which it would flatten
 #   ADDRESS_SUFFIX  appended to every socket address of the input (e.g. -$$ to run several copies at once)
 #   IPI_VERBOSITY   override <simulation verbosity=...> (e.g. high: REMD logs every exchange attempt)
 #   RUN_DIR         where i-PI writes (default demo_output/<input>; an earlier run there is wiped first, a
@@ -42,16 +50,38 @@ IPI_SEED_CONFIG=$IPI_REPO/data/fit_configs/batio3_seed.yaml
 
 ipi_say() { echo "run.sh: $*"; }
 ipi_die() { echo "run.sh: $*" >&2; exit 2; }
+ipi_dry_run() { [ -n "${DRY_RUN:-}" ] && [ "${DRY_RUN}" != 0 ]; }
 
-# ipi_init NAME: checks i-PI and gapd, sets the common variables.
-ipi_init() {
-  IPI_NAME=$1
-  if [ -z "${IPI_ROOT:-}" ] || [ ! -f "${IPI_ROOT}/bin/i-pi" ]; then
-    echo "run.sh: set IPI_ROOT to an i-PI checkout (v3.3.0), e.g." >&2
+# ipi_find_ipi: sets IPI_CMD (the i-PI command, without the input file) and IPI_PYTHON (the Python that runs
+# i-PI). IPI_ROOT wins if set (and must then be a checkout); else the i-pi on PATH.
+ipi_find_ipi() {
+  if [ -n "${IPI_ROOT:-}" ]; then
+    [ -f "$IPI_ROOT/bin/i-pi" ] \
+      || ipi_die "IPI_ROOT=$IPI_ROOT is not an i-PI checkout (no bin/i-pi); fix it, or unset it to use the i-pi on PATH"
+    IPI_CMD=(env "PYTHONPATH=$IPI_ROOT${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" "$IPI_ROOT/bin/i-pi")
+    IPI_PYTHON=$PYTHON
+  elif command -v i-pi >/dev/null 2>&1; then
+    IPI_CMD=("$(command -v i-pi)")
+    IPI_PYTHON=$PYTHON
+    local shebang
+    shebang=$(head -n 1 "${IPI_CMD[0]}" 2>/dev/null || true)
+    case "$shebang" in "#!/"*python*) IPI_PYTHON=${shebang#??}; IPI_PYTHON=${IPI_PYTHON%% *} ;; esac
+  elif ipi_dry_run; then
+    IPI_CMD=(i-pi)
+    IPI_PYTHON=$PYTHON
+    ipi_say "DRY_RUN: i-PI not found (neither IPI_ROOT nor an i-pi on PATH); a real run needs one"
+  else
+    echo "run.sh: i-PI not found: set IPI_ROOT to an i-PI checkout (v3.3.0) or put i-pi on PATH (pip install ipi), e.g." >&2
     echo "  git clone --branch v3.3.0 https://github.com/i-pi/i-pi /tmp/i-pi && IPI_ROOT=/tmp/i-pi $0" >&2
     exit 2
   fi
+}
+
+# ipi_init NAME: finds i-PI and gapd, sets the common variables.
+ipi_init() {
+  IPI_NAME=$1
   PYTHON=${PYTHON:-/usr/bin/python3}
+  ipi_find_ipi
   GAPD=${GAPD:-$IPI_REPO/build/gapd}
   [ -x "$GAPD" ] || ipi_die "no gapd executable at $GAPD (build it: bash scripts/build.sh)"
   RUN_DIR=${RUN_DIR:-$IPI_REPO/demo_output/$IPI_NAME}
@@ -71,7 +101,12 @@ ipi_init() {
 ipi_fit_if_absent() {
   local model=$1 config=$2
   [ -f "$model" ] && return 0
+  if ipi_dry_run; then
+    ipi_say "DRY_RUN: a real run fits $model first (gapd fit $config)"
+    return 0
+  fi
   ipi_say "fitting $model (gapd fit $config; less than a minute)"
+  mkdir -p "$(dirname "$model")"
   "$GAPD" fit "$config" >"$model.fit.log" 2>&1 \
     || { tail -n 5 "$model.fit.log" >&2; ipi_die "gapd fit $config failed (log: $model.fit.log)"; }
   [ -f "$model" ] || ipi_die "gapd fit $config did not write $model (check its output: key)"
@@ -98,6 +133,39 @@ ipi_model() {
   return 0
 }
 
+# ipi_has_dipoles MODEL: true if MODEL is a gapd native file with a dipole section (docs/model_format.md).
+ipi_has_dipoles() {
+  "$PYTHON" -c '
+import json, struct, sys
+with open(sys.argv[1], "rb") as f:
+    head = f.read(24)
+    if head[:8] != b"GAPDMODL":
+        sys.exit(1)
+    header = json.loads(f.read(struct.unpack("<Q", head[12:20])[0]))
+sys.exit(0 if "dipole" in header else 1)' "$1" 2>/dev/null
+}
+
+# ipi_dipole_model: sets IPI_DIPOLE_MODEL: DIPOLE_MODEL if set, else the force model IPI_MODEL when it has a
+# dipole section (the default model data/models/batio3_default.gapd has one); stops otherwise.
+ipi_dipole_model() {
+  if [ -n "${DIPOLE_MODEL:-}" ]; then
+    [ -f "$DIPOLE_MODEL" ] || ipi_die "dipole model file $DIPOLE_MODEL not found"
+    ipi_has_dipoles "$DIPOLE_MODEL" || ipi_die "DIPOLE_MODEL=$DIPOLE_MODEL is not a gapd model with a dipole section"
+    IPI_DIPOLE_MODEL=$DIPOLE_MODEL
+  elif ipi_has_dipoles "$IPI_MODEL"; then
+    IPI_DIPOLE_MODEL=$IPI_MODEL
+  else
+    ipi_die "the force model $IPI_MODEL has no dipole section: set DIPOLE_MODEL to a gapd model with one (e.g. data/models/batio3_default.gapd)"
+  fi
+  case "$IPI_DIPOLE_MODEL" in
+    "$IPI_DEFAULT_MODEL")
+      ipi_say "NOTE: dipoles from the default model, fitted to linear Born-charge surrogate dipoles, not to DFT dipoles (data/models/MODEL_CARD.md)" ;;
+    *tests/data/*)
+      ipi_say "NOTE: synthetic dipole model: the dipoles are not physics" ;;
+  esac
+  return 0
+}
+
 # ipi_socket_live PATH: true if a process accepts connections on the UNIX socket PATH.
 ipi_socket_live() {
   "$PYTHON" -c "import socket,sys; s=socket.socket(socket.AF_UNIX); s.settimeout(2); s.connect(sys.argv[1])" \
@@ -117,12 +185,16 @@ ipi_claim_socket() {
   fi
 }
 
-# ipi_prepare INPUT.xml FILE...: wipes RUN_DIR (only an empty one or an earlier run), copies FILE... into it
-# and writes RUN_DIR/input.xml: INPUT with STEPS, TIMESTEP, TEMPERATURE, IPI_VERBOSITY and ADDRESS_SUFFIX applied. Collects the UNIX
-# socket paths of the input and claims them.
+# ipi_prepare INPUT.xml [FILE...]: writes the starting structure (INIT_XYZ, default the init.xyz next to INPUT)
+# as RUN_DIR/init.xyz and RUN_DIR/input.xml: INPUT with STEPS, TIMESTEP, TEMPERATURE, IPI_VERBOSITY and
+# ADDRESS_SUFFIX applied and a barostat's <h0> set to the structure's cell; copies FILE... RUN_DIR is wiped first
+# (only an empty one or an earlier run). Sets IPI_NATOMS; collects the UNIX socket paths of the input and claims
+# them.
 ipi_prepare() {
   local input=$1
   shift
+  local structure=${INIT_XYZ:-$(dirname "$input")/init.xyz}
+  [ -f "$structure" ] || ipi_die "INIT_XYZ=$structure not found"
   if [ -d "$RUN_DIR" ] && [ -n "$(ls -A "$RUN_DIR")" ] && [ ! -f "$RUN_DIR/input.xml" ]; then
     ipi_die "RUN_DIR=$RUN_DIR is not empty and holds no earlier run (no input.xml); not wiping it"
   fi
@@ -131,17 +203,18 @@ ipi_prepare() {
   if [ -f "$RUN_DIR/.run_sh.pid" ] && ipi_alive "$(cat "$RUN_DIR/.run_sh.pid")"; then
     ipi_die "RUN_DIR=$RUN_DIR belongs to a run in progress (run.sh pid $(cat "$RUN_DIR/.run_sh.pid")); choose another RUN_DIR"
   fi
-  rm -rf "$RUN_DIR"
-  mkdir -p "$RUN_DIR"
-  echo $$ >"$RUN_DIR/.run_sh.pid"
-  local f
-  for f in "$@"; do cp -L "$f" "$RUN_DIR/"; done  # -L: init.xyz may be a symlink
+  # Structure and input go to a scratch directory first: a bad INIT_XYZ or override leaves RUN_DIR untouched.
+  local scratch cell
+  scratch=$(mktemp -d "${TMPDIR:-/tmp}/gapd_run_sh.XXXXXX")
+  cell=$("$PYTHON" "$IPI_REPO/ipi_inputs/init_structure.py" "$structure" "$scratch/init.xyz") \
+    || { rm -rf "$scratch"; exit 2; }
   local addresses
-  addresses=$("$PYTHON" - "$input" "$RUN_DIR/input.xml" "${STEPS:-}" "${ADDRESS_SUFFIX:-}" "${IPI_VERBOSITY:-}" \
-    "${TIMESTEP:-}" "${TEMPERATURE:-}" <<'EOF'
-import re, sys
-src, dst, steps, suffix, verbosity, timestep, temperature = sys.argv[1:8]
+  addresses=$("$PYTHON" - "$input" "$scratch/input.xml" "${STEPS:-}" "${ADDRESS_SUFFIX:-}" "${IPI_VERBOSITY:-}" \
+    "${TIMESTEP:-}" "${TEMPERATURE:-}" "$cell" "$structure" <<'EOF'
+import json, re, sys
+src, dst, steps, suffix, verbosity, timestep, temperature, cell, structure = sys.argv[1:10]
 text = open(src).read()
+cell = json.loads(cell)
 if steps:
     if not steps.isdigit():
         sys.exit("run.sh: STEPS=%s: expected a non-negative integer" % steps)
@@ -164,12 +237,44 @@ if timestep:
         sys.exit("run.sh: %s: no <timestep units='femtosecond'> to override (TIMESTEP)" % src)
 if temperature:
     t = positive("TEMPERATURE", temperature)
+    # A temperature ladder (REMD: <system_template> with a TEMP label, or several systems at different
+    # temperatures) cannot take one TEMPERATURE: every replica would run at the same temperature.
+    def number(v):
+        try:
+            return float(v)
+        except ValueError:
+            return None
+    values = [v.strip() for v in re.findall(r"<temperature[^>]*>([^<]*)</temperature>", text)]
+    if any(number(v) is None for v in values) or len(set(number(v) for v in values)) > 1:
+        ladder = [number(v) for v in values if number(v) is not None]
+        labels = re.search(r"<labels>\s*\[([^\]]*)\]", text)
+        if labels:
+            names = [x.strip() for x in labels.group(1).split(",")]
+            for v in values:
+                if v in names:
+                    k = names.index(v)
+                    ladder += [float(i.split(",")[k]) for i in re.findall(r"<instance>\s*\[([^\]]*)\]", text)]
+        sys.exit("run.sh: TEMPERATURE=%s refused: %s has a temperature ladder (%s K) and one TEMPERATURE would run "
+                 "every replica at %g K; edit the ladder in the input (its <instance> lines) instead"
+                 % (temperature, src, ", ".join("%g" % x for x in sorted(set(ladder))), t))
     text, n1 = re.subn(r"<temperature units=(['\"])kelvin\1>[^<]*</temperature>",
                        "<temperature units='kelvin'> %r </temperature>" % t, text)
     text, n2 = re.subn(r"<velocities mode=(['\"])thermal\1 units=(['\"])kelvin\2>[^<]*</velocities>",
                        "<velocities mode='thermal' units='kelvin'> %r </velocities>" % t, text)
     if n1 + n2 == 0:
         sys.exit("run.sh: %s: no <temperature units='kelvin'> or thermal <velocities> to override (TEMPERATURE)" % src)
+# A barostat's reference cell (<h0>, i-PI's anisotropic/RGB barostat) = the starting structure's cell: i-PI's
+# upper-triangular h row by row, in the units the input gives for h0 (converted with i-PI's own factor).
+BOHR_PER = {"atomic_unit": 1.0, "angstrom": 1.8897261}  # i-PI 3.3.0, ipi/utils/units.py
+def set_h0(m):
+    unit = m.group(2)
+    if unit not in BOHR_PER:
+        sys.exit("run.sh: %s: <h0 units='%s'>: run.sh writes h0 in angstrom or atomic_unit only" % (src, unit))
+    scale = 1.0 if unit == cell["cell_units"] else BOHR_PER[cell["cell_units"]] / BOHR_PER[unit]
+    h0 = ", ".join(repr(x * scale) if x else "0" for x in cell["h"])
+    return "<h0 units=%s%s%s> [ %s ] </h0>   <!-- run.sh: the cell of %s -->" % (
+        m.group(1), unit, m.group(1), h0, structure.replace("--", "- -"))
+text = re.sub(r"<h0 units=(['\"])([^'\"]*)\1>[^<]*</h0>", set_h0, text)
 if verbosity:
     text, n = re.subn(r"<simulation([^>]*?)verbosity=(['\"])[^'\"]*\2", r"<simulation\1verbosity='%s'" % verbosity, text, count=1)
     if n != 1:
@@ -185,11 +290,20 @@ if re.search(r"sockets_prefix", text):
 open(dst, "w").write(text)
 print("\n".join(addresses))
 EOF
-)
+) || { rm -rf "$scratch"; exit 2; }
+  IPI_NATOMS=$("$PYTHON" -c "import json, sys; print(json.loads(sys.argv[1])['natoms'])" "$cell")
+  rm -rf "$RUN_DIR"
+  mkdir -p "$RUN_DIR"
+  echo $$ >"$RUN_DIR/.run_sh.pid"
+  mv "$scratch/init.xyz" "$scratch/input.xml" "$RUN_DIR/"
+  rm -rf "$scratch"
+  local f
+  for f in "$@"; do cp -L "$f" "$RUN_DIR/"; done
+  case "$cell" in *'"converted": true'*) ipi_say "INIT_XYZ=$structure (extxyz) written as i-PI xyz to $RUN_DIR/init.xyz" ;; esac
   local a
   for a in $addresses; do
     IPI_SOCKETS+=("/tmp/ipi_$a")
-    ipi_claim_socket "/tmp/ipi_$a"
+    ipi_dry_run || ipi_claim_socket "/tmp/ipi_$a"
   done
 }
 
@@ -258,9 +372,17 @@ ipi_cleanup() {
 ipi_run() {
   local clients="" k
   for k in "${!IPI_CLIENT_NAMES[@]}"; do clients+=" ${IPI_CLIENT_NAMES[$k]}"; done
+  if ipi_dry_run; then
+    ipi_say "DRY_RUN: prepared $RUN_DIR (input.xml, init.xyz: $IPI_NATOMS atoms); would run, in $RUN_DIR:"
+    echo "  i-PI: $(printf '%q ' "${IPI_CMD[@]}")input.xml"
+    for k in "${!IPI_CLIENT_NAMES[@]}"; do
+      echo "  $(ipi_client_label "${IPI_CLIENT_NAMES[$k]}"): ${IPI_CLIENT_CMDS[$k]}"
+    done
+    rm -f "$RUN_DIR/.run_sh.pid"
+    return 0
+  fi
   ipi_say "i-PI in $RUN_DIR (log: ipi.log); gapd client(s):$clients with ${GAPD_THREADS:-1} thread(s) each"
-  (cd "$RUN_DIR" && exec env PYTHONPATH="$IPI_ROOT${PYTHONPATH:+:$PYTHONPATH}" \
-    "$PYTHON" "$IPI_ROOT/bin/i-pi" input.xml) >"$RUN_DIR/ipi.log" 2>&1 &
+  (cd "$RUN_DIR" && exec "${IPI_CMD[@]}" input.xml) >"$RUN_DIR/ipi.log" 2>&1 &
   IPI_PID=$!  # the i-PI Python process itself (exec chain), so signals reach it directly
   # gapd retries until i-PI's socket exists (--connect-timeout), so the start order does not matter.
   for k in "${!IPI_CLIENT_NAMES[@]}"; do ipi_start_client "$k"; done

@@ -8,9 +8,10 @@
 # (data/models/batio3_default.gapd, else build/batio3_seed.gapd, fitted first if absent).
 # CHEAP_MODEL (argument or environment): the inner-level model, default build/batio3_seed_cheap.gapd, fitted
 # first with `gapd fit data/fit_configs/batio3_seed_cheap.yaml` if absent. Fit it to the same data as MODEL.
-# Environment otherwise: what ipi_inputs/common.sh reads (IPI_ROOT, GAPD, GAPD_THREADS (default 1 per client
-# here), STEPS (outer steps), ADDRESS_SUFFIX, RUN_DIR (default demo_output/mts), RUN_TIMEOUT, MAX_RESTARTS,
-# IPI_VERBOSITY, PYTHON).
+# Environment otherwise: what ipi_inputs/common.sh reads (IPI_ROOT (else the i-pi on PATH), INIT_XYZ (starting
+# structure, default init.xyz here), GAPD, GAPD_THREADS (default 1 per client here), STEPS (outer steps),
+# TEMPERATURE, ADDRESS_SUFFIX, RUN_DIR (default demo_output/mts), RUN_TIMEOUT, MAX_RESTARTS, IPI_VERBOSITY,
+# DRY_RUN, PYTHON). No dipoles: both clients run with --extras none.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=ipi_inputs/common.sh
@@ -26,8 +27,8 @@ if [ -z "$cheap" ]; then
   [ "$IPI_MODEL" = "$IPI_SEED_MODEL" ] \
     || ipi_say "NOTE: the default cheap model is fitted to the seed data; fit one to MODEL's data (CHEAP_MODEL)"
 fi
-[ -f "$cheap" ] || ipi_die "cheap model file $cheap not found"
-ipi_prepare "$here/input.xml" "$here/init.xyz"
-ipi_add_client full gapd-full --model "$IPI_MODEL"
-ipi_add_client cheap gapd-cheap --model "$cheap"
+[ -f "$cheap" ] || ipi_dry_run || ipi_die "cheap model file $cheap not found"
+ipi_prepare "$here/input.xml"
+ipi_add_client full gapd-full --model "$IPI_MODEL" --extras none
+ipi_add_client cheap gapd-cheap --model "$cheap" --extras none
 ipi_run

@@ -7,8 +7,11 @@
 # build/batio3_seed.gapd, fitted first if absent).
 # BAROSTAT      anisotropic (default: input.xml, i-PI's NST with the RGB barostat) or flexible
 #               (input_flexible.xml: MTTK flexible cell at zero pressure)
-# Environment otherwise: what ipi_inputs/common.sh reads (IPI_ROOT, GAPD, GAPD_THREADS (default 2 here), STEPS,
-# ADDRESS_SUFFIX, RUN_DIR (default demo_output/nst), RUN_TIMEOUT, MAX_RESTARTS, IPI_VERBOSITY, PYTHON).
+# INIT_XYZ      starting structure (default init.xyz here, the 320-atom cube); the anisotropic barostat's
+#               reference cell <h0> is set to its cell
+# Environment otherwise: what ipi_inputs/common.sh reads (IPI_ROOT (else the i-pi on PATH), GAPD, GAPD_THREADS
+# (default 2 here), STEPS, TIMESTEP, TEMPERATURE, ADDRESS_SUFFIX, RUN_DIR (default demo_output/nst), RUN_TIMEOUT,
+# MAX_RESTARTS, IPI_VERBOSITY, DRY_RUN, PYTHON). No dipoles: gapd serve --extras none.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=ipi_inputs/common.sh
@@ -22,6 +25,6 @@ case "${BAROSTAT:-anisotropic}" in
 esac
 ipi_init nst
 ipi_model "${1:-}"
-ipi_prepare "$input" "$here/init.xyz"
-ipi_add_client gapd gapd-nst --model "$IPI_MODEL"
+ipi_prepare "$input"
+ipi_add_client gapd gapd-nst --model "$IPI_MODEL" --extras none
 ipi_run

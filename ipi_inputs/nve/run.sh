@@ -6,9 +6,10 @@
 #
 # MODEL (or GAPD_MODEL): gapd native or librascal model file. Default (the rule in ipi_inputs/common.sh):
 # data/models/batio3_default.gapd if it exists, else build/batio3_seed.gapd (fitted first if absent).
-# Environment: what ipi_inputs/common.sh reads: IPI_ROOT, GAPD, GAPD_THREADS (default 2 here), STEPS, TIMESTEP,
-# TEMPERATURE (of the initial velocities), ADDRESS_SUFFIX, RUN_DIR (default demo_output/nve), RUN_TIMEOUT,
-# MAX_RESTARTS, IPI_VERBOSITY, PYTHON.
+# Environment: what ipi_inputs/common.sh reads: IPI_ROOT (else the i-pi on PATH), INIT_XYZ (starting structure,
+# default init.xyz here), GAPD, GAPD_THREADS (default 2 here), STEPS, TIMESTEP, TEMPERATURE (of the initial
+# velocities), ADDRESS_SUFFIX, RUN_DIR (default demo_output/nve), RUN_TIMEOUT, MAX_RESTARTS, IPI_VERBOSITY,
+# DRY_RUN, PYTHON. No dipoles: gapd serve --extras none.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=ipi_inputs/common.sh
@@ -17,6 +18,6 @@ source "$here/../common.sh"
 GAPD_THREADS=${GAPD_THREADS:-2}
 ipi_init nve
 ipi_model "${1:-}"
-ipi_prepare "$here/input.xml" "$here/init.xyz"
-ipi_add_client gapd gapd-nve --model "$IPI_MODEL"
+ipi_prepare "$here/input.xml"
+ipi_add_client gapd gapd-nve --model "$IPI_MODEL" --extras none
 ipi_run

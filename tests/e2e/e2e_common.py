@@ -318,17 +318,25 @@ def ipi_root_or_none():
     return None
 
 
+def ipi_available():
+    """True if the ipi_inputs/*/run.sh scripts can find i-PI: $IPI_ROOT (a checkout), or else an `i-pi` on PATH."""
+    if os.environ.get("IPI_ROOT"):
+        return ipi_root_or_none() is not None
+    return shutil.which("i-pi") is not None
+
+
 def ipi_input_test_main(name, description, body, steps, timeout=500):
     """main() of a test that runs an ipi_inputs/ input with a real i-PI: options --gapd, --timeout, --steps,
-    --keep; skips (exit 77) without IPI_ROOT; then run_test(name, ...) on body(args, gapd, workdir)."""
+    --keep; skips (exit 77) without i-PI (IPI_ROOT or an i-pi on PATH); then run_test(name, ...) on
+    body(args, gapd, workdir)."""
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--gapd", required=True)
     p.add_argument("--timeout", type=float, default=timeout)
     p.add_argument("--steps", type=int, default=steps)
     p.add_argument("--keep", action="store_true", help="keep the run directory after a pass")
     a = p.parse_args()
-    if ipi_root_or_none() is None:
-        print("SKIP: set IPI_ROOT to an i-PI checkout (v3.3.0) to run this test")
+    if not ipi_available():
+        print("SKIP: set IPI_ROOT to an i-PI checkout (v3.3.0), or put i-pi on PATH, to run this test")
         return SKIP
     gapd = os.path.abspath(a.gapd)
     return run_test(name, a.timeout, lambda workdir: body(a, gapd, workdir), keep=a.keep)

@@ -8,7 +8,7 @@
 2. ipi_inputs/driven (eda-nvt electric-field driven dynamics; a GAP client and a --dipole-only client sending
    dipole and BEC): i-PI completes every step with BEC taken from the driver, all three processes exit 0.
 
-Without IPI_ROOT: prints a skip message and exits 77.
+Without i-PI (IPI_ROOT, or an i-pi on PATH): prints a skip message and exits 77.
 """
 
 import argparse
@@ -23,9 +23,15 @@ from e2e_common import BOHR_2018, TestFailure
 REL = 1e-10
 
 
+SYNTHETIC_DIPOLE = os.path.join(common.SOURCE_DIR, "tests", "data", "dipole", "synthetic_dipole.gapd")
+
+
 def run_input(name, gapd, workdir, steps, timeout):
+    # The small test force model has no dipole section, so the dipole model is given (run.sh's default is the
+    # force model's own dipole section).
     run_dir = os.path.join(workdir, name)
-    _, out = common.run_ipi_input(name, gapd, run_dir, timeout, args=[common.SMALL_MODEL], env={"STEPS": str(steps)})
+    _, out = common.run_ipi_input(name, gapd, run_dir, timeout, args=[common.SMALL_MODEL],
+                                  env={"STEPS": str(steps), "DIPOLE_MODEL": SYNTHETIC_DIPOLE})
     print(out)
     return run_dir
 
@@ -69,8 +75,8 @@ def check_dipole_run(gapd, run_dir, workdir):
         symbols = [line.split()[0] for line in f.read().splitlines()[2:] if line.strip()]
     # What gapd received: i-PI's Bohr values times gapd's Bohr, as in client_protocol/frame_conversion.
     frames = read_ipi_bin(os.path.join(run_dir, "dipole.pos_0.bin"), len(steps), symbols)
-    dip = os.path.join(common.SOURCE_DIR, "tests", "data", "dipole", "synthetic_dipole.gapd")
-    predicted = common.predict_frames(gapd, workdir, "ipi_frames", frames, ["--dipole-only", "--dipole-model", dip])
+    predicted = common.predict_frames(gapd, workdir, "ipi_frames", frames,
+                                      ["--dipole-only", "--dipole-model", SYNTHETIC_DIPOLE])
     expected = np.array([common.info_floats(f, "dipole") for f in predicted]) / BOHR_2018
     err = common.check_close(dipoles, expected, "i-PI's dipole trajectory against gapd predict", REL)
     return len(steps), err
@@ -98,8 +104,8 @@ def main():
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--keep", action="store_true")
     a = p.parse_args()
-    if common.ipi_root_or_none() is None:
-        print("SKIP: set IPI_ROOT to an i-PI checkout (v3.3.0) to run this test")
+    if not common.ipi_available():
+        print("SKIP: set IPI_ROOT to an i-PI checkout (v3.3.0), or put i-pi on PATH, to run this test")
         return common.SKIP
     return common.run_test("test_ipi_dipole", a.timeout,
                            lambda workdir: run_checks(a.gapd, workdir, a.steps, a.timeout), keep=a.keep)
