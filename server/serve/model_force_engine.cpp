@@ -9,18 +9,18 @@
 
 namespace gapd {
 
-GapForceEngine::GapForceEngine(const GapCalculator& calculator, std::vector<int> numbers)
-    : GapForceEngine(&calculator, std::move(numbers), std::nullopt) {}
+ModelForceEngine::ModelForceEngine(const GapCalculator& calculator, std::vector<int> numbers)
+    : ModelForceEngine(&calculator, std::move(numbers), std::nullopt) {}
 
-GapForceEngine::GapForceEngine(const GapCalculator* gap, std::vector<int> numbers,
+ModelForceEngine::ModelForceEngine(const GapCalculator* gap, std::vector<int> numbers,
                                    std::optional<DipoleServing> dipoles)
     : calculator_(gap), numbers_(std::move(numbers)), dipoles_(std::move(dipoles)) {
-    if (!calculator_ && !dipoles_) throw std::invalid_argument("GapForceEngine: neither a GAP nor a dipole model");
+    if (!calculator_ && !dipoles_) throw std::invalid_argument("ModelForceEngine: neither a GAP nor a dipole model");
     if (dipoles_ && !dipoles_->selection.any())
-        throw std::invalid_argument("GapForceEngine: a dipole model with no extras selected");
+        throw std::invalid_argument("ModelForceEngine: a dipole model with no extras selected");
 }
 
-ForceResult GapForceEngine::compute(const Frame& frame) {
+ForceResult ModelForceEngine::compute(const Frame& frame) {
     Structure s;
     s.cell = frame.cell;
     s.pbc = {{true, true, true}};  // i-PI always simulates a periodic cell

@@ -20,12 +20,12 @@ struct DipoleServing {
     CellDipoleRoles roles;
 };
 
-class GapForceEngine : public ForceEngine {
+class ModelForceEngine : public ForceEngine {
 public:
     // `numbers`: atomic numbers of the template structure, in i-PI's atom order.
-    GapForceEngine(const GapCalculator& calculator, std::vector<int> numbers);
+    ModelForceEngine(const GapCalculator& calculator, std::vector<int> numbers);
     // `gap` null: dipole-only mode (zero energy, forces and virial; `dipoles` required).
-    GapForceEngine(const GapCalculator* gap, std::vector<int> numbers, std::optional<DipoleServing> dipoles);
+    ModelForceEngine(const GapCalculator* gap, std::vector<int> numbers, std::optional<DipoleServing> dipoles);
 
     std::size_t natoms() const override { return numbers_.size(); }
     // One neighbour list per request when the GAP and the dipole model have the same cutoff (else one each;

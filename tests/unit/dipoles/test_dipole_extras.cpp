@@ -259,14 +259,14 @@ TEST_CASE("force engine: pure GAP sends one space, dipole-only sends zeros and e
     frame.positions = s.positions;
     const GapCalculator gap(read_librascal_model(kData + "/librascal/model_small_zeta2_exact.json"), RadialMode::Spline);
 
-    GapForceEngine plain(gap, s.numbers);
+    ModelForceEngine plain(gap, s.numbers);
     const ForceResult p = plain.compute(frame);
     CHECK(p.extras.empty());
     CHECK(result_to_wire(p, s.size()).extras == " ");
     CHECK(p.forces.cwiseAbs().maxCoeff() > 0);
 
     const ExtrasSelection sel = parse_extras_selection("dipole,BEC");
-    GapForceEngine with(&gap, s.numbers, DipoleServing{synthetic_calculator(), sel, CellDipoleRoles{}});
+    ModelForceEngine with(&gap, s.numbers, DipoleServing{synthetic_calculator(), sel, CellDipoleRoles{}});
     const ForceResult w = with.compute(frame);
     CHECK(w.energy == p.energy);
     CHECK(w.forces == p.forces);
@@ -276,7 +276,7 @@ TEST_CASE("force engine: pure GAP sends one space, dipole-only sends zeros and e
     CHECK(jw.size() == 2);
     CHECK(jw["BEC"].size() == 3 * s.size());
 
-    GapForceEngine only(nullptr, s.numbers, DipoleServing{synthetic_calculator(), parse_extras_selection("dipole"), {}});
+    ModelForceEngine only(nullptr, s.numbers, DipoleServing{synthetic_calculator(), parse_extras_selection("dipole"), {}});
     const ForceResult o = only.compute(frame);
     CHECK(o.energy == 0);
     CHECK(o.virial.isZero(0));
@@ -284,7 +284,7 @@ TEST_CASE("force engine: pure GAP sends one space, dipole-only sends zeros and e
     CHECK(o.forces.isZero(0));
     CHECK(json::parse(result_to_wire(o, s.size()).extras)["dipole"] == jw["dipole"]);
 
-    CHECK_THROWS_AS(GapForceEngine(nullptr, s.numbers, std::nullopt), std::invalid_argument);
+    CHECK_THROWS_AS(ModelForceEngine(nullptr, s.numbers, std::nullopt), std::invalid_argument);
 }
 
 TEST_CASE("force engine: one neighbour list for a GAP and a dipole model of the same cutoff, same numbers") {
@@ -299,7 +299,7 @@ TEST_CASE("force engine: one neighbour list for a GAP and a dipole model of the 
         DipoleModel model = synthetic_calculator().model();
         model.hypers.cutoff.cutoff = cutoff;  // equal to the GAP's: the engine shares its list
         const DipoleCalculator dipoles(model, RadialMode::Spline);
-        GapForceEngine engine(&gap, s.numbers, DipoleServing{dipoles, all, model.cell_roles});
+        ModelForceEngine engine(&gap, s.numbers, DipoleServing{dipoles, all, model.cell_roles});
         for (int call = 0; call < 2; ++call) {  // the second call reuses the workspaces
             const ForceResult r = engine.compute(frame);
             const GapPrediction alone = gap.compute_with_gradients(s);
