@@ -2,10 +2,12 @@
 // What the i-PI client needs from a force model. Everything here is in model units (Å, eV, cell rows =
 // lattice vectors); the client converts from and to i-PI's atomic units and column convention.
 
+#include "models/core/extras.hpp"
 #include "models/core/structure.hpp"
 
 #include <Eigen/Core>
 #include <cstddef>
+#include <optional>
 #include <string>
 
 namespace gapd {
@@ -20,7 +22,12 @@ struct ForceResult {
     double energy = 0;                                        // eV
     Matrix3N forces;                                          // eV/Å, natoms x 3
     Eigen::Matrix3d virial = Eigen::Matrix3d::Zero();         // eV, -stress * V, full symmetric matrix
-    std::string extras;  // sent verbatim: empty, or a UTF-8 JSON object (e.g. {"dipole": [...]} in e·Bohr)
+    // Model units (e.g. "dipole" in e·Å); sent as a JSON object in atomic units (frame_conversion), one space
+    // if there are none.
+    Extras extras;
+    // If set, sent as it is instead of `extras` (still checked for i-PI): for engines that relay replies
+    // recorded from another driver, whose exact bytes matter.
+    std::optional<std::string> verbatim_extras;
 };
 
 class ForceEngine {

@@ -4,6 +4,7 @@
 #include "client_protocol/units.hpp"
 
 #include <Eigen/LU>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <sstream>
@@ -26,7 +27,48 @@ bool is_singular(const Eigen::Matrix3d& cell) {
     return !(std::abs(cell.determinant()) > 1e-10 * edges);
 }
 
+// Model units -> atomic units, one correctly rounded operation per value (units.hpp).
+double to_atomic_units(double value, ExtraUnit unit) {
+    switch (unit) {
+        case ExtraUnit::Dipole: return value / units::kBohrInAngstrom;
+        case ExtraUnit::Polarization: return value * units::kBohrSquaredInAngstromSquared;
+        case ExtraUnit::Charge:
+        case ExtraUnit::Dimensionless: break;
+    }
+    return value;
+}
+
+nlohmann::json row_json(const ExtraArray& array, Eigen::Index i) {
+    nlohmann::json row = nlohmann::json::array();
+    for (Eigen::Index a = 0; a < array.values.cols(); ++a) {
+        const double x = to_atomic_units(array.values(i, a), array.unit);
+        if (!std::isfinite(x))
+            throw std::runtime_error("extras '" + array.key + "': non-finite value at row " + std::to_string(i) +
+                                     ", column " + std::to_string(a));
+        row.push_back(x);
+    }
+    return row;
+}
+
 }  // namespace
+
+std::string extras_json(const Extras& extras) {
+    if (extras.empty()) return " ";
+    nlohmann::json out = nlohmann::json::object();
+    for (const ExtraArray& array : extras.arrays) {
+        if (out.contains(array.key)) throw std::logic_error("extras: key '" + array.key + "' given twice");
+        if (array.shape == ExtraArray::Shape::Vector) {
+            if (array.values.rows() != 1)
+                throw std::logic_error("extras '" + array.key + "': a vector must have exactly one row");
+            out[array.key] = row_json(array, 0);
+        } else {
+            nlohmann::json rows = nlohmann::json::array();
+            for (Eigen::Index i = 0; i < array.values.rows(); ++i) rows.push_back(row_json(array, i));
+            out[array.key] = std::move(rows);
+        }
+    }
+    return out.dump();
+}
 
 Frame frame_from_wire(const wire::WireStructure& structure, bool require_invertible_cell) {
     for (std::size_t k = 0; k < 9; ++k) {
@@ -77,7 +119,8 @@ wire::WireResult result_to_wire(const ForceResult& result, std::size_t natoms) {
     if (!std::isfinite(result.energy)) throw std::runtime_error("force engine returned a non-finite energy");
     if (!result.forces.allFinite()) throw std::runtime_error("force engine returned non-finite forces");
     if (!result.virial.allFinite()) throw std::runtime_error("force engine returned a non-finite virial");
-    check_extras_for_ipi(result.extras);
+    std::string extras = result.verbatim_extras ? *result.verbatim_extras : extras_json(result.extras);
+    check_extras_for_ipi(extras);
 
     wire::WireResult out;
     out.energy = result.energy / units::kHartreeInEv;
@@ -86,7 +129,7 @@ wire::WireResult result_to_wire(const ForceResult& result, std::size_t natoms) {
         result.forces / units::kHartreePerBohrInEvPerAngstrom;
     // Row-major W[a][b] as i-PI reads it (mapped, so Eigen's column-major storage never leaks out).
     Eigen::Map<RowMajor3d>(out.virial.data()) = result.virial / units::kHartreeInEv;
-    out.extras = result.extras;
+    out.extras = std::move(extras);
     return out;
 }
 
@@ -97,7 +140,7 @@ ForceResult result_from_wire(const wire::WireResult& result) {
                                             static_cast<Eigen::Index>(result.forces.size() / 3), 3) *
                  units::kHartreePerBohrInEvPerAngstrom;
     out.virial = Eigen::Map<const RowMajor3d>(result.virial.data()) * units::kHartreeInEv;
-    out.extras = result.extras;
+    out.verbatim_extras = result.extras;
     return out;
 }
 

@@ -19,10 +19,19 @@ Frame frame_from_wire(const wire::WireStructure& structure, bool require_inverti
 wire::WireStructure frame_to_wire(const Frame& frame);
 
 // Throws std::runtime_error unless the result has natoms x 3 forces, finite energy/forces/virial, and
-// extras that i-PI 3.3 can digest (extras_check.hpp).
+// extras that i-PI 3.3 can digest (extras_check.hpp; extras_json's errors pass through).
 wire::WireResult result_to_wire(const ForceResult& result, std::size_t natoms);
 
-// The inverse (used to replay recorded results through result_to_wire).
+// The inverse (used to replay recorded results through result_to_wire): the extras text becomes
+// ForceResult::verbatim_extras.
 ForceResult result_from_wire(const wire::WireResult& result);
+
+// The extras as i-PI reads them: a JSON object in atomic units (e·Å -> e·Bohr, e/Å^2 -> e/Bohr^2, e and
+// dimensionless values as they are; a Vector as [x, ...], Rows as [[x, ...], ...]), keys in sorted order,
+// numbers in shortest round-trip form. No extras: one space, as i-PI's own Fortran driver sends (i-PI reads
+// blank extras as {}); a JSON "{}" would do for i-PI but crashes ASE 3.22's SocketIOCalculator, which reads
+// >= 2 bytes of extras wrongly. Throws std::runtime_error naming the key and position if a converted value is
+// not finite (JSON has no NaN; i-PI would choke or integrate garbage), std::logic_error for a repeated key.
+std::string extras_json(const Extras& extras);
 
 }  // namespace gapd

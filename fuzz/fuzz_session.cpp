@@ -40,7 +40,7 @@ public:
         r.energy = 0.5 * frame.positions.squaredNorm();
         r.forces = -frame.positions;
         r.virial = r.forces.transpose() * frame.positions;
-        r.extras = "{}";
+        r.verbatim_extras = "{}";
         return r;
     }
 

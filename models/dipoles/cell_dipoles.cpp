@@ -1,7 +1,5 @@
 #include "models/dipoles/cell_dipoles.hpp"
 
-#include "models/descriptors/neighbour_list.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <sstream>
@@ -9,11 +7,46 @@
 
 namespace gapd {
 
-CellDipoles compute_cell_dipoles(const Structure& s, const Matrix3N& partial, const CellDipoleRoles& roles) {
-    const int n = static_cast<int>(s.size());
-    if (partial.rows() != n) throw std::invalid_argument("cell dipoles: need one partial dipole per atom");
+namespace {
+
+double largest_shell(const CellDipoleRoles& roles) { return std::max(roles.o_shell, roles.a_shell); }
+
+void check_inputs(const Structure& s, const Matrix3N& partial, const CellDipoleRoles& roles) {
+    if (partial.rows() != static_cast<Eigen::Index>(s.size()))
+        throw std::invalid_argument("cell dipoles: need one partial dipole per atom");
     if (!(roles.o_shell > 0) || !(roles.a_shell > 0))
         throw std::invalid_argument("cell dipoles: shell radii must be positive");
+}
+
+CellDipoles cell_dipoles_from_list(const Structure& s, const Matrix3N& partial, const CellDipoleRoles& roles,
+                                   const NeighbourList& nl);
+
+}  // namespace
+
+bool cell_dipoles_can_use(double list_cutoff, const CellDipoleRoles& roles) {
+    // A margin, so that an image at the shell radius is in the list whatever the rounding of its distance.
+    return list_cutoff >= largest_shell(roles) + 1e-6;
+}
+
+CellDipoles compute_cell_dipoles(const Structure& s, const Matrix3N& partial, const CellDipoleRoles& roles) {
+    check_inputs(s, partial, roles);
+    return cell_dipoles_from_list(s, partial, roles, build_neighbour_list(s, largest_shell(roles)));
+}
+
+CellDipoles compute_cell_dipoles(const Structure& s, const Matrix3N& partial, const CellDipoleRoles& roles,
+                                 const NeighbourList& nl, double list_cutoff) {
+    check_inputs(s, partial, roles);
+    if (!cell_dipoles_can_use(list_cutoff, roles) || nl.offsets.size() != s.size() + 1)
+        throw std::invalid_argument("cell dipoles: the neighbour list does not reach the shell radii");
+    return cell_dipoles_from_list(s, partial, roles, nl);
+}
+
+namespace {
+
+// Only images closer than the shell radii count, so any list that holds them all finds the same images.
+CellDipoles cell_dipoles_from_list(const Structure& s, const Matrix3N& partial, const CellDipoleRoles& roles,
+                                   const NeighbourList& nl) {
+    const int n = static_cast<int>(s.size());
     CellDipoles out;
     for (int i = 0; i < n; ++i) {
         const int z = s.numbers[i];
@@ -28,7 +61,6 @@ CellDipoles compute_cell_dipoles(const Structure& s, const Matrix3N& partial, co
     }
     if (out.centres.empty()) throw std::invalid_argument("cell dipoles: the structure has no B-site atom");
 
-    const NeighbourList nl = build_neighbour_list(s, std::max(roles.o_shell, roles.a_shell));
     std::vector<int> shared(n, 0);  // number of B-site images that claim each O / A-site atom
     out.dipoles = Matrix3N::Zero(out.centres.size(), 3);
     for (std::size_t c = 0; c < out.centres.size(); ++c) {
@@ -60,5 +92,7 @@ CellDipoles compute_cell_dipoles(const Structure& s, const Matrix3N& partial, co
     }
     return out;
 }
+
+}  // namespace
 
 }  // namespace gapd

@@ -8,6 +8,7 @@
 // and every A-site atom by eight; then the cell dipoles sum to M.
 
 #include "models/dipoles/dipole_model.hpp"
+#include "models/descriptors/neighbour_list.hpp"
 #include "models/core/structure.hpp"
 
 #include <vector>
@@ -23,5 +24,14 @@ struct CellDipoles {
 // none of the three roles, there is no B-site atom, or an O / A-site atom is not shared by exactly 2 / 8
 // B-site images (the message names the atom and the count).
 CellDipoles compute_cell_dipoles(const Structure& s, const Matrix3N& partial_dipoles, const CellDipoleRoles& roles);
+
+// The same on a neighbour list of `s` the caller already has (e.g. the dipole model's), built with
+// `list_cutoff`; a list shorter than the shells (see cell_dipoles_can_use) is refused with std::invalid_argument.
+// The images within the shells are the same, only their summation order may differ (in the last bits).
+CellDipoles compute_cell_dipoles(const Structure& s, const Matrix3N& partial_dipoles, const CellDipoleRoles& roles,
+                                 const NeighbourList& nl, double list_cutoff);
+
+// Whether a neighbour list built with `list_cutoff` holds every image within the roles' shells.
+bool cell_dipoles_can_use(double list_cutoff, const CellDipoleRoles& roles);
 
 }  // namespace gapd

@@ -7,10 +7,12 @@
 // species (exact, no 3x3 blocks). Non-linear kernel: GEMMs over chunks of same-species centres. Born charges:
 // adjoint passes, one per component a of M (the three share one sweep through the lambda=1 features), through
 // features -> coefficients -> dM_a/dr_ij per neighbour entry, then a serial scatter, so results do not depend
-// on the number of threads.
+// on the number of threads. As in the GAP calculator, each chunk is one parallel region in which every thread
+// takes its own block of centres from the expansion to dM_a/dr_ij (models/core/thread_rows.hpp).
 
 #include "models/dipoles/dipole_model.hpp"
 #include "models/descriptors/lambda1_features.hpp"
+#include "models/descriptors/neighbour_list.hpp"
 #include "models/descriptors/power_spectrum.hpp"
 #include "models/descriptors/soap_hypers.hpp"
 #include "models/descriptors/spherical_expansion.hpp"
@@ -32,10 +34,36 @@ struct DipolePrediction {
         {Eigen::Matrix3d::Zero(), Eigen::Matrix3d::Zero(), Eigen::Matrix3d::Zero()}};
 };
 
-// Wall-clock seconds per phase of the last call.
+// Wall-clock seconds per phase of the last call, as seen by thread 0 (the phases of a chunk run back to back in
+// each thread, so they are timed inside the thread).
 struct DipolePhaseTimes {
     double neighbours = 0, expansion = 0, features = 0, kernel = 0, gradients = 0, scatter = 0;
     double total() const { return neighbours + expansion + features + kernel + gradients + scatter; }
+};
+
+// Buffers reused from call to call (one per connection / caller), so that a request allocates nothing once the
+// first call of a given size has run. Not thread-safe: one workspace per concurrent caller.
+struct DipoleWorkspace {
+    RowMatrix C, A, X, U;          // chunk buffers: coefficients, lambda=1 features, power spectra, S V
+    std::array<RowMatrix, 3> Gx;   // dM_a/dX per component a (non-linear kernel, with gradients)
+    Eigen::VectorXd norms_A, norms_X;
+    std::array<std::vector<double>, 3> pair_gradients;  // dM_a/dr_ij, 3 per neighbour entry
+    std::vector<int> centres;
+    // One per thread: its expansion scratch, its rows of the kernel (mu_a; non-linear: X T^T, its powers and
+    // A_a V^T) and the adjoint's work arrays.
+    struct Thread {
+        ExpansionScratch expansion;
+        Eigen::VectorXd mu;
+        RowMatrix K, S, dS, P;
+        std::vector<double> dM_dc, work, dc_scalar;
+    };
+    std::vector<Thread> threads;
+};
+
+// Optional per-call inputs and outputs.
+struct DipoleComputeOptions {
+    DipolePhaseTimes* times = nullptr;     // filled with this call's phase times
+    DipoleWorkspace* workspace = nullptr;  // null: a temporary one (allocates on every call)
 };
 
 // Component a (0, 1, 2 = x, y, z) of every triplet of B x 3Q lambda=1 feature rows (Lambda1Features' Cartesian
@@ -57,8 +85,16 @@ public:
     int feature_size() const { return lambda1_.size(); }         // 3Q
     int scalar_feature_size() const { return power_spectrum_.size(); }  // D
 
-    // Throws std::invalid_argument if the structure has species the hypers do not know.
-    DipolePrediction compute(const Structure& s, bool born_charges, DipolePhaseTimes* times = nullptr) const;
+    // Partial and total dipoles. Throws std::invalid_argument if the structure has species the hypers do not know.
+    DipolePrediction compute(const Structure& s, const DipoleComputeOptions& options = {}) const;
+    // The same plus the Born charges and the strain derivative.
+    DipolePrediction compute_with_gradients(const Structure& s, const DipoleComputeOptions& options = {}) const;
+    // The same on a neighbour list the caller built for `s` with build_neighbour_list(s, cutoff()), e.g. shared
+    // with a GAP of the same cutoff. (A list built with a larger cutoff would give the same values but in another
+    // summation order, so results would no longer be bit-reproducible across callers.)
+    DipolePrediction compute(const Structure& s, const NeighbourList& nl, const DipoleComputeOptions& options = {}) const;
+    DipolePrediction compute_with_gradients(const Structure& s, const NeighbourList& nl,
+                                            const DipoleComputeOptions& options = {}) const;
 
     // Normalized lambda=1 features (N x 3Q) and power spectra (N x D) of every atom, e.g. to build sparse sets.
     RowMatrix features(const Structure& s) const;
@@ -69,6 +105,8 @@ public:
 
 private:
     std::vector<int> species_indices(const Structure& s) const;
+    DipolePrediction evaluate(const Structure& s, const NeighbourList* nl, bool gradients,
+                              const DipoleComputeOptions& options) const;
 
     DipoleModel model_;
     RadialMode mode_;

@@ -1,9 +1,6 @@
 #include "models/dipoles/dipole_extras.hpp"
 
-#include "client_protocol/units.hpp"
 #include "models/descriptors/species_map.hpp"
-
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -12,37 +9,6 @@
 #include <stdexcept>
 
 namespace gapd {
-
-namespace {
-
-using nlohmann::json;
-
-constexpr double kBohr = units::kBohrInAngstrom;
-
-// Rows of an N x 3 matrix, each divided by `scale`, as [[x, y, z], ...]; throws naming `key` on NaN/inf.
-json rows_json(const Matrix3N& m, double scale, const char* key) {
-    json out = json::array();
-    for (Eigen::Index i = 0; i < m.rows(); ++i) {
-        json row = json::array();
-        for (int a = 0; a < 3; ++a) {
-            const double x = m(i, a) / scale;
-            if (!std::isfinite(x))
-                throw std::runtime_error(std::string("extras '") + key + "': non-finite value at row " +
-                                         std::to_string(i) + ", column " + std::to_string(a));
-            row.push_back(x);
-        }
-        out.push_back(std::move(row));
-    }
-    return out;
-}
-
-json vector_json(const Eigen::Vector3d& v, const char* key) {
-    Matrix3N m(1, 3);
-    m.row(0) = v.transpose();
-    return rows_json(m, 1.0, key)[0];
-}
-
-}  // namespace
 
 ExtrasSelection parse_extras_selection(const std::string& list) {
     ExtrasSelection s;
@@ -85,35 +51,59 @@ std::string extras_selection_names(const ExtrasSelection& s) {
     return out;
 }
 
-DipoleResults compute_dipole_results(const DipoleCalculator& calculator, const Structure& s,
-                                     const ExtrasSelection& selection, const CellDipoleRoles& roles,
-                                     DipolePhaseTimes* times) {
+namespace {
+
+DipoleResults dipole_results(const DipoleCalculator& calculator, const Structure& s, const ExtrasSelection& selection,
+                             const CellDipoleRoles& roles, const NeighbourList* nl,
+                             const DipoleComputeOptions& options) {
     DipoleResults r;
-    r.prediction = calculator.compute(s, selection.bec, times);
-    if (selection.cell_dipoles) r.cells = compute_cell_dipoles(s, r.prediction.partial, roles);
+    if (nl)
+        r.prediction = selection.bec ? calculator.compute_with_gradients(s, *nl, options)
+                                     : calculator.compute(s, *nl, options);
+    else
+        r.prediction = selection.bec ? calculator.compute_with_gradients(s, options) : calculator.compute(s, options);
+    if (selection.cell_dipoles) {
+        if (nl && cell_dipoles_can_use(calculator.cutoff(), roles))
+            r.cells = compute_cell_dipoles(s, r.prediction.partial, roles, *nl, calculator.cutoff());
+        else
+            r.cells = compute_cell_dipoles(s, r.prediction.partial, roles);
+    }
     return r;
 }
 
-std::string dipole_extras_json(const ExtrasSelection& selection, const DipoleResults& results, double volume) {
+}  // namespace
+
+DipoleResults compute_dipole_results(const DipoleCalculator& calculator, const Structure& s,
+                                     const ExtrasSelection& selection, const CellDipoleRoles& roles,
+                                     const DipoleComputeOptions& options) {
+    return dipole_results(calculator, s, selection, roles, nullptr, options);
+}
+
+DipoleResults compute_dipole_results(const DipoleCalculator& calculator, const Structure& s,
+                                     const ExtrasSelection& selection, const CellDipoleRoles& roles,
+                                     const NeighbourList& nl, const DipoleComputeOptions& options) {
+    return dipole_results(calculator, s, selection, roles, &nl, options);
+}
+
+Extras dipole_extras(const ExtrasSelection& selection, const DipoleResults& results, double volume) {
     const DipolePrediction& p = results.prediction;
-    json out = json::object();
-    if (selection.dipole) out["dipole"] = vector_json(p.total / kBohr, "dipole");
+    Extras out;
+    if (selection.dipole) out.add_vector("dipole", ExtraUnit::Dipole, p.total.transpose());
     if (selection.polarization) {
         if (!(volume > 0)) throw std::runtime_error("extras 'polarization': the cell volume is not positive");
-        // (M / Bohr) / (V / Bohr^3): e·Bohr over Bohr^3.
-        out["polarization"] = vector_json((p.total / kBohr) / (volume / (kBohr * kBohr * kBohr)), "polarization");
+        out.add_vector("polarization", ExtraUnit::Polarization, (p.total / volume).transpose());
     }
-    if (selection.partial_dipoles) out["partial_dipoles"] = rows_json(p.partial, kBohr, "partial_dipoles");
+    if (selection.partial_dipoles) out.add_rows("partial_dipoles", ExtraUnit::Dipole, p.partial);
     if (selection.cell_dipoles) {
-        if (!results.cells) throw std::logic_error("dipole_extras_json: cell dipoles selected but not computed");
-        out["cell_dipoles"] = rows_json(results.cells->dipoles, kBohr, "cell_dipoles");
+        if (!results.cells) throw std::logic_error("dipole_extras: cell dipoles selected but not computed");
+        out.add_rows("cell_dipoles", ExtraUnit::Dipole, results.cells->dipoles);
     }
     if (selection.bec) {
         if (p.born_charges.rows() != 3 * p.partial.rows())
-            throw std::logic_error("dipole_extras_json: BEC selected but not computed");
-        out["BEC"] = rows_json(p.born_charges, 1.0, "BEC");  // e: the same in both unit systems
+            throw std::logic_error("dipole_extras: BEC selected but not computed");
+        out.add_rows("BEC", ExtraUnit::Charge, p.born_charges);
     }
-    return out.dump();
+    return out;
 }
 
 void check_dipole_template(const DipoleCalculator& calculator, const std::vector<int>& numbers,

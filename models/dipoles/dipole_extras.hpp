@@ -1,10 +1,12 @@
 #pragma once
-// Dipole quantities of an SA-GPR model for one structure, and the JSON extras string i-PI receives with them
-// (docs/dipoles.md, "Serving dipoles"). The set of quantities is chosen once (flags / YAML) and fixed for the
-// life of the daemon: i-PI aborts if a key it saves disappears from one reply.
+// Dipole quantities of an SA-GPR model for one structure, and the extras i-PI receives with them, in model units
+// (docs/dipoles.md, "Serving dipoles"; the i-PI client converts them to atomic units). The set of quantities is
+// chosen once (flags / YAML) and fixed for the life of the daemon: i-PI aborts if a key it saves disappears
+// from one reply.
 
 #include "models/dipoles/cell_dipoles.hpp"
 #include "models/dipoles/dipole_calculator.hpp"
+#include "models/core/extras.hpp"
 #include "models/core/structure.hpp"
 
 #include <optional>
@@ -13,12 +15,13 @@
 
 namespace gapd {
 
-// Which quantities are computed and sent. Names are the JSON keys.
+// Which quantities are computed and sent. Names are the extras' keys; units as the model gives them (on the
+// wire: e·Bohr, e/Bohr^2 and e).
 struct ExtrasSelection {
-    bool dipole = false;           // "dipole": M, e·Bohr
-    bool polarization = false;     // "polarization": M / V, e/Bohr^2
-    bool partial_dipoles = false;  // "partial_dipoles": mu_i, N x 3, e·Bohr
-    bool cell_dipoles = false;     // "cell_dipoles": one row per B-site atom (ascending index), e·Bohr
+    bool dipole = false;           // "dipole": M, e·Å
+    bool polarization = false;     // "polarization": M / V, e/Å^2
+    bool partial_dipoles = false;  // "partial_dipoles": mu_i, N x 3, e·Å
+    bool cell_dipoles = false;     // "cell_dipoles": one row per B-site atom (ascending index), e·Å
     bool bec = false;              // "BEC": 3N x 3, BEC[3i+b][a] = dM_a/dr_{i,b}, e
 
     bool any() const { return dipole || polarization || partial_dipoles || cell_dipoles || bec; }
@@ -36,14 +39,20 @@ struct DipoleResults {
 };
 
 // Throws std::invalid_argument (unknown species, cell-dipole shell check failed: the message names the atom).
+// Born charges only if selection.bec.
 DipoleResults compute_dipole_results(const DipoleCalculator& calculator, const Structure& s,
                                      const ExtrasSelection& selection, const CellDipoleRoles& roles,
-                                     DipolePhaseTimes* times = nullptr);
+                                     const DipoleComputeOptions& options = {});
+// The same on the caller's neighbour list of `s`, built with build_neighbour_list(s, calculator.cutoff()); the
+// cell dipoles use it too when it reaches their shells (else they build their own).
+DipoleResults compute_dipole_results(const DipoleCalculator& calculator, const Structure& s,
+                                     const ExtrasSelection& selection, const CellDipoleRoles& roles,
+                                     const NeighbourList& nl, const DipoleComputeOptions& options = {});
 
-// The extras JSON object in i-PI's atomic units; `volume` in Å^3 (used only for "polarization", which must be
-// positive then). Numbers in shortest round-trip form. Throws std::runtime_error naming the key if a value is
-// not finite (JSON has no NaN; i-PI would choke or integrate garbage).
-std::string dipole_extras_json(const ExtrasSelection& selection, const DipoleResults& results, double volume);
+// The selected quantities as extras in model units, in key order dipole, polarization, partial_dipoles,
+// cell_dipoles, BEC; `volume` in Å^3 (used only for "polarization", which must be positive then: throws
+// std::runtime_error otherwise).
+Extras dipole_extras(const ExtrasSelection& selection, const DipoleResults& results, double volume);
 
 // Species of `numbers` the dipole model cannot handle, and, if cell dipoles are selected, atoms that are
 // none of the three roles: checked at start-up against the template. Throws std::invalid_argument.

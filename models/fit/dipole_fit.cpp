@@ -182,7 +182,7 @@ DipoleFitResult fit_dipoles(const DipoleFitConfig& config, RadialMode radial, co
     const DipoleCalculator calc(model, radial);
     for (auto [split, table] : {std::pair{&train, &train_errors}, std::pair{&test, &test_errors}})
         for (const LabelledFrame* f : *split)
-            if (f->has_dipole) table->add_dipole(*f, target.at(f), calc.compute(f->structure, false).total);
+            if (f->has_dipole) table->add_dipole(*f, target.at(f), calc.compute(f->structure).total);
 
     DipoleFitResult result;
     model.description = "SA-GPR dipoles fitted by gapd fit to " + std::to_string(fit_frames.size()) + " frames";

@@ -78,7 +78,7 @@ ErrorTable evaluate(const GapModel& model, RadialMode mode, const std::vector<co
     const GapCalculator calc(model, mode);
     ErrorTable table;
     table.formula_unit_atoms = formula_unit_atoms;
-    for (const LabelledFrame* f : frames) table.add(*f, calc.compute(f->structure, true));
+    for (const LabelledFrame* f : frames) table.add(*f, calc.compute_with_gradients(f->structure));
     return table;
 }
 

@@ -5,6 +5,7 @@
 #include "models/core/integer_power.hpp"
 #include "models/core/openmp.hpp"
 #include "models/core/phase_clock.hpp"
+#include "models/core/row_buffers.hpp"
 #include "models/core/thread_rows.hpp"
 
 #include <Eigen/Dense>
@@ -17,13 +18,6 @@ namespace {
 
 using GapPhaseClock = PhaseClock<PhaseTimes>;
 
-// Grows a buffer to at least `rows` rows of `cols`; callers use topRows(), so steady-state calls do not
-// allocate.
-template <class Matrix>
-void reserve_rows(Matrix& m, Eigen::Index rows, Eigen::Index cols) {
-    if (m.rows() < rows || m.cols() != cols) m.resize(std::max(rows, m.cols() == cols ? m.rows() : 0), cols);
-}
-
 // One kernel term: returns w k^zeta and writes its derivative zeta w k^(zeta-1) to `derivative`.
 inline double weighted_kernel(double k, double w, int zeta, double& derivative) {
     const double k_pow = integer_power(k, zeta - 1);
@@ -31,63 +25,79 @@ inline double weighted_kernel(double k, double w, int zeta, double& derivative) 
     return w * k_pow * k;
 }
 
-// Rows [b0, b1) of the chunk: K = X T^T, E_i += sum_m w_m K_im^zeta, then (with gradients) the kernel
-// derivative K'_im = zeta w_m K_im^(zeta-1) overwrites K and dE/dX = K' T.
-void kernel_and_gradient(const RowMatrix& X, const RowMatrix& T, RowMatrix& Kbuf, RowMatrix& G, int b0, int b1,
-                         bool gradients, int zeta, const Eigen::VectorXd& weights, const int* chunk,
-                         Eigen::VectorXd& atom_energies, GapPhaseClock& phase) {
+// The rows [begin, end) of a chunk of same-species centres that one thread owns, as the kernel routines see them.
+struct KernelChunk {
+    const RowMatrix& X;              // features, one row per chunk centre
+    RowMatrix& G;                    // dE/dX, written for [begin, end) when `gradients`
+    const int* centres;              // atom index of each chunk row
+    int begin, end;
+    bool gradients;
+    Eigen::VectorXd& atom_energies;  // += the kernel term of each centre
+    GapPhaseClock& phase;            // this thread's clock
+};
+
+// The sparse set's side of the kernel: E_i += sum_m weights_m (x_i . t_m)^zeta.
+struct KernelTerms {
+    const Eigen::VectorXd& weights;
+    int zeta;
+};
+
+// K = X T^T, E_i += sum_m w_m K_im^zeta, then (with gradients) the kernel derivative K'_im = zeta w_m K_im^(zeta-1)
+// overwrites K (`Kbuf`, rows as in the chunk) and dE/dX = K' T.
+void kernel_and_gradient(const KernelChunk& c, const RowMatrix& T, const KernelTerms& terms, RowMatrix& Kbuf) {
     const int M = static_cast<int>(T.rows());
-    auto K = Kbuf.middleRows(b0, b1 - b0);
-    K.noalias() = X.middleRows(b0, b1 - b0) * T.transpose();
-    for (int b = b0; b < b1; ++b) {
+    auto K = Kbuf.middleRows(c.begin, c.end - c.begin);
+    K.noalias() = c.X.middleRows(c.begin, c.end - c.begin) * T.transpose();
+    for (int b = c.begin; b < c.end; ++b) {
         double e = 0.0;
-        double* krow = K.row(b - b0).data();
+        double* krow = K.row(b - c.begin).data();
         for (int m = 0; m < M; ++m) {
             double derivative;
-            e += weighted_kernel(krow[m], weights[m], zeta, derivative);
+            e += weighted_kernel(krow[m], terms.weights[m], terms.zeta, derivative);
             krow[m] = derivative;
         }
-        atom_energies[chunk[b]] += e;
+        c.atom_energies[c.centres[b]] += e;
     }
-    phase.lap(&PhaseTimes::kernel);
-    if (gradients) {
-        G.middleRows(b0, b1 - b0).noalias() = K * T;
-        phase.lap(&PhaseTimes::kernel_gradient);
+    c.phase.lap(&PhaseTimes::kernel);
+    if (c.gradients) {
+        c.G.middleRows(c.begin, c.end - c.begin).noalias() = K * T;
+        c.phase.lap(&PhaseTimes::kernel_gradient);
     }
 }
 
-// The same with the two GEMMs in float on mean-centred features (see KernelPrecision): Tc = T - mu in float,
-// mean_dot_centred[m] = mu . (t_m - mu). Kernel values, powers and sums are double.
-void kernel_and_gradient_float32(const RowMatrix& X, const Eigen::RowVectorXd& mu, const RowMatrixF& Tc,
-                                 const Eigen::VectorXd& mean_dot_centred, RowMatrixF& Xc, Eigen::VectorXd& x_dot_mean,
-                                 Eigen::VectorXd& derivative_sums, RowMatrixF& Kbuf, RowMatrixF& Gf, RowMatrix& G, int b0,
-                                 int b1, bool gradients, int zeta, const Eigen::VectorXd& weights, const int* chunk,
-                                 Eigen::VectorXd& atom_energies, GapPhaseClock& phase) {
+// The same with the two GEMMs in float on mean-centred features (see KernelPrecision): mu, Tc = T - mu in float
+// and mean_dot_centred[m] = mu . (t_m - mu) from `points`, the float buffers and K (`Kbuf`) from `buffers`.
+// Kernel values, powers and sums are double.
+void kernel_and_gradient_float32(const KernelChunk& c, const CentredSparsePoints& points, const KernelTerms& terms,
+                                 Float32KernelBuffers& buffers, RowMatrixF& Kbuf) {
+    const Eigen::RowVectorXd& mu = points.mean;
+    const RowMatrixF& Tc = points.centred;
     const int M = static_cast<int>(Tc.rows());
-    for (int b = b0; b < b1; ++b) {
-        x_dot_mean[b] = X.row(b).dot(mu);
-        Xc.row(b) = (X.row(b) - mu).cast<float>();
+    for (int b = c.begin; b < c.end; ++b) {
+        buffers.x_dot_mean[b] = c.X.row(b).dot(mu);
+        buffers.X_centred.row(b) = (c.X.row(b) - mu).cast<float>();
     }
-    auto K = Kbuf.middleRows(b0, b1 - b0);
-    K.noalias() = Xc.middleRows(b0, b1 - b0) * Tc.transpose();
-    for (int b = b0; b < b1; ++b) {
+    auto K = Kbuf.middleRows(c.begin, c.end - c.begin);
+    K.noalias() = buffers.X_centred.middleRows(c.begin, c.end - c.begin) * Tc.transpose();
+    for (int b = c.begin; b < c.end; ++b) {
         double e = 0.0, derivative_sum = 0.0;
-        float* krow = K.row(b - b0).data();
+        float* krow = K.row(b - c.begin).data();
         for (int m = 0; m < M; ++m) {
             double derivative;
-            e += weighted_kernel(x_dot_mean[b] + mean_dot_centred[m] + static_cast<double>(krow[m]), weights[m], zeta,
-                                 derivative);
+            e += weighted_kernel(buffers.x_dot_mean[b] + points.mean_dot_centred[m] + static_cast<double>(krow[m]),
+                                 terms.weights[m], terms.zeta, derivative);
             derivative_sum += derivative;
             krow[m] = static_cast<float>(derivative);
         }
-        atom_energies[chunk[b]] += e;
-        derivative_sums[b] = derivative_sum;
+        c.atom_energies[c.centres[b]] += e;
+        buffers.derivative_sums[b] = derivative_sum;
     }
-    phase.lap(&PhaseTimes::kernel);
-    if (gradients) {
-        Gf.middleRows(b0, b1 - b0).noalias() = K * Tc;
-        for (int b = b0; b < b1; ++b) G.row(b) = Gf.row(b).cast<double>() + derivative_sums[b] * mu;
-        phase.lap(&PhaseTimes::kernel_gradient);
+    c.phase.lap(&PhaseTimes::kernel);
+    if (c.gradients) {
+        buffers.G.middleRows(c.begin, c.end - c.begin).noalias() = K * Tc;
+        for (int b = c.begin; b < c.end; ++b)
+            c.G.row(b) = buffers.G.row(b).cast<double>() + buffers.derivative_sums[b] * mu;
+        c.phase.lap(&PhaseTimes::kernel_gradient);
     }
 }
 
@@ -125,16 +135,12 @@ GapCalculator::GapCalculator(GapModel model, RadialMode mode, KernelPrecision pr
 
 void GapCalculator::set_kernel_precision(KernelPrecision precision) {
     precision_ = precision;
-    point_means_.clear();
-    float_centred_points_.clear();
-    mean_dot_centred_.clear();
+    centred_points_.clear();
     if (precision != KernelPrecision::Float32) return;
     for (const RowMatrix& T : compressed_points_) {
         const Eigen::RowVectorXd mu = T.colwise().mean();
         const RowMatrix centred = T.rowwise() - mu;
-        point_means_.push_back(mu);
-        float_centred_points_.push_back(centred.cast<float>());
-        mean_dot_centred_.push_back(centred * mu.transpose());
+        centred_points_.push_back({mu, centred.cast<float>(), centred * mu.transpose()});
     }
 }
 
@@ -168,14 +174,37 @@ RowMatrix GapCalculator::kernel_features(const Structure& s) const {
     return centre_features(expansion_, power_spectrum_, build_neighbour_list(s, cutoff()), species_of);
 }
 
-GapPrediction GapCalculator::compute(const Structure& s, bool gradients, PhaseTimes* times,
-                                     GapWorkspace* workspace) const {
+GapPrediction GapCalculator::compute(const Structure& s, const GapComputeOptions& options) const {
+    return evaluate(s, nullptr, false, options);
+}
+
+GapPrediction GapCalculator::compute_with_gradients(const Structure& s, const GapComputeOptions& options) const {
+    return evaluate(s, nullptr, true, options);
+}
+
+GapPrediction GapCalculator::compute(const Structure& s, const NeighbourList& nl,
+                                     const GapComputeOptions& options) const {
+    return evaluate(s, &nl, false, options);
+}
+
+GapPrediction GapCalculator::compute_with_gradients(const Structure& s, const NeighbourList& nl,
+                                                    const GapComputeOptions& options) const {
+    return evaluate(s, &nl, true, options);
+}
+
+GapPrediction GapCalculator::evaluate(const Structure& s, const NeighbourList* shared_list, bool gradients,
+                                      const GapComputeOptions& options) const {
+    PhaseTimes* times = options.times;
     if (times) *times = PhaseTimes{};
     GapPhaseClock clock(times);
     GapWorkspace local;
-    GapWorkspace& w = workspace ? *workspace : local;
+    GapWorkspace& w = options.workspace ? *options.workspace : local;
     const std::vector<int> species_of = species_indices(s.numbers);
-    const NeighbourList nl = build_neighbour_list(s, cutoff());
+    NeighbourList own_list;
+    if (!shared_list) own_list = build_neighbour_list(s, cutoff());
+    const NeighbourList& nl = shared_list ? *shared_list : own_list;
+    if (nl.offsets.size() != s.size() + 1)
+        throw std::invalid_argument("GAP model: the neighbour list is not the structure's");
     clock.lap(&PhaseTimes::neighbours);
 
     const int n_atoms = static_cast<int>(s.size());
@@ -217,17 +246,18 @@ GapPrediction GapCalculator::compute(const Structure& s, bool gradients, PhaseTi
                 reserve_rows(w.G, B, D);
                 reserve_rows(w.dC, B, S);
             }
+            Float32KernelBuffers& f = w.float32;
             if (precision_ == KernelPrecision::Float32) {
-                if (w.Kf.size() < model_.sparse.size()) w.Kf.resize(model_.sparse.size());
-                reserve_rows(w.Xf, B, D);
-                reserve_rows(w.Kf[k], B, M);
-                if (gradients) reserve_rows(w.Gf, B, D);
+                if (f.K.size() < model_.sparse.size()) f.K.resize(model_.sparse.size());
+                reserve_rows(f.X_centred, B, D);
+                reserve_rows(f.K[k], B, M);
+                if (gradients) reserve_rows(f.G, B, D);
+                if (f.x_dot_mean.size() < B) {
+                    f.x_dot_mean.resize(B);
+                    f.derivative_sums.resize(B);
+                }
             }
             if (w.norms.size() < B) w.norms.resize(B);
-            if (precision_ == KernelPrecision::Float32 && w.x_dot_mean.size() < B) {
-                w.x_dot_mean.resize(B);
-                w.kernel_derivative_sums.resize(B);
-            }
 
             // One parallel region per chunk, each thread owning a contiguous block of centres from the
             // expansion to dE/dr_ij (models/core/thread_rows.hpp: its GEMMs run serially on its own rows, no
@@ -244,14 +274,12 @@ GapPrediction GapCalculator::compute(const Structure& s, bool gradients, PhaseTi
                         w.norms[b] = power_spectrum_.compute(w.C.row(b).data(), w.X.row(b).data());
                     phase.lap(&PhaseTimes::power_spectrum);
 
+                    const KernelChunk rows{w.X, w.G, chunk, b0, b1, gradients, out.atom_energies, phase};
+                    const KernelTerms terms{set.weights, zeta};
                     if (precision_ == KernelPrecision::Float64)
-                        kernel_and_gradient(w.X, T, w.K[k], w.G, b0, b1, gradients, zeta, set.weights, chunk,
-                                            out.atom_energies, phase);
+                        kernel_and_gradient(rows, T, terms, w.K[k]);
                     else
-                        kernel_and_gradient_float32(w.X, point_means_[k], float_centred_points_[k],
-                                                    mean_dot_centred_[k], w.Xf, w.x_dot_mean, w.kernel_derivative_sums,
-                                                    w.Kf[k], w.Gf, w.G, b0, b1, gradients, zeta, set.weights, chunk,
-                                                    out.atom_energies, phase);
+                        kernel_and_gradient_float32(rows, centred_points_[k], terms, f, f.K[k]);
 
                     if (gradients) {
                         for (int b = b0; b < b1; ++b)

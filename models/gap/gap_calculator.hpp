@@ -7,6 +7,7 @@
 // results do not depend on the number of threads. Nothing per pair is stored but the 3-vector dE/dr_ij.
 
 #include "models/gap/gap_model.hpp"
+#include "models/descriptors/neighbour_list.hpp"
 #include "models/descriptors/power_spectrum.hpp"
 #include "models/descriptors/soap_hypers.hpp"
 #include "models/descriptors/spherical_expansion.hpp"
@@ -48,19 +49,37 @@ struct PhaseTimes {
     double total() const { return descriptors() + kernel + kernel_gradient + scatter; }
 };
 
+// A sparse set as the float32 kernel uses it (KernelPrecision::Float32).
+struct CentredSparsePoints {
+    Eigen::RowVectorXd mean;           // mu, the mean point
+    RowMatrixF centred;                // T - mu in float
+    Eigen::VectorXd mean_dot_centred;  // mu . (t_m - mu) per point
+};
+
+// Buffers of the float32 kernel (KernelPrecision::Float32), per chunk row unless said otherwise.
+struct Float32KernelBuffers {
+    RowMatrixF X_centred, G;                  // X - mu and dE/d(X - mu) in float
+    std::vector<RowMatrixF> K;                // kernel values, one buffer per sparse set (M differs)
+    Eigen::VectorXd x_dot_mean, derivative_sums;  // x . mu and sum_m K'_m
+};
+
 // Buffers reused from call to call (one per connection / caller), so that a request allocates nothing
 // once the first call of a given size has run. Not thread-safe: one workspace per concurrent caller.
 struct GapWorkspace {
     RowMatrix C, X, G, dC;                     // chunk buffers: coefficients, features, dE/dfeatures, dE/dc
     std::vector<RowMatrix> K;                  // kernel values, one buffer per sparse set (M differs)
-    RowMatrixF Xf, Gf;                         // float X - mu and G (KernelPrecision::Float32)
-    std::vector<RowMatrixF> Kf;
+    Float32KernelBuffers float32;
     Eigen::VectorXd norms;
-    Eigen::VectorXd x_dot_mean, kernel_derivative_sums;  // per chunk row, KernelPrecision::Float32
     std::vector<double> pair_gradients;        // 3 per neighbour entry
     std::vector<ExpansionScratch> expansion;   // one per thread
     std::vector<std::vector<double>> work;     // one per thread, D doubles
     std::vector<int> centres;
+};
+
+// Optional per-call inputs and outputs.
+struct GapComputeOptions {
+    PhaseTimes* times = nullptr;        // filled with this call's phase times
+    GapWorkspace* workspace = nullptr;  // null: a temporary one (allocates on every call)
 };
 
 class GapCalculator {
@@ -69,7 +88,7 @@ public:
     GapCalculator(GapModel model, RadialMode mode, KernelPrecision precision = KernelPrecision::Float64);
 
     KernelPrecision kernel_precision() const { return precision_; }
-    // Not while compute() runs in another thread.
+    // Not while a compute call runs in another thread.
     void set_kernel_precision(KernelPrecision precision);
     // Kernel features per centre (the selection's size, or the whole compressed power spectrum).
     int kernel_feature_count() const { return power_spectrum_.size(); }
@@ -78,10 +97,17 @@ public:
     RadialMode radial_mode() const { return mode_; }
     double cutoff() const { return model_.hypers.cutoff.cutoff; }
 
-    // Throws std::invalid_argument if the structure has species the model does not know.
-    // `workspace` may be null (a temporary one is used); pass one per caller to avoid allocations.
-    GapPrediction compute(const Structure& s, bool gradients, PhaseTimes* times = nullptr,
-                          GapWorkspace* workspace = nullptr) const;
+    // Energy and atom energies. Throws std::invalid_argument if the structure has species the model does not
+    // know. Pass a workspace per caller in `options` to avoid allocations.
+    GapPrediction compute(const Structure& s, const GapComputeOptions& options = {}) const;
+    // The same plus forces and virial.
+    GapPrediction compute_with_gradients(const Structure& s, const GapComputeOptions& options = {}) const;
+    // The same on a neighbour list the caller built for `s` with build_neighbour_list(s, cutoff()), e.g. shared
+    // with a dipole model of the same cutoff. (A list built with a larger cutoff would give the same values but
+    // in another summation order, so results would no longer be bit-reproducible across callers.)
+    GapPrediction compute(const Structure& s, const NeighbourList& nl, const GapComputeOptions& options = {}) const;
+    GapPrediction compute_with_gradients(const Structure& s, const NeighbourList& nl,
+                                         const GapComputeOptions& options = {}) const;
 
     // Throws std::invalid_argument naming `source` and the first atom whose species the model lacks.
     void check_species(const std::vector<int>& numbers, const std::string& source) const;
@@ -97,6 +123,8 @@ public:
 
 private:
     std::vector<int> species_indices(const std::vector<int>& numbers) const;
+    GapPrediction evaluate(const Structure& s, const NeighbourList* nl, bool gradients,
+                           const GapComputeOptions& options) const;
 
     GapModel model_;
     RadialMode mode_;
@@ -104,10 +132,7 @@ private:
     PowerSpectrum full_power_spectrum_;  // librascal's layout, for features()
     PowerSpectrum power_spectrum_;       // compressed layout used by the kernel (restricted to the selection)
     std::vector<RowMatrix> compressed_points_;  // model_.sparse[k].points in the compressed layout
-    // KernelPrecision::Float32, per sparse set: mean point mu, centred points T - mu in float, mu . (t_m - mu).
-    std::vector<Eigen::RowVectorXd> point_means_;
-    std::vector<RowMatrixF> float_centred_points_;
-    std::vector<Eigen::VectorXd> mean_dot_centred_;
+    std::vector<CentredSparsePoints> centred_points_;  // KernelPrecision::Float32, one per sparse set
     KernelPrecision precision_;
     std::vector<int> sparse_of_species_;  // species index -> index into model_.sparse, or -1
 };

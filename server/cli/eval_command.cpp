@@ -42,11 +42,11 @@ int run_eval(const EvalOptions& o) {
     std::vector<ExtxyzFrame> out;
     for (LabelledFrame& f : frames) {
         calc->check_species(f.structure.numbers, frame_label(f));
-        const GapPrediction p = calc->compute(f.structure, true);
+        const GapPrediction p = calc->compute_with_gradients(f.structure);
         table.add(f, p);
         Eigen::Vector3d dipole = Eigen::Vector3d::Zero(), reference = f.dipole;
         if (dipoles) {
-            dipole = dipoles->compute(f.structure, false).total;
+            dipole = dipoles->compute(f.structure).total;
             // A periodic cell's dipole is defined modulo the polarization quantum: compare on the reference's
             // branch closest to the prediction (docs/fitting.md).
             const bool periodic = f.structure.pbc[0] && f.structure.pbc[1] && f.structure.pbc[2];

@@ -57,9 +57,10 @@ KernelPrecisionDeviation deviation(const GapPrediction& a, const GapPrediction& 
 KernelPrecisionDeviation float32_deviation(GapCalculator& calculator, const Structure& structure, bool forces) {
     const KernelPrecision was = calculator.kernel_precision();
     calculator.set_kernel_precision(KernelPrecision::Float64);
-    const GapPrediction reference = calculator.compute(structure, forces);
+    auto predict = [&] { return forces ? calculator.compute_with_gradients(structure) : calculator.compute(structure); };
+    const GapPrediction reference = predict();
     calculator.set_kernel_precision(KernelPrecision::Float32);
-    const GapPrediction single = calculator.compute(structure, forces);
+    const GapPrediction single = predict();
     calculator.set_kernel_precision(was);
     return deviation(single, reference);
 }

@@ -27,7 +27,7 @@ struct PredictOptions {
 void write_gap_results(const GapCalculator& calculator, ExtxyzFrame& frame, const std::string& prefix) {
     const std::string k_energy = prefix + "energy", k_forces = prefix + "forces", k_stress = prefix + "stress",
                       k_virial = prefix + "virial";
-    const GapPrediction p = calculator.compute(frame.structure, /*gradients=*/true);
+    const GapPrediction p = calculator.compute_with_gradients(frame.structure);
     frame.info[k_energy] = format_info_numbers(&p.energy, 1);
     frame.arrays[k_forces] = p.forces;
     // Stress and virial only mean something for a fully periodic cell with a volume.
@@ -44,32 +44,29 @@ void write_gap_results(const GapCalculator& calculator, ExtxyzFrame& frame, cons
     }
 }
 
-// ASE units (e·Å, e/Å^2, e). born_charges row i = BEC rows 3i..3i+2 flattened: [dM_x/dr_ix, dM_y/dr_ix,
-// dM_z/dr_ix, dM_x/dr_iy, ...]; cell_dipoles: the cell dipole on each B-site atom's row, zeros elsewhere.
+// The extras gapd serve sends, in the model's units (e·Å, e/Å^2, e) as ASE reads them: vectors as info, rows
+// per atom as arrays. Two keys are laid out per atom for extxyz: cell_dipoles puts each cell dipole on its
+// B-site atom's row (zeros elsewhere), and BEC becomes born_charges, row i = BEC rows 3i..3i+2 flattened
+// ([dM_x/dr_ix, dM_y/dr_ix, dM_z/dr_ix, dM_x/dr_iy, ...]).
 void write_dipole_results(const DipoleCalculator& calculator, const ExtrasSelection& selection,
                           const CellDipoleRoles& roles, ExtxyzFrame& frame, const std::string& prefix) {
     const DipoleResults d = compute_dipole_results(calculator, frame.structure, selection, roles);
-    const DipolePrediction& p = d.prediction;
-    const Eigen::Index n = p.partial.rows();
-    if (selection.dipole) frame.info[prefix + "dipole"] = format_info_numbers(p.total.data(), 3);
-    if (selection.polarization) {
-        const double volume = std::abs(frame.structure.cell.determinant());
-        if (!(volume > 0)) throw std::runtime_error("polarization needs a cell with a volume");
-        const Eigen::Vector3d polarization = p.total / volume;
-        frame.info[prefix + "polarization"] = format_info_numbers(polarization.data(), 3);
-    }
-    if (selection.partial_dipoles) frame.arrays[prefix + "partial_dipoles"] = p.partial;
-    if (selection.cell_dipoles) {
-        RowMatrix cells = RowMatrix::Zero(n, 3);
-        for (std::size_t k = 0; k < d.cells->centres.size(); ++k) cells.row(d.cells->centres[k]) = d.cells->dipoles.row(k);
-        frame.arrays[prefix + "cell_dipoles"] = cells;
-    }
-    if (selection.bec) {
-        RowMatrix bec(n, 9);
-        for (Eigen::Index i = 0; i < n; ++i)
-            for (int b = 0; b < 3; ++b)
-                for (int a = 0; a < 3; ++a) bec(i, 3 * b + a) = p.born_charges(3 * i + b, a);
-        frame.arrays[prefix + "born_charges"] = bec;
+    const Extras extras = dipole_extras(selection, d, std::abs(frame.structure.cell.determinant()));
+    const Eigen::Index n = static_cast<Eigen::Index>(frame.structure.size());
+    for (const ExtraArray& extra : extras.arrays) {
+        if (extra.shape == ExtraArray::Shape::Vector) {
+            frame.info[prefix + extra.key] = format_info_numbers(extra.values.data(), static_cast<int>(extra.values.cols()));
+        } else if (extra.key == "cell_dipoles") {
+            RowMatrix cells = RowMatrix::Zero(n, extra.values.cols());
+            for (std::size_t k = 0; k < d.cells->centres.size(); ++k)
+                cells.row(d.cells->centres[k]) = extra.values.row(static_cast<Eigen::Index>(k));
+            frame.arrays[prefix + extra.key] = cells;
+        } else if (extra.key == "BEC") {
+            // Row-major 3N x 3 -> N x 9 is the same memory.
+            frame.arrays[prefix + "born_charges"] = Eigen::Map<const RowMatrix>(extra.values.data(), n, 9);
+        } else {
+            frame.arrays[prefix + extra.key] = extra.values;
+        }
     }
 }
 

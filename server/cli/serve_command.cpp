@@ -65,9 +65,9 @@ int run_serve(const ServeOptions& o) {
         dipoles.emplace(DipoleServing{*models.dipole, models.selection, models.roles});
     }
     // One engine per connection: each owns its workspace; the models are shared and only read.
-    std::vector<std::unique_ptr<GapForceEngine>> engines;
+    std::vector<std::unique_ptr<ModelForceEngine>> engines;
     for (int k = 0; k < o.connections; ++k)
-        engines.push_back(std::make_unique<GapForceEngine>(models.gap.get(), numbers, dipoles));
+        engines.push_back(std::make_unique<ModelForceEngine>(models.gap.get(), numbers, dipoles));
 
     ConnectionOptions connection;
     connection.unix_socket = o.unix_socket;

@@ -2,6 +2,8 @@
 #include "client_protocol/frame_conversion.hpp"
 #include "client_protocol/units.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -84,7 +86,7 @@ TEST_CASE("protocol conversion: results go out in Hartree, Hartree/Bohr, row-maj
     r.forces << 1, -2, 3, 0.5, 0, -0.25;
     // Deliberately not symmetric, so that a transposition would show.
     r.virial << 1, 2, 3, 4, 5, 6, 7, 8, 9;
-    r.extras = "{\"dipole\": [0.1, 0.2, 0.3]}";
+    r.extras.add_vector("dipole", ExtraUnit::Dipole, Eigen::RowVector3d(0.1, 0.2, 0.3));
     const auto w = result_to_wire(r, 2);
     const double H = units::kHartreeInEv, B = units::kBohrInAngstrom;
     CHECK(w.energy == doctest::Approx(2.5 / H).epsilon(1e-15));
@@ -93,13 +95,50 @@ TEST_CASE("protocol conversion: results go out in Hartree, Hartree/Bohr, row-maj
     CHECK(w.forces[3] == doctest::Approx(0.5 * B / H).epsilon(1e-15));
     CHECK(w.forces[5] == doctest::Approx(-0.25 * B / H).epsilon(1e-15));
     for (int k = 0; k < 9; ++k) CHECK(w.virial[k] == doctest::Approx((k + 1) / H).epsilon(1e-15));
-    CHECK(w.extras == r.extras);
+    CHECK(w.extras == extras_json(r.extras));
 
+    // Replays send the recorded extras text as it is.
     const auto back = result_from_wire(w);
     CHECK(back.energy == doctest::Approx(r.energy).epsilon(1e-15));
     CHECK((back.forces - r.forces).norm() < 1e-14);
     CHECK((back.virial - r.virial).norm() < 1e-14);
-    CHECK(back.extras == r.extras);
+    CHECK(back.extras.empty());
+    REQUIRE(back.verbatim_extras.has_value());
+    CHECK(*back.verbatim_extras == w.extras);
+    CHECK(result_to_wire(back, 2).extras == w.extras);
+}
+
+TEST_CASE("protocol conversion: extras go out as a JSON object in atomic units") {
+    const double B = units::kBohrInAngstrom;
+    Extras extras;
+    CHECK(extras_json(extras) == " ");  // none: one space, as i-PI's Fortran driver sends (ASE chokes on "{}")
+
+    RowMatrix rows(2, 3);
+    rows << 1, -2, 3, 0.5, 0, -0.25;
+    extras.add_vector("dipole", ExtraUnit::Dipole, Eigen::RowVector3d(0.1, 0.2, 0.3));
+    extras.add_vector("polarization", ExtraUnit::Polarization, Eigen::RowVector3d(1e-3, 0, -2e-3));
+    extras.add_rows("partial_dipoles", ExtraUnit::Dipole, rows);
+    extras.add_rows("BEC", ExtraUnit::Charge, rows);
+    extras.add_vector("count", ExtraUnit::Dimensionless, Eigen::RowVector2d(7, 0.1));
+    const std::string text = extras_json(extras);
+    // Keys sorted, no spaces, shortest round-trip numbers.
+    CHECK(text.rfind("{\"BEC\":[[1.0,-2.0,3.0],[0.5,0.0,-0.25]],\"count\":[7.0,0.1],\"dipole\":[", 0) == 0);
+    const auto j = nlohmann::json::parse(text);
+    for (int a = 0; a < 3; ++a) CHECK(j["dipole"][a].get<double>() == Eigen::Vector3d(0.1, 0.2, 0.3)[a] / B);
+    CHECK(j["polarization"][0].get<double>() == 1e-3 * units::kBohrSquaredInAngstromSquared);
+    CHECK(j["polarization"][0].get<double>() == doctest::Approx(1e-3 * B * B).epsilon(1e-15));
+    CHECK(j["partial_dipoles"][1][2].get<double>() == -0.25 / B);
+    CHECK(j["BEC"][1][2].get<double>() == -0.25);
+
+    Extras bad;
+    RowMatrix nan_rows = rows;
+    nan_rows(1, 2) = std::numeric_limits<double>::quiet_NaN();
+    bad.add_rows("partial_dipoles", ExtraUnit::Dipole, nan_rows);
+    CHECK(thrown_message([&] { extras_json(bad); }) == "extras 'partial_dipoles': non-finite value at row 1, column 2");
+    Extras twice;
+    twice.add_vector("dipole", ExtraUnit::Dipole, Eigen::RowVector3d(0, 0, 0));
+    twice.add_vector("dipole", ExtraUnit::Dipole, Eigen::RowVector3d(0, 0, 0));
+    CHECK_THROWS_AS(extras_json(twice), std::logic_error);
 }
 
 TEST_CASE("protocol conversion: non-finite and singular input from i-PI is rejected clearly") {
@@ -143,6 +182,12 @@ TEST_CASE("protocol conversion: results i-PI cannot digest are refused before se
     CHECK_THROWS(result_to_wire(bad, 2));
 
     auto r = ok;
-    r.extras = "{\"raw\": 1}";
+    r.verbatim_extras = "{\"raw\": 1}";
     CHECK_THROWS_AS(result_to_wire(r, 2), std::runtime_error);  // extras are checked (extras_check.hpp)
+    r = ok;
+    r.extras.add_vector("raw", ExtraUnit::Dimensionless, Eigen::RowVector3d(1, 2, 3));
+    CHECK_THROWS_AS(result_to_wire(r, 2), std::runtime_error);
+    r = ok;
+    r.extras.add_vector("dipole", ExtraUnit::Dipole, Eigen::RowVector3d(0, std::numeric_limits<double>::infinity(), 0));
+    CHECK(thrown_message([&] { result_to_wire(r, 2); }) == "extras 'dipole': non-finite value at row 0, column 1");
 }

@@ -164,7 +164,7 @@ TEST_CASE("dipoles on librascal's features: independent loops over the fixture f
                     }
                 }
             }
-            const DipolePrediction p = calc.compute(s, false);
+            const DipolePrediction p = calc.compute(s);
             const double dev = (p.partial - mu).cwiseAbs().maxCoeff();
             const double total_dev = (p.total - mu.colwise().sum().transpose()).cwiseAbs().maxCoeff();
             MESSAGE(kernel_name(kernel) << " " << name << ": max |mu - mu_ref| = " << dev << ", |M - M_ref| = "
@@ -184,12 +184,12 @@ TEST_CASE("rotations rotate M, partial dipoles and cell dipoles as vectors and t
             CAPTURE(name);
             const DipoleCalculator& calc = calculator(kernel);
             const Structure s0 = fixture_structure(name);
-            const DipolePrediction p0 = calc.compute(s0, true);
+            const DipolePrediction p0 = calc.compute_with_gradients(s0);
             const CellDipoles cells0 = compute_cell_dipoles(s0, p0.partial, CellDipoleRoles{});
             for (int trial = 0; trial < 2; ++trial) {
                 const Eigen::Matrix3d R = random_rotation(rng);
                 const Structure s = rotated(s0, R);
-                const DipolePrediction p = calc.compute(s, true);
+                const DipolePrediction p = calc.compute_with_gradients(s);
                 const CellDipoles cells = compute_cell_dipoles(s, p.partial, CellDipoleRoles{});
                 const double total_dev = (p.total - R * p0.total).cwiseAbs().maxCoeff();
                 const double partial_dev = (p.partial - p0.partial * R.transpose()).cwiseAbs().maxCoeff();
@@ -226,13 +226,13 @@ TEST_CASE("translations, unwrapped positions and permutations of same-species at
     for (DipoleKernel kernel : {DipoleKernel::Linear, DipoleKernel::LinearTimesScalar}) {
         CAPTURE(kernel_name(kernel));
         const DipoleCalculator& calc = calculator(kernel);
-        const DipolePrediction p0 = calc.compute(s0, true);
+        const DipolePrediction p0 = calc.compute_with_gradients(s0);
         Structure shifted = s0;
         for (int i = 0; i < static_cast<int>(s0.size()); ++i) {
             shifted.positions.row(i) += Eigen::RowVector3d(0.37, -1.1, 2.3);
             shifted.positions.row(i) += (i % 3 - 1) * s0.cell.row(i % 3);
         }
-        const DipolePrediction p = calc.compute(shifted, true);
+        const DipolePrediction p = calc.compute_with_gradients(shifted);
         CHECK((p.total - p0.total).cwiseAbs().maxCoeff() < 1e-10);
         CHECK((p.partial - p0.partial).cwiseAbs().maxCoeff() < 1e-10);
         CHECK((p.born_charges - p0.born_charges).cwiseAbs().maxCoeff() < 1e-10);
@@ -245,7 +245,7 @@ TEST_CASE("translations, unwrapped positions and permutations of same-species at
             permuted.positions.row(i) = s0.positions.row(order[i]);
             permuted.numbers[i] = s0.numbers[order[i]];
         }
-        const DipolePrediction q = calc.compute(permuted, true);
+        const DipolePrediction q = calc.compute_with_gradients(permuted);
         CHECK((q.total - p0.total).cwiseAbs().maxCoeff() < 1e-10);
         double dev = 0.0;
         for (std::size_t i = 0; i < order.size(); ++i) {
@@ -264,8 +264,8 @@ TEST_CASE("Born effective charges and dM/d(strain) against finite differences of
                                     fixture_structure("bto_40atom_triclinic")}) {
             CAPTURE(kernel_name(kernel));
             CAPTURE(s0.size());
-            const DipolePrediction p = calc.compute(s0, true);
-            auto total = [&](const Structure& s) { return calc.compute(s, false).total; };
+            const DipolePrediction p = calc.compute_with_gradients(s0);
+            auto total = [&](const Structure& s) { return calc.compute(s).total; };
             double worst = 0.0, largest = 0.0;
             for (int k = 0; k < static_cast<int>(s0.size()); k += (s0.size() > 10 ? 7 : 1))
                 for (int b = 0; b < 3; ++b) {
@@ -326,9 +326,9 @@ TEST_CASE("one and two threads give the same dipoles and Born charges to round-o
         CAPTURE(kernel_name(kernel));
         const DipoleCalculator& calc = calculator(kernel);
         omp_set_num_threads(1);
-        const DipolePrediction one = calc.compute(big, true);
+        const DipolePrediction one = calc.compute_with_gradients(big);
         omp_set_num_threads(2);
-        const DipolePrediction two = calc.compute(big, true);
+        const DipolePrediction two = calc.compute_with_gradients(big);
         omp_set_num_threads(saved);
         MESSAGE(kernel_name(kernel) << ": 1 vs 2 threads, M " << (one.total - two.total).cwiseAbs().maxCoeff() << ", mu "
                                     << (one.partial - two.partial).cwiseAbs().maxCoeff() << ", BEC "
@@ -343,9 +343,9 @@ TEST_CASE("one and two threads give the same dipoles and Born charges to round-o
 TEST_CASE("baseline: a constant per-species dipole, no Born charge") {
     DipoleModel m = calculator(DipoleKernel::Linear).model();
     const Structure s = fixture_structure("bto_40atom_triclinic");
-    const DipolePrediction p0 = DipoleCalculator(m, RadialMode::Spline).compute(s, true);
+    const DipolePrediction p0 = DipoleCalculator(m, RadialMode::Spline).compute_with_gradients(s);
     m.baseline[8] = Eigen::Vector3d(0.1, -0.2, 0.3);
-    const DipolePrediction p = DipoleCalculator(m, RadialMode::Spline).compute(s, true);
+    const DipolePrediction p = DipoleCalculator(m, RadialMode::Spline).compute_with_gradients(s);
     CHECK((p.total - p0.total - 24 * m.baseline[8]).cwiseAbs().maxCoeff() < 1e-12);
     CHECK((p.partial.row(2) - p0.partial.row(2) - m.baseline[8].transpose()).cwiseAbs().maxCoeff() < 1e-14);
     CHECK((p.partial.row(1) - p0.partial.row(1)).cwiseAbs().maxCoeff() < 1e-14);
@@ -355,7 +355,7 @@ TEST_CASE("baseline: a constant per-species dipole, no Born charge") {
 TEST_CASE("dipole model errors name the problem") {
     Structure s = fixture_structure("bto_5atom_cubic");
     s.numbers[0] = 38;
-    CHECK_THROWS_WITH_AS(calculator(DipoleKernel::Linear).compute(s, true), doctest::Contains("atomic number 38"),
+    CHECK_THROWS_WITH_AS(calculator(DipoleKernel::Linear).compute_with_gradients(s), doctest::Contains("atomic number 38"),
                          std::invalid_argument);
     DipoleModel m = calculator(DipoleKernel::LinearTimesScalar).model();
     m.kernel = DipoleKernel::Linear;

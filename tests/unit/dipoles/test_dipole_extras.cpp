@@ -1,8 +1,9 @@
-// Dipoles served as i-PI extras: the extras JSON (units, layout, key set, finite check, acoustic sum rule,
-// round trip through nlohmann::json), the dipole section of the native model file, the committed synthetic
-// model, and the force engine in its three modes (GAP, GAP + dipoles, dipole-only).
+// Dipoles served as i-PI extras: the extras in model units and as JSON on the wire (units, layout, key set, finite
+// check, acoustic sum rule, round trip through nlohmann::json), the dipole section of the native model file, the
+// committed synthetic model, and the force engine in its three modes (GAP, GAP + dipoles, dipole-only).
 
 #include "client_protocol/extras_check.hpp"
+#include "client_protocol/frame_conversion.hpp"
 #include "client_protocol/units.hpp"
 #include "models/formats/extxyz.hpp"
 #include "models/formats/librascal_model_reader.hpp"
@@ -40,6 +41,11 @@ Structure bto40() { return read_extxyz(kStructures).at(2).structure; }
 
 ExtrasSelection everything() { return parse_extras_selection("dipole,polarization,partial_dipoles,cell_dipoles,BEC"); }
 
+// What i-PI receives: the dipole room's extras through the protocol layer's unit conversion.
+std::string wire_extras(const ExtrasSelection& selection, const DipoleResults& results, double volume) {
+    return extras_json(dipole_extras(selection, results, volume));
+}
+
 std::string temp_path(const char* name) { return std::string("/tmp/gapd_test_dipole_extras_") + name; }
 
 }  // namespace
@@ -69,7 +75,17 @@ TEST_CASE("extras JSON: key set, units, layout, acoustic sum rule, full precisio
     const ExtrasSelection all = everything();
     const DipoleResults r = compute_dipole_results(calc, s, all, calc.model().cell_roles);
     const double volume = std::abs(s.cell.determinant());
-    const std::string text = dipole_extras_json(all, r, volume);
+    const Extras model_units = dipole_extras(all, r, volume);
+    REQUIRE(model_units.arrays.size() == 5);
+    CHECK(model_units.find("dipole")->unit == ExtraUnit::Dipole);
+    CHECK(model_units.find("dipole")->values == r.prediction.total.transpose());
+    CHECK(model_units.find("polarization")->unit == ExtraUnit::Polarization);
+    CHECK(model_units.find("polarization")->values == (r.prediction.total / volume).transpose());
+    CHECK(model_units.find("partial_dipoles")->values == r.prediction.partial);
+    CHECK(model_units.find("cell_dipoles")->values == r.cells->dipoles);
+    CHECK(model_units.find("BEC")->unit == ExtraUnit::Charge);
+    CHECK(model_units.find("BEC")->values == r.prediction.born_charges);
+    const std::string text = extras_json(model_units);
     check_extras_for_ipi(text);
     const json j = json::parse(text);
     REQUIRE(j.is_object());
@@ -131,8 +147,8 @@ TEST_CASE("extras JSON: key set, units, layout, acoustic sum rule, full precisio
         plus.positions(atom, b) += h;
         minus.positions(atom, b) -= h;
         const ExtrasSelection dip = parse_extras_selection("dipole");
-        const json jp = json::parse(dipole_extras_json(dip, compute_dipole_results(calc, plus, dip, {}), volume));
-        const json jm = json::parse(dipole_extras_json(dip, compute_dipole_results(calc, minus, dip, {}), volume));
+        const json jp = json::parse(wire_extras(dip, compute_dipole_results(calc, plus, dip, {}), volume));
+        const json jm = json::parse(wire_extras(dip, compute_dipole_results(calc, minus, dip, {}), volume));
         for (int a = 0; a < 3; ++a) {
             const double fd = (jp["dipole"][a].get<double>() - jm["dipole"][a].get<double>()) * bohr / (2 * h);
             CHECK(fd == doctest::Approx(r.prediction.born_charges(3 * atom + b, a)).epsilon(1e-6).scale(1e-6));
@@ -147,18 +163,18 @@ TEST_CASE("extras JSON: only the selected keys; non-finite numbers are an error"
     DipoleResults r = compute_dipole_results(calc, s, dip, calc.model().cell_roles);
     CHECK(r.prediction.born_charges.size() == 0);
     CHECK_FALSE(r.cells.has_value());
-    const json j = json::parse(dipole_extras_json(dip, r, 1.0));
+    const json j = json::parse(wire_extras(dip, r, 1.0));
     CHECK(j.size() == 1);
     CHECK(j["dipole"].size() == 3);
 
     r.prediction.total[1] = std::numeric_limits<double>::quiet_NaN();
-    CHECK_THROWS_WITH_AS(dipole_extras_json(dip, r, 1.0), "extras 'dipole': non-finite value at row 0, column 1",
+    CHECK_THROWS_WITH_AS(wire_extras(dip, r, 1.0), "extras 'dipole': non-finite value at row 0, column 1",
                          std::runtime_error);
     const ExtrasSelection partial = parse_extras_selection("partial_dipoles");
     r.prediction.partial(5, 2) = std::numeric_limits<double>::infinity();
-    CHECK_THROWS_WITH_AS(dipole_extras_json(partial, r, 1.0),
+    CHECK_THROWS_WITH_AS(wire_extras(partial, r, 1.0),
                          "extras 'partial_dipoles': non-finite value at row 5, column 2", std::runtime_error);
-    CHECK_THROWS_AS(dipole_extras_json(parse_extras_selection("polarization"), r, 0.0), std::runtime_error);
+    CHECK_THROWS_AS(wire_extras(parse_extras_selection("polarization"), r, 0.0), std::runtime_error);
 }
 
 TEST_CASE("cell dipoles: template check at start-up, shell failure at the first request") {
@@ -243,28 +259,93 @@ TEST_CASE("force engine: pure GAP sends one space, dipole-only sends zeros and e
     frame.positions = s.positions;
     const GapCalculator gap(read_librascal_model(kData + "/librascal/model_small_zeta2_exact.json"), RadialMode::Spline);
 
-    GapForceEngine plain(gap, s.numbers);
+    ModelForceEngine plain(gap, s.numbers);
     const ForceResult p = plain.compute(frame);
-    CHECK(p.extras == " ");
+    CHECK(p.extras.empty());
+    CHECK(result_to_wire(p, s.size()).extras == " ");
     CHECK(p.forces.cwiseAbs().maxCoeff() > 0);
 
     const ExtrasSelection sel = parse_extras_selection("dipole,BEC");
-    GapForceEngine with(&gap, s.numbers, DipoleServing{synthetic_calculator(), sel, CellDipoleRoles{}});
+    ModelForceEngine with(&gap, s.numbers, DipoleServing{synthetic_calculator(), sel, CellDipoleRoles{}});
     const ForceResult w = with.compute(frame);
     CHECK(w.energy == p.energy);
     CHECK(w.forces == p.forces);
-    check_extras_for_ipi(w.extras);
-    const json jw = json::parse(w.extras);
+    const std::string w_text = result_to_wire(w, s.size()).extras;
+    check_extras_for_ipi(w_text);
+    const json jw = json::parse(w_text);
     CHECK(jw.size() == 2);
     CHECK(jw["BEC"].size() == 3 * s.size());
 
-    GapForceEngine only(nullptr, s.numbers, DipoleServing{synthetic_calculator(), parse_extras_selection("dipole"), {}});
+    ModelForceEngine only(nullptr, s.numbers, DipoleServing{synthetic_calculator(), parse_extras_selection("dipole"), {}});
     const ForceResult o = only.compute(frame);
     CHECK(o.energy == 0);
     CHECK(o.virial.isZero(0));
     REQUIRE(o.forces.rows() == static_cast<Eigen::Index>(s.size()));
     CHECK(o.forces.isZero(0));
-    CHECK(json::parse(o.extras)["dipole"] == jw["dipole"]);
+    CHECK(json::parse(result_to_wire(o, s.size()).extras)["dipole"] == jw["dipole"]);
 
-    CHECK_THROWS_AS(GapForceEngine(nullptr, s.numbers, std::nullopt), std::invalid_argument);
+    CHECK_THROWS_AS(ModelForceEngine(nullptr, s.numbers, std::nullopt), std::invalid_argument);
+}
+
+TEST_CASE("force engine: one neighbour list for a GAP and a dipole model of the same cutoff, same numbers") {
+    const Structure s = bto40();
+    Frame frame;
+    frame.cell = s.cell;
+    frame.positions = s.positions;
+    const GapCalculator gap(read_librascal_model(kData + "/librascal/model_small_zeta2_exact.json"), RadialMode::Spline);
+    const ExtrasSelection all = everything();
+    for (const double cutoff : {gap.cutoff(), gap.cutoff() - 0.5}) {
+        CAPTURE(cutoff);
+        DipoleModel model = synthetic_calculator().model();
+        model.hypers.cutoff.cutoff = cutoff;  // equal to the GAP's: the engine shares its list
+        const DipoleCalculator dipoles(model, RadialMode::Spline);
+        ModelForceEngine engine(&gap, s.numbers, DipoleServing{dipoles, all, model.cell_roles});
+        for (int call = 0; call < 2; ++call) {  // the second call reuses the workspaces
+            const ForceResult r = engine.compute(frame);
+            const GapPrediction alone = gap.compute_with_gradients(s);
+            CHECK(r.energy == alone.energy);
+            CHECK(r.forces == alone.forces);
+            CHECK(r.virial == alone.virial);
+            const double volume = std::abs(s.cell.determinant());
+            const DipoleResults d = compute_dipole_results(dipoles, s, all, model.cell_roles);
+            const Extras expected = dipole_extras(all, d, volume);
+            for (const ExtraArray& e : expected.arrays) {
+                CAPTURE(e.key);
+                REQUIRE(r.extras.find(e.key) != nullptr);
+                // Cell dipoles sum the same images from a longer list, in another order.
+                const double tolerance = e.key == "cell_dipoles" ? 1e-12 : 0.0;
+                CHECK((r.extras.find(e.key)->values - e.values).cwiseAbs().maxCoeff() <= tolerance);
+            }
+        }
+    }
+}
+
+TEST_CASE("dipole calculator: a workspace reused across calls and a caller's neighbour list give the same numbers") {
+    const DipoleCalculator& calc = synthetic_calculator();
+    const Structure s = bto40();
+    const DipolePrediction fresh = calc.compute_with_gradients(s);
+    DipoleWorkspace workspace;
+    DipolePhaseTimes times;
+    const NeighbourList nl = build_neighbour_list(s, calc.cutoff());
+    for (int call = 0; call < 2; ++call) {
+        const DipolePrediction p = calc.compute_with_gradients(s, nl, {&times, &workspace});
+        CHECK(p.total == fresh.total);
+        CHECK(p.partial == fresh.partial);
+        CHECK(p.born_charges == fresh.born_charges);
+        for (int a = 0; a < 3; ++a) CHECK(p.strain_derivative[a] == fresh.strain_derivative[a]);
+        CHECK(times.total() > 0);
+    }
+    // Without gradients after a call with them: no Born charges left over from the workspace.
+    const DipolePrediction plain = calc.compute(s, nl, {nullptr, &workspace});
+    CHECK(plain.total == fresh.total);
+    CHECK(plain.born_charges.size() == 0);
+
+    // Cell dipoles on the model's list (longer than the shells) find the same images as on their own list.
+    const CellDipoleRoles roles = calc.model().cell_roles;
+    REQUIRE(cell_dipoles_can_use(calc.cutoff(), roles));
+    const CellDipoles own = compute_cell_dipoles(s, fresh.partial, roles);
+    const CellDipoles shared = compute_cell_dipoles(s, fresh.partial, roles, nl, calc.cutoff());
+    CHECK(shared.centres == own.centres);
+    CHECK((shared.dipoles - own.dipoles).cwiseAbs().maxCoeff() < 1e-14);
+    CHECK_THROWS_AS(compute_cell_dipoles(s, fresh.partial, roles, nl, 1.0), std::invalid_argument);
 }

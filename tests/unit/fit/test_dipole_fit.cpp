@@ -281,7 +281,7 @@ TEST_CASE("dipole design-matrix rows times the weights give DipoleCalculator's t
             const Structure s = perovskite(rng, 1 + t % 2, 1, 2, 0.2, 0.15).s;
             const Eigen::Vector3d viaRows =
                 rows.rows(s.numbers, calc.features(s), scalar ? calc.scalar_features(s) : RowMatrix()) * w;
-            const Eigen::Vector3d direct = calc.compute(s, false).total;
+            const Eigen::Vector3d direct = calc.compute(s).total;
             CHECK((viaRows - direct).norm() < 1e-12 * (1 + direct.norm()));
         }
         // K_mm is the kernel between sparse points: symmetric, positive semi-definite.
@@ -303,7 +303,7 @@ TEST_CASE("fitting the synthetic dipole model's labels reproduces it on unseen s
         f.file = "memory";
         f.frame_index = frames.size();
         f.has_dipole = true;
-        f.dipole = truth_calc.compute(s, false).total;
+        f.dipole = truth_calc.compute(s).total;
         frames.push_back(std::move(f));
     };
     for (const ExtxyzFrame& f : fixture_frames) add(f.structure);
@@ -332,7 +332,7 @@ TEST_CASE("fitting the synthetic dipole model's labels reproduces it on unseen s
     double worst = 0.0, scale = 0.0;
     for (int k = 0; k < 8; ++k) {  // unseen structures
         const Structure s = perovskite(rng, 2, 1 + k % 2, 1, 0.15, 0.15).s;
-        const Eigen::Vector3d a = fitted.compute(s, false).total, b = truth_calc.compute(s, false).total;
+        const Eigen::Vector3d a = fitted.compute(s).total, b = truth_calc.compute(s).total;
         worst = std::max(worst, (a - b).norm());
         scale = std::max(scale, b.norm());
     }

@@ -88,8 +88,8 @@ TEST_CASE("feature selection: forces and virial match finite differences") {
     const GapCalculator calc(model, RadialMode::Spline);
     REQUIRE(calc.kernel_feature_count() == static_cast<int>(model.selected_features.size()));
     const Structure s0 = fixture_structure("bto_40atom_triclinic");
-    const GapPrediction p = calc.compute(s0, true);
-    auto energy = [&](const Structure& s) { return calc.compute(s, false).energy; };
+    const GapPrediction p = calc.compute_with_gradients(s0);
+    auto energy = [&](const Structure& s) { return calc.compute(s).energy; };
     CHECK(max_force_fd_error(energy, s0, p.forces, 7) < 1e-6);
     CHECK(p.forces.cwiseAbs().maxCoeff() > 1e-3);  // not a trivially zero model
     Eigen::Matrix3d fd;
@@ -119,7 +119,7 @@ TEST_CASE("feature selection: equals the full model with zero sparse-point compo
     const GapCalculator a(selected, RadialMode::Spline), b(zeroed, RadialMode::Spline);
     for (const char* name : {"bto_5atom_cubic", "bto_40atom_triclinic"}) {
         const Structure s = fixture_structure(name);
-        const GapPrediction pa = a.compute(s, true), pb = b.compute(s, true);
+        const GapPrediction pa = a.compute_with_gradients(s), pb = b.compute_with_gradients(s);
         CAPTURE(name);
         CHECK(std::abs(pa.energy - pb.energy) < 1e-9 * (1 + std::abs(pb.energy)));
         CHECK(max_abs_diff(pa, pb) < 1e-9 * (1 + pb.forces.cwiseAbs().maxCoeff() + std::abs(pb.energy)));
@@ -131,7 +131,7 @@ TEST_CASE("feature selection: equals the full model with zero sparse-point compo
     std::reverse(all.begin(), all.end());
     const GapCalculator c(with_selection(full, all), RadialMode::Spline), d(full, RadialMode::Spline);
     const Structure s = fixture_structure("bto_40atom_triclinic");
-    CHECK(max_abs_diff(c.compute(s, true), d.compute(s, true)) < 1e-10);
+    CHECK(max_abs_diff(c.compute_with_gradients(s), d.compute_with_gradients(s)) < 1e-10);
 }
 
 TEST_CASE("feature selection: kernel rows for fitting reproduce the calculator") {
@@ -146,8 +146,8 @@ TEST_CASE("feature selection: native file round trip, required_features, and old
     const GapModel back = read_native_model(dir.file("sel.gapd"));
     CHECK(back.selected_features == model.selected_features);
     const Structure s = fixture_structure("bto_40atom_triclinic");
-    CHECK(max_abs_diff(GapCalculator(back, RadialMode::Spline).compute(s, true),
-                       GapCalculator(model, RadialMode::Spline).compute(s, true)) == 0.0);
+    CHECK(max_abs_diff(GapCalculator(back, RadialMode::Spline).compute_with_gradients(s),
+                       GapCalculator(model, RadialMode::Spline).compute_with_gradients(s)) == 0.0);
     // The header names the extension, so that older gapd versions refuse the file instead of misreading it.
     std::ifstream in(dir.file("sel.gapd"), std::ios::binary);
     const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -195,9 +195,9 @@ TEST_CASE("feature selection for fitting: farthest-point sampling of feature col
 std::array<double, 3> float32_deviation_of(GapModel model) {
     GapCalculator calc(std::move(model), RadialMode::Spline);
     const Structure s = fixture_structure("bto_40atom_triclinic");
-    const GapPrediction ref = calc.compute(s, true);
+    const GapPrediction ref = calc.compute_with_gradients(s);
     calc.set_kernel_precision(KernelPrecision::Float32);
-    const GapPrediction p = calc.compute(s, true);
+    const GapPrediction p = calc.compute_with_gradients(s);
     const double n = static_cast<double>(s.size());
     return {std::abs(p.energy - ref.energy) / n, (p.forces - ref.forces).cwiseAbs().maxCoeff(),
             (p.virial - ref.virial).cwiseAbs().maxCoeff() / n};

@@ -87,7 +87,7 @@ GapModel known_model(const std::vector<Structure>& frames, const std::vector<std
 void write_labelled(const std::string& path, const std::vector<Structure>& frames, const GapCalculator& calc) {
     std::vector<ExtxyzFrame> out;
     for (const auto& s : frames) {
-        const GapPrediction p = calc.compute(s, true);
+        const GapPrediction p = calc.compute_with_gradients(s);
         ExtxyzFrame f;
         f.structure = s;
         char buf[64];
@@ -210,7 +210,7 @@ void check_recovery(const RecoveryCase& rc) {
     const GapCalculator fitted(r.model, RadialMode::Spline);
     for (int k = 0; k < 5; ++k) {  // unseen structures
         const Structure s = random_batio3(rng, 2);
-        const GapPrediction a = fitted.compute(s, true), b = truth_calc.compute(s, true);
+        const GapPrediction a = fitted.compute_with_gradients(s), b = truth_calc.compute_with_gradients(s);
         double e0 = 0;
         for (int z : s.numbers) e0 += truth.self_contributions.at(z);
         CHECK(std::abs(a.energy - b.energy) < rc.tolerance * std::abs(b.energy - e0));

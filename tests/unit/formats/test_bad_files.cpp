@@ -284,7 +284,7 @@ TEST_CASE("bad files: a template that does not match the model or the frames, th
     // gapd serve's engine over a socketpair, i-PI played by the test: the frame has one atom more than the
     // template, or the template's species are not the model's.
     auto serve_one = [&](std::vector<int> numbers, const wire::WireStructure& frame) {
-        GapForceEngine engine(calculator, std::move(numbers));
+        ModelForceEngine engine(calculator, std::move(numbers));
         int fds[2];
         REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == 0);
         Transport transport(fds[0], "test i-PI");

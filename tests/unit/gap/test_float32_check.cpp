@@ -25,9 +25,9 @@ TEST_CASE("float32_deviation: measured, equal to a by-hand comparison, precision
         CHECK(d.rms_force <= d.max_force);
 
         calc.set_kernel_precision(KernelPrecision::Float64);
-        const GapPrediction ref = calc.compute(s, true);
+        const GapPrediction ref = calc.compute_with_gradients(s);
         calc.set_kernel_precision(KernelPrecision::Float32);
-        const GapPrediction single = calc.compute(s, true);
+        const GapPrediction single = calc.compute_with_gradients(s);
         const KernelPrecisionDeviation by_hand = deviation(single, ref);
         CHECK(d.energy_per_atom == doctest::Approx(by_hand.energy_per_atom).epsilon(1e-12));
         CHECK(d.max_force == doctest::Approx(by_hand.max_force).epsilon(1e-12));

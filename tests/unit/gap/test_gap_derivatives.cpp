@@ -37,14 +37,14 @@ Structure fixture_structure(const std::string& name) {
     throw std::runtime_error("no fixture structure " + name);
 }
 
-double energy(const Structure& s) { return calculator().compute(s, false).energy; }
+double energy(const Structure& s) { return calculator().compute(s).energy; }
 
 }  // namespace
 
 TEST_CASE("forces are minus the finite-difference gradient of the energy") {
     for (const Structure& s0 : {fixture_structure("bto_5atom_cubic"), fixture_structure("bto_40atom_triclinic"),
                                 skewed_small_cell(fixture_structure("bto_5atom_cubic"))}) {
-        const GapPrediction p = calculator().compute(s0, true);
+        const GapPrediction p = calculator().compute_with_gradients(s0);
         const double worst = max_force_fd_error(energy, s0, p.forces, s0.size() > 10 ? 7 : 1);
         CAPTURE(s0.size());
         // The energy carries ~1e-11 eV of round-off (cancelling kernel terms), so the stencil itself is only
@@ -58,7 +58,7 @@ TEST_CASE("forces are minus the finite-difference gradient of the energy") {
 TEST_CASE("virial is minus the finite-difference strain derivative (triclinic and sub-cutoff cells)") {
     for (const Structure& s0 : {fixture_structure("bto_5atom_cubic"), fixture_structure("bto_40atom_triclinic"),
                                 skewed_small_cell(fixture_structure("bto_5atom_cubic"))}) {
-        const GapPrediction p = calculator().compute(s0, true);
+        const GapPrediction p = calculator().compute_with_gradients(s0);
         Eigen::Matrix3d fd;
         for (int a = 0; a < 3; ++a)
             for (int b = 0; b < 3; ++b)
@@ -77,7 +77,7 @@ TEST_CASE("virial is minus the finite-difference strain derivative (triclinic an
 
 TEST_CASE("rotation, translation and permutation invariance") {
     const Structure s0 = fixture_structure("bto_40atom_triclinic");
-    const GapPrediction p0 = calculator().compute(s0, true);
+    const GapPrediction p0 = calculator().compute_with_gradients(s0);
     std::mt19937 rng(7);
     std::normal_distribution<double> g;
 
@@ -87,7 +87,7 @@ TEST_CASE("rotation, translation and permutation invariance") {
             Structure s = s0;
             s.positions = s0.positions * R.transpose();
             s.cell = s0.cell * R.transpose();
-            const GapPrediction p = calculator().compute(s, true);
+            const GapPrediction p = calculator().compute_with_gradients(s);
             CHECK(std::abs(p.energy - p0.energy) < 1e-9);
             CHECK((p.forces - p0.forces * R.transpose()).cwiseAbs().maxCoeff() < 1e-9);
             CHECK((p.virial - R * p0.virial * R.transpose()).cwiseAbs().maxCoeff() < 1e-9);
@@ -99,7 +99,7 @@ TEST_CASE("rotation, translation and permutation invariance") {
             s.positions.row(i) += Eigen::RowVector3d(0.37, -1.1, 2.3);
             s.positions.row(i) += (i % 3 - 1) * s.cell.row(i % 3);  // unwrapped positions
         }
-        const GapPrediction p = calculator().compute(s, true);
+        const GapPrediction p = calculator().compute_with_gradients(s);
         CHECK(std::abs(p.energy - p0.energy) < 1e-9);
         CHECK((p.forces - p0.forces).cwiseAbs().maxCoeff() < 1e-9);
         CHECK((p.virial - p0.virial).cwiseAbs().maxCoeff() < 1e-9);
@@ -113,7 +113,7 @@ TEST_CASE("rotation, translation and permutation invariance") {
             s.positions.row(i) = s0.positions.row(order[i]);
             s.numbers[i] = s0.numbers[order[i]];
         }
-        const GapPrediction p = calculator().compute(s, true);
+        const GapPrediction p = calculator().compute_with_gradients(s);
         CHECK(std::abs(p.energy - p0.energy) < 1e-9);
         for (std::size_t i = 0; i < order.size(); ++i)
             CHECK((p.forces.row(i) - p0.forces.row(order[i])).cwiseAbs().maxCoeff() < 1e-9);
@@ -125,9 +125,9 @@ TEST_CASE("one and two threads give the same numbers to round-off") {
     const Structure s = fixture_structure("bto_135atom_cubic");
     const int saved = omp_get_max_threads();
     omp_set_num_threads(1);
-    const GapPrediction one = calculator().compute(s, true);
+    const GapPrediction one = calculator().compute_with_gradients(s);
     omp_set_num_threads(2);
-    const GapPrediction two = calculator().compute(s, true);
+    const GapPrediction two = calculator().compute_with_gradients(s);
     omp_set_num_threads(saved);
     CHECK(std::abs(one.energy - two.energy) / s.size() < 1e-12);
     CHECK((one.forces - two.forces).cwiseAbs().maxCoeff() < 1e-10);
@@ -138,5 +138,5 @@ TEST_CASE("one and two threads give the same numbers to round-off") {
 TEST_CASE("an atom of a species the model does not know is a clear error") {
     Structure s = fixture_structure("bto_5atom_cubic");
     s.numbers[0] = 38;  // Sr
-    CHECK_THROWS_WITH_AS(calculator().compute(s, true), doctest::Contains("atomic number 38"), std::invalid_argument);
+    CHECK_THROWS_WITH_AS(calculator().compute_with_gradients(s), doctest::Contains("atomic number 38"), std::invalid_argument);
 }

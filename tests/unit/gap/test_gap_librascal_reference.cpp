@@ -28,7 +28,7 @@ void check_predictions(const std::string& model_file, RadialMode mode, bool use_
         CAPTURE(name);
         CAPTURE(static_cast<int>(mode));
         const Structure s = structure_from_json(entry);
-        const GapPrediction p = calc.compute(s, true);
+        const GapPrediction p = calc.compute_with_gradients(s);
         const double n = static_cast<double>(s.size());
         CHECK(std::abs(p.energy - entry.at("energy").get<double>()) / n < 1e-8);
 

@@ -117,7 +117,7 @@ TEST_CASE("concurrent connections: engines on one shared model give bit-identica
     std::mt19937 rng(7);
     std::normal_distribution<double> noise(0.0, 0.05);
     set_thread_count(1);
-    GapForceEngine alone(&gap, s.numbers, serving);
+    ModelForceEngine alone(&gap, s.numbers, serving);
     for (int f = 0; f < kFrames; ++f) {
         Frame frame;
         frame.cell = s.cell * (1.0 + 0.01 * f);
@@ -138,7 +138,7 @@ TEST_CASE("concurrent connections: engines on one shared model give bit-identica
     for (std::size_t k = 0; k < threads.size(); ++k) {
         workers.emplace_back([&, k] {
             set_thread_count(threads[k]);
-            GapForceEngine engine(&gap, s.numbers, serving);
+            ModelForceEngine engine(&gap, s.numbers, serving);
             for (int round = 0; round < 3; ++round) {
                 for (int j = 0; j < kFrames; ++j) {
                     const int f = static_cast<int>((j + k * 2 + round) % kFrames);

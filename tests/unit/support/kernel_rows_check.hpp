@@ -24,7 +24,7 @@ inline void check_kernel_rows_reproduce_calculator(const GapModel& model, const 
     const GapCalculator calc(model, RadialMode::Spline);
     const KernelRowsBuilder builder(model, RadialMode::Spline);
     const Eigen::VectorXd w = kernel_row_weights(model, builder);
-    const GapPrediction p = calc.compute(s, true);
+    const GapPrediction p = calc.compute_with_gradients(s);
     const KernelRows rows = builder.compute(s, true);
     double e0 = 0;
     for (int z : s.numbers) e0 += model.self_contributions.at(z);

@@ -61,7 +61,7 @@ public:
         r.energy = 0.5 * k_ * frame.positions.squaredNorm();
         r.forces = -k_ * frame.positions;
         r.virial = r.forces.transpose() * frame.positions;
-        r.extras = "{\"call\": " + std::to_string(call) + "}";
+        r.verbatim_extras = "{\"call\": " + std::to_string(call) + "}";
         return r;
     }
 
