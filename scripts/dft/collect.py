@@ -86,6 +86,10 @@ def main():
                 record = json.load(fh)
             f.info["dipole"] = np.array(record["dipole"], dtype=float)
             f.info["dipole_source"] = record.get("source", "gpaw-pbe-berry-phase")
+            # ASE's reader turns a stored `dipole` into a calculator result, which its writer puts back over
+            # info: the new value must replace it there too.
+            if f.calc is not None and "dipole" in f.calc.results:
+                f.calc.results["dipole"] = f.info["dipole"].copy()
             attached += 1
         elif "dipole" in f.info:  # kept from the dataset; a list (older files: dipole="_JSON [...]") -> "x y z"
             f.info["dipole"] = np.array(f.info["dipole"], dtype=float).reshape(3)

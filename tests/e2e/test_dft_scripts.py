@@ -210,6 +210,17 @@ try:
     p4 = common.run_cli(collect_cmd)
     after = [open(os.path.join(out, f"batio3_pbesol_{n}.extxyz")).read() for n in ("train", "test")]
     check.that(before == after and "0 new of 3" in p4.stdout, "collect: re-running changes nothing")
+    # A stored dipole replaced by a newer dipole.json (e.g. PBEsol after PBE): ASE reads a stored dipole as a
+    # calculator result and writes that back over info, so the new value must reach both.
+    with open(os.path.join(work, "dipoles", "r1-40-T150-s001000", "dipole.json"), "w") as f:
+        json.dump({"dipole": [4.0, 5.0, 6.0], "source": "gpaw-pbesol-berry-phase", "seconds": 1.0}, f)
+    common.run_cli(collect_cmd)
+    again = {f.info["structure_id"]: f for name in ("train", "test")
+             for f in ase.io.read(os.path.join(out, f"batio3_pbesol_{name}.extxyz"), index=":")}
+    replaced = again["r1-40-T150-s001000"]
+    stored = replaced.info.get("dipole", replaced.calc.results.get("dipole") if replaced.calc else None)
+    check.that(stored is not None and np.allclose(stored, [4, 5, 6]),
+               f"collect: a newer dipole.json replaces a stored dipole (got {stored})")
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 
