@@ -11,7 +11,7 @@
 #include "models/fit/sparse_selection.hpp"
 #include "models/fit/training_data.hpp"
 #include "models/gap/gap_calculator.hpp"
-#include "models/fit/gap_fit.hpp"
+#include "models/fit/run_fit.hpp"
 #include "test_files.hpp"
 
 #include <doctest/doctest.h>
@@ -205,7 +205,7 @@ void check_recovery(const RecoveryCase& rc) {
     yaml << "]\nvalidation: {held_out_fraction: 0.3, seed: 5}\n";
     write_bytes(dir.file("fit.yaml"), yaml.str());
     std::ostringstream log;
-    const FitResult r = fit_gap(read_fit_config(dir.file("fit.yaml")), log);
+    const FitResult r = run_fit(read_fit_config(dir.file("fit.yaml")), log);
     CHECK(r.test_errors.frames == 9);
     const GapCalculator fitted(r.model, RadialMode::Spline);
     for (int k = 0; k < 5; ++k) {  // unseen structures
