@@ -113,21 +113,26 @@ void SphericalExpansion::compute(const NeighbourList& nl, const std::vector<int>
     }
 }
 
+bool SphericalExpansion::pair_terms(const double* rij, double& r, double& fc, double& dfc, ExpansionScratch& s) const {
+    r = std::sqrt(rij[0] * rij[0] + rij[1] * rij[1] + rij[2] * rij[2]);
+    cutoff_.evaluate(r, fc, dfc);
+    if (fc == 0.0 && dfc == 0.0) return false;
+    radial_.compute(r, s.radial.data(), s.radial_derivative.data());
+    harmonics_.compute(rij, s.harmonics.data(), s.harmonics_gradient.data());
+    return true;
+}
+
 void SphericalExpansion::backpropagate(const NeighbourList& nl, const std::vector<int>& species_of, int i,
                                        const double* dc, double* pair_gradients, ExpansionScratch& s) const {
     // The centre term does not depend on positions; each neighbour entry gets neighbour_gradient's dE/dr_ij.
     for (std::size_t e = nl.offsets[i]; e < nl.offsets[i + 1]; ++e) {
         double* g = pair_gradients + 3 * e;
         const double* rij = nl.vectors.data() + 3 * e;
-        const double r = std::sqrt(rij[0] * rij[0] + rij[1] * rij[1] + rij[2] * rij[2]);
-        double fc, dfc;
-        cutoff_.evaluate(r, fc, dfc);
-        if (fc == 0.0 && dfc == 0.0) {
+        double r, fc, dfc;
+        if (!pair_terms(rij, r, fc, dfc, s)) {
             g[0] = g[1] = g[2] = 0.0;
             continue;
         }
-        radial_.compute(r, s.radial.data(), s.radial_derivative.data());
-        harmonics_.compute(rij, s.harmonics.data(), s.harmonics_gradient.data());
         const double* block = dc + static_cast<std::size_t>(species_of[nl.neighbour[e]]) * nlm_ * nmax_;
         double parts[4];  // radial part, then the angular gradient x, y, z
         dispatch_radial(nmax_, [&](auto n_const) {
@@ -139,6 +144,39 @@ void SphericalExpansion::backpropagate(const NeighbourList& nl, const std::vecto
         g[0] = parts[1] + parts[0] * rij[0] * inv_r;
         g[1] = parts[2] + parts[0] * rij[1] * inv_r;
         g[2] = parts[3] + parts[0] * rij[2] * inv_r;
+    }
+}
+
+void SphericalExpansion::pair_jacobian(const NeighbourList& nl, const std::vector<int>& species_of, int i,
+                                       PairJacobian& jacobian, ExpansionScratch& s) const {
+    const int nspecies = species_count(), block_width = nlm_ * nmax_;
+    jacobian.entries.resize(nspecies);
+    jacobian.blocks.resize(nspecies);
+    for (auto& e : jacobian.entries) e.clear();
+    for (std::size_t e = nl.offsets[i]; e < nl.offsets[i + 1]; ++e)
+        jacobian.entries[species_of[nl.neighbour[e]]].push_back(e);
+    for (int a = 0; a < nspecies; ++a) {
+        const std::vector<std::size_t>& entries = jacobian.entries[a];
+        RowMatrix& block = jacobian.blocks[a];
+        block.setZero(block_width, 3 * static_cast<Eigen::Index>(entries.size()));
+        for (std::size_t q = 0; q < entries.size(); ++q) {
+            const double* rij = nl.vectors.data() + 3 * entries[q];
+            double r, fc, dfc;
+            if (!pair_terms(rij, r, fc, dfc, s)) continue;
+            for (int l = 0; l <= lmax_; ++l) {
+                const double* R = s.radial.data() + l * nmax_;
+                const double* dR = s.radial_derivative.data() + l * nmax_;
+                for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) {
+                    const double Y = s.harmonics[lm];
+                    const double* dY = s.harmonics_gradient.data() + 3 * lm;
+                    for (int n = 0; n < nmax_; ++n) {
+                        const double radial_part = (dfc * R[n] + fc * dR[n]) * Y / r;
+                        double* row = block.row(lm * nmax_ + n).data() + 3 * q;
+                        for (int d = 0; d < 3; ++d) row[d] = radial_part * rij[d] + fc * R[n] * dY[d];
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -2,6 +2,10 @@
 // Density expansion coefficients c^a_{nlm} of one atomic environment (librascal's SphericalExpansion with the
 // GTO basis) and the adjoint (reverse-mode) pass that turns dE/dc into dE/dr_ij for each neighbour entry.
 //
+// The pair Jacobian dc/dr_ij of one centre, for many right-hand sides at once (the fit's kernel rows), follows
+// the same formula as backpropagate:
+//   dc^a_{nlm}/dr_ij = (fc'(r) M_nl(r) + fc(r) M'_nl(r)) Y_lm(r) r_ij/r + fc(r) M_nl(r) grad Y_lm(r_ij).
+//
 // Coefficient layout of one centre: c[(a * (lmax+1)^2 + lm) * nmax + n], a = index of the neighbour species
 // in hypers.species, lm = l*l + l + m. For fixed (a, l) the (2l+1) x nmax block is contiguous, which is what
 // the power spectrum contracts over.
@@ -12,11 +16,21 @@
 #include "models/descriptors/species_map.hpp"
 #include "models/descriptors/soap_hypers.hpp"
 #include "models/descriptors/spherical_harmonics.hpp"
+#include "models/core/matrix.hpp"
 #include "models/core/structure.hpp"
 
 #include <vector>
 
 namespace gapd {
+
+// dc/dr_ij of one centre, grouped by neighbour species a: entries[a] lists the neighbour-list entries of the
+// centre whose neighbour has species a (list order), blocks[a] is (lmax+1)^2 nmax x 3 entries[a].size(): row
+// lm * nmax + n (the coefficient's offset inside species block a of c), columns 3q + {x, y, z} for entry
+// entries[a][q]. Entries beyond the cutoff have zero columns. Reused from centre to centre without reallocating.
+struct PairJacobian {
+    std::vector<std::vector<std::size_t>> entries;
+    std::vector<RowMatrix> blocks;
+};
 
 // Per-thread work arrays, allocated once per thread and reused for every centre.
 struct ExpansionScratch {
@@ -47,7 +61,17 @@ public:
     void backpropagate(const NeighbourList& nl, const std::vector<int>& species_of, int i,
                        const double* dE_dcoefficients, double* pair_gradients, ExpansionScratch& scratch) const;
 
+    // The pair Jacobian of centre i (see PairJacobian). Costs one 3-vector per coefficient and neighbour: for
+    // one dE/dc, backpropagate is cheaper; this is for many dE/dc at once (one GEMM per species block).
+    void pair_jacobian(const NeighbourList& nl, const std::vector<int>& species_of, int i, PairJacobian& jacobian,
+                       ExpansionScratch& scratch) const;
+
 private:
+    // r, fc(r), fc'(r) of one pair and, unless the pair is beyond the cutoff (returns false, fc = fc' = 0), the
+    // radial functions with their r-derivatives and the harmonics with their gradients in `scratch`: what both
+    // backpropagate and pair_jacobian differentiate.
+    bool pair_terms(const double* rij, double& r, double& fc, double& dfc, ExpansionScratch& scratch) const;
+
     SoapHypers hypers_;
     SpeciesMap species_;
     RadialBasis radial_;

@@ -27,30 +27,10 @@ DipoleCalculator::DipoleCalculator(DipoleModel model, RadialMode mode)
       expansion_(model_.hypers, mode),
       lambda1_(model_.hypers, model_.inversion_symmetry),
       power_spectrum_(model_.hypers) {
-    const bool scalar = model_.kernel == DipoleKernel::LinearTimesScalar;
-    if (scalar && model_.zeta < 1) throw std::invalid_argument("dipole model: zeta must be a positive integer");
-    std::set<int> seen;
+    validate(model_);
     const int Q = lambda1_.triplets();
     for (const DipoleSparseSet& set : model_.sparse) {
-        std::ostringstream where;
-        where << "dipole model: sparse set of species " << set.species << ": ";
-        if (expansion_.species_index(set.species) < 0)
-            throw std::invalid_argument(where.str() + "species missing from the hypers' species list");
-        if (!seen.insert(set.species).second) throw std::invalid_argument(where.str() + "more than one set");
         const Eigen::Index M = set.points.rows();
-        if (set.points.cols() != lambda1_.size() || set.weights.rows() != M || set.weights.cols() != 3) {
-            where << "points " << set.points.rows() << " x " << set.points.cols() << " and weights "
-                  << set.weights.rows() << " x " << set.weights.cols() << " do not match the hypers (expected M x "
-                  << lambda1_.size() << " and M x 3)";
-            throw std::invalid_argument(where.str());
-        }
-        if (scalar && (set.scalar_points.rows() != M || set.scalar_points.cols() != power_spectrum_.size())) {
-            where << "scalar points " << set.scalar_points.rows() << " x " << set.scalar_points.cols()
-                  << " do not match (expected " << M << " x " << power_spectrum_.size() << ")";
-            throw std::invalid_argument(where.str());
-        }
-        if (!scalar && set.scalar_points.size() != 0)
-            throw std::invalid_argument(where.str() + "scalar points given, but the kernel is linear");
         RowMatrix V = RowMatrix::Zero(M, Q);
         for (Eigen::Index j = 0; j < M; ++j)
             for (int q = 0; q < Q; ++q)
@@ -58,9 +38,6 @@ DipoleCalculator::DipoleCalculator(DipoleModel model, RadialMode mode)
         summed_.push_back(V.colwise().sum().transpose());
         contracted_.push_back(std::move(V));
     }
-    for (const auto& entry : model_.baseline)
-        if (expansion_.species_index(entry.first) < 0)
-            throw std::invalid_argument("dipole model: baseline for a species missing from the species list");
 }
 
 std::vector<int> DipoleCalculator::species_indices(const Structure& s) const {

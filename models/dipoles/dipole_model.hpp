@@ -67,4 +67,12 @@ struct DipoleModel {
     std::string description;                      // free text (provenance)
 };
 
+// Throws std::invalid_argument, one line "<context>: <problem>", unless the model is consistent: hypers.species
+// non-empty, sorted, without repeats; zeta >= 1; sparse sets sorted by species without repeats, each of a species
+// in hypers.species, points M x Lambda1Features(hypers, inversion_symmetry).size(), weights M x 3, scalar points
+// M x power_spectrum_size(hypers) with the LinearTimesScalar kernel and none with Linear; baselines only for
+// species in hypers.species; cell roles atomic numbers (1..118) with positive shells. Every reader, writer,
+// calculator and the fit check models with this.
+void validate(const DipoleModel& model, const std::string& context = "dipole model");
+
 }  // namespace gapd

@@ -64,10 +64,14 @@ DipoleTargets dipole_targets(const DipoleFitConfig& config, const std::vector<La
     return t;
 }
 
-DipoleFitResult fit_dipoles(const DipoleFitConfig& config, RadialMode radial, const std::vector<LabelledFrame>& frames,
-                            const std::vector<const LabelledFrame*>& train, const std::vector<const LabelledFrame*>& test,
-                            const DipoleTargets& targets, ErrorTable& train_errors, ErrorTable& test_errors,
+DipoleFitResult fit_dipoles(const DipoleFitInputs& inputs, ErrorTable& train_errors, ErrorTable& test_errors,
                             std::ostream& log) {
+    const DipoleFitConfig& config = inputs.config;
+    const RadialMode radial = inputs.radial;
+    const std::vector<LabelledFrame>& frames = inputs.frames;
+    const std::vector<const LabelledFrame*>& train = inputs.train;
+    const std::vector<const LabelledFrame*>& test = inputs.test;
+    const DipoleTargets& targets = inputs.targets;
     const auto t_start = Clock::now();
     const auto& target = targets.dipole;
     const int shifted = targets.moved;
@@ -130,19 +134,17 @@ DipoleFitResult fit_dipoles(const DipoleFitConfig& config, RadialMode radial, co
             std::map<int, std::vector<std::pair<std::size_t, Eigen::Index>>> where;
             for (std::size_t k = 0; k < fit_frames.size(); ++k)
                 for (Eigen::Index i = 0; i < A[k].rows(); ++i) where[fit_frames[k]->structure.numbers[i]].emplace_back(k, i);
+            std::map<int, RowMatrix> candidates;
             for (const auto& [z, list] : where) {
-                const auto want = config.sparse_points.find(z);
-                if (want == config.sparse_points.end())
-                    throw std::runtime_error("dipoles.sparse_points: no count for " + chemical_symbol(z) +
-                                             ", present in the data");
-                RowMatrix x(list.size(), featurizer.feature_size());
+                RowMatrix& x = candidates[z];
+                x.resize(list.size(), featurizer.feature_size());
                 for (std::size_t n = 0; n < list.size(); ++n) x.row(n) = A[list[n].first].row(list[n].second);
-                const std::vector<int> picked = select_sparse_rows(x, want->second, config.selection);
-                if (static_cast<int>(picked.size()) < want->second)
-                    log << "gapd fit: warning: dipoles: " << chemical_symbol(z) << ": " << picked.size()
-                        << " sparse points instead of " << want->second << " (" << x.rows()
-                        << " environments in the dipole training frames; the others add nothing new)\n";
-                for (int n : picked) take(*fit_frames[list[n].first], A[list[n].first], X[list[n].first], list[n].second);
+            }
+            const std::map<int, std::vector<int>> picked =
+                select_sparse_rows_per_species(candidates, config.sparse_points, config.selection, "dipoles", log);
+            for (const auto& [z, rows] : picked) {
+                const auto& list = where.at(z);
+                for (int n : rows) take(*fit_frames[list[n].first], A[list[n].first], X[list[n].first], list[n].second);
             }
         }
         for (auto& [z, rows] : chosen) {

@@ -1,10 +1,10 @@
 #pragma once
 // `gapd fit`, `dipoles:` section: SA-GPR fit of total dipoles per frame (docs/fitting.md, docs/dipoles.md).
 // Frames without a dipole are left out. Steps: move every training (and held-out) dipole onto the polarization
-// branch closest to the linear Born-charge model (models/polarization_unwrapping), select sparse environments
+// branch closest to the linear Born-charge model (models/dipoles/polarization_unwrapping), select sparse environments
 // per species on the normalized lambda=1 features (FPS or CUR, or given), build the 3 rows per frame of
-// models/dipole_kernel_rows and solve the sparse GPR by the same streaming QR as the GAP part
-// (models/fit_sparse_gpr), frame sigma = sigma sqrt(N). Errors are computed with DipoleCalculator on the final
+// models/fit/dipole_kernel_rows and solve the sparse GPR by the same streaming QR as the GAP part
+// (models/fit/sparse_gpr), frame sigma = sigma sqrt(N). Errors are computed with DipoleCalculator on the final
 // model, so `gapd eval` and `gapd predict` reproduce them.
 
 #include "models/fit/dipole_fit_config.hpp"
@@ -40,12 +40,19 @@ struct DipoleTargets {
 DipoleTargets dipole_targets(const DipoleFitConfig& config, const std::vector<LabelledFrame>& frames,
                              const std::vector<const LabelledFrame*>& train, const std::vector<const LabelledFrame*>& test);
 
-// `frames`: every frame of the training files (indices of sparse_environments); train / test: the split. The
-// dipole rows of the train and test error tables are filled (against the unwrapped labels). Throws
+// What the dipole fit works on.
+struct DipoleFitInputs {
+    const DipoleFitConfig& config;
+    RadialMode radial;
+    const std::vector<LabelledFrame>& frames;         // every frame of the training files (sparse_environments)
+    const std::vector<const LabelledFrame*>& train;   // the split
+    const std::vector<const LabelledFrame*>& test;
+    const DipoleTargets& targets;                     // dipole_targets() of the same frames and split
+};
+
+// The dipole rows of the train and test error tables are filled (against the unwrapped labels). Throws
 // std::runtime_error (one line) for bad inputs.
-DipoleFitResult fit_dipoles(const DipoleFitConfig& config, RadialMode radial, const std::vector<LabelledFrame>& frames,
-                            const std::vector<const LabelledFrame*>& train, const std::vector<const LabelledFrame*>& test,
-                            const DipoleTargets& targets, ErrorTable& train_errors, ErrorTable& test_errors,
+DipoleFitResult fit_dipoles(const DipoleFitInputs& inputs, ErrorTable& train_errors, ErrorTable& test_errors,
                             std::ostream& log);
 
 }  // namespace gapd

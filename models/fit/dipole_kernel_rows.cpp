@@ -1,5 +1,6 @@
 #include "models/fit/dipole_kernel_rows.hpp"
 
+#include "models/core/integer_power.hpp"
 #include "models/dipoles/dipole_calculator.hpp"
 
 namespace gapd {
@@ -9,11 +10,7 @@ namespace {
 // (x_i . t_j)^(zeta-1) for all pairs; X: B x D, T: M x D.
 RowMatrix scalar_factor(const RowMatrix& X, const RowMatrix& T, int zeta) {
     RowMatrix K = X * T.transpose();
-    return K.unaryExpr([zeta](double v) {
-        double r = 1.0;
-        for (int k = 1; k < zeta; ++k) r *= v;
-        return r;
-    });
+    return K.unaryExpr([zeta](double v) { return integer_power(v, zeta - 1); });
 }
 
 }  // namespace

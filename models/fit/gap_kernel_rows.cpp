@@ -1,11 +1,11 @@
 #include "models/fit/gap_kernel_rows.hpp"
 
 #include "models/core/integer_power.hpp"
+#include "models/descriptors/gradient_scatter.hpp"
 #include "models/descriptors/neighbour_list.hpp"
 #include "models/descriptors/power_spectrum.hpp"
 
-#include <cmath>
-#include <sstream>
+#include <algorithm>
 #include <stdexcept>
 
 namespace gapd {
@@ -15,18 +15,11 @@ KernelRowsBuilder::KernelRowsBuilder(const GapModel& model, RadialMode mode)
       zeta_(model.zeta),
       expansion_(model.hypers, mode),
       power_spectrum_(model.hypers, model.selected_features),
-      radial_(model.hypers, mode),
-      harmonics_(model.hypers.max_angular),
-      cutoff_(model.hypers.cutoff),
       set_of_species_(model.hypers.species.size(), -1) {
-    if (zeta_ < 1) throw std::invalid_argument("kernel rows: zeta must be a positive integer");
-    const int full = power_spectrum_size(hypers_);
+    validate(model, "kernel rows");
     for (std::size_t k = 0; k < model.sparse.size(); ++k) {
         const SparseSet& set = model.sparse[k];
-        const int a = expansion_.species_index(set.species);
-        if (a < 0 || set.points.cols() != full)
-            throw std::invalid_argument("kernel rows: sparse set inconsistent with the hyperparameters");
-        set_of_species_[a] = static_cast<int>(k);
+        set_of_species_[expansion_.species_index(set.species)] = static_cast<int>(k);
         RowMatrix compressed(set.points.rows(), power_spectrum_.size());
         for (Eigen::Index m = 0; m < set.points.rows(); ++m)
             power_spectrum_.from_full_layout(set.points.row(m).data(), compressed.row(m).data());
@@ -36,31 +29,32 @@ KernelRowsBuilder::KernelRowsBuilder(const GapModel& model, RadialMode mode)
     }
 }
 
-KernelRows KernelRowsBuilder::compute(const Structure& s, bool gradients) const {
+KernelRows KernelRowsBuilder::rows(const Structure& s, bool gradients) const {
     const int n_atoms = static_cast<int>(s.size());
     const std::vector<int> species_of = expansion_.species_map().indices(s.numbers, "model being fitted");
     const NeighbourList nl = build_neighbour_list(s, hypers_.cutoff.cutoff);
-    const int nmax = hypers_.max_radial, lmax = hypers_.max_angular, nlm = (lmax + 1) * (lmax + 1);
-    const int block_width = nlm * nmax;  // coefficients of one neighbour species
     const int nspecies = static_cast<int>(hypers_.species.size());
     const int S = expansion_.size(), D = power_spectrum_.size();
+    const int block_width = S / nspecies;  // coefficients of one neighbour species
 
     KernelRows out;
     out.energy = Eigen::VectorXd::Zero(columns_);
-    // Accumulated transposed (one row per sparse point): the scatter below then writes contiguous memory.
-    RowMatrix forces_t, virial_t;
+    // dk_m/dr accumulated transposed (one row per sparse point, contiguous for the scatter), dk_m/d(strain) 3 x 3.
+    RowMatrix gradient_t;
+    std::vector<Eigen::Matrix3d> strain;
     if (gradients) {
-        forces_t = RowMatrix::Zero(columns_, 3 * n_atoms);
-        virial_t = RowMatrix::Zero(columns_, 6);
+        gradient_t = RowMatrix::Zero(columns_, 3 * n_atoms);
+        strain.assign(columns_, Eigen::Matrix3d::Zero());
     }
 
     ExpansionScratch scratch = expansion_.make_scratch();
     std::vector<double> c(S), x(D), g(D), work(D);
     RowMatrix dC(block_size, S);
-    // Per neighbour species a: dc^a/dr for the entries of the current centre (block_width x 3 n_a), their
-    // entry indices, and the GEMM result (block x 3 n_a).
-    std::vector<RowMatrix> jacobian(nspecies), pair_gradients(nspecies);
-    std::vector<std::vector<std::size_t>> entries(nspecies);
+    PairJacobian jacobian;
+    // The pair gradients of centre i for a block of sparse points (block x 3 n_i, entries grouped by neighbour
+    // species as in the Jacobian), and centre i's entries as a neighbour list in that order for the scatter.
+    RowMatrix pair_gradients;
+    NeighbourList centre;
 
     for (int i = 0; i < n_atoms; ++i) {
         const int k = set_of_species_[species_of[i]];
@@ -73,35 +67,17 @@ KernelRows KernelRowsBuilder::compute(const Structure& s, bool gradients) const 
         for (int m = 0; m < M; ++m) out.energy[offset + m] += integer_power(kernel[m], zeta_);
         if (!gradients) continue;
 
-        // dc^a_{nlm}/dr_ij = (fc' M Y + fc M' Y) r/|r| + fc M grad Y, for every entry of centre i.
-        for (auto& e : entries) e.clear();
-        for (std::size_t e = nl.offsets[i]; e < nl.offsets[i + 1]; ++e) entries[species_of[nl.neighbour[e]]].push_back(e);
-        for (int a = 0; a < nspecies; ++a) {
-            const int n_a = static_cast<int>(entries[a].size());
-            jacobian[a].setZero(block_width, 3 * n_a);
-            for (int q = 0; q < n_a; ++q) {
-                const double* rij = nl.vectors.data() + 3 * entries[a][q];
-                const double r = std::sqrt(rij[0] * rij[0] + rij[1] * rij[1] + rij[2] * rij[2]);
-                double fc, dfc;
-                cutoff_.evaluate(r, fc, dfc);
-                if (fc == 0.0 && dfc == 0.0) continue;
-                radial_.compute(r, scratch.radial.data(), scratch.radial_derivative.data());
-                harmonics_.compute(rij, scratch.harmonics.data(), scratch.harmonics_gradient.data());
-                for (int l = 0; l <= lmax; ++l) {
-                    const double* R = scratch.radial.data() + l * nmax;
-                    const double* dR = scratch.radial_derivative.data() + l * nmax;
-                    for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) {
-                        const double Y = scratch.harmonics[lm];
-                        const double* dY = scratch.harmonics_gradient.data() + 3 * lm;
-                        for (int n = 0; n < nmax; ++n) {
-                            const double radial_part = (dfc * R[n] + fc * dR[n]) * Y / r;
-                            double* row = jacobian[a].row(lm * nmax + n).data() + 3 * q;
-                            for (int d = 0; d < 3; ++d) row[d] = radial_part * rij[d] + fc * R[n] * dY[d];
-                        }
-                    }
-                }
+        expansion_.pair_jacobian(nl, species_of, i, jacobian, scratch);
+        const Eigen::Index n_i = static_cast<Eigen::Index>(nl.offsets[i + 1] - nl.offsets[i]);
+        centre.offsets.assign(static_cast<std::size_t>(i) + 1, 0);
+        centre.offsets.push_back(static_cast<std::size_t>(n_i));
+        centre.neighbour.clear();
+        centre.vectors.resize(n_i, 3);
+        for (const std::vector<std::size_t>& entries : jacobian.entries)
+            for (const std::size_t e : entries) {
+                centre.vectors.row(static_cast<Eigen::Index>(centre.neighbour.size())) = nl.vectors.row(e);
+                centre.neighbour.push_back(nl.neighbour[e]);
             }
-        }
 
         for (int start = 0; start < M; start += block_size) {
             const int B = std::min(block_size, M - start);
@@ -111,39 +87,32 @@ KernelRows KernelRowsBuilder::compute(const Structure& s, bool gradients) const 
                 for (int d = 0; d < D; ++d) g[d] = scale * T(m, d);
                 power_spectrum_.backpropagate(c.data(), x.data(), norm, g.data(), dC.row(b).data(), work.data());
             }
+            pair_gradients.resize(B, 3 * n_i);
+            Eigen::Index column = 0;
             for (int a = 0; a < nspecies; ++a) {
-                const int n_a = static_cast<int>(entries[a].size());
-                if (n_a == 0) continue;
-                pair_gradients[a].resize(B, 3 * n_a);
-                pair_gradients[a].noalias() = dC.block(0, a * block_width, B, block_width) * jacobian[a];
-                for (int b = 0; b < B; ++b) {
-                    double* f = forces_t.row(offset + start + b).data();
-                    double* w = virial_t.row(offset + start + b).data();
-                    const double* gq = pair_gradients[a].row(b).data();
-                    for (int q = 0; q < n_a; ++q) {
-                        const std::size_t e = entries[a][q];
-                        const double* gv = gq + 3 * q;
-                        const double* r = nl.vectors.data() + 3 * e;
-                        const int j = nl.neighbour[e];
-                        // r_ij = r_j - r_i: F_j -= g, F_i += g; W = -sum g (x) r_ij (symmetrised).
-                        for (int d = 0; d < 3; ++d) {
-                            f[3 * j + d] -= gv[d];
-                            f[3 * i + d] += gv[d];
-                        }
-                        w[0] -= gv[0] * r[0];
-                        w[1] -= gv[1] * r[1];
-                        w[2] -= gv[2] * r[2];
-                        w[3] -= 0.5 * (gv[1] * r[2] + gv[2] * r[1]);
-                        w[4] -= 0.5 * (gv[0] * r[2] + gv[2] * r[0]);
-                        w[5] -= 0.5 * (gv[0] * r[1] + gv[1] * r[0]);
-                    }
-                }
+                const Eigen::Index width = jacobian.blocks[a].cols();
+                if (width == 0) continue;
+                pair_gradients.middleCols(column, width).noalias() =
+                    dC.block(0, a * block_width, B, block_width) * jacobian.blocks[a];
+                column += width;
+            }
+            for (int b = 0; b < B; ++b) {
+                double* row = gradient_t.row(offset + start + b).data();
+                scatter_pair_gradients(
+                    centre, pair_gradients.row(b).data(), [row](int atom, int d) -> double& { return row[3 * atom + d]; },
+                    strain[offset + start + b]);
             }
         }
     }
     if (gradients) {
-        out.forces = forces_t.transpose();
-        out.virial = virial_t.transpose();
+        // Forces -dk/dr; virial -dk/d(strain), symmetrised: xx yy zz yz xz xy.
+        out.forces = -gradient_t.transpose();
+        out.virial.resize(6, columns_);
+        for (int m = 0; m < columns_; ++m) {
+            const Eigen::Matrix3d& e = strain[m];
+            out.virial.col(m) << -e(0, 0), -e(1, 1), -e(2, 2), -0.5 * (e(1, 2) + e(2, 1)), -0.5 * (e(0, 2) + e(2, 0)),
+                -0.5 * (e(0, 1) + e(1, 0));
+        }
     }
     return out;
 }

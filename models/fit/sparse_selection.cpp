@@ -1,5 +1,7 @@
 #include "models/fit/sparse_selection.hpp"
 
+#include "models/core/elements.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -140,6 +142,25 @@ std::vector<int> cur_selection(const RowMatrix& X, int count) {
 
 std::vector<int> select_sparse_rows(const RowMatrix& features, int count, SparseSelection method) {
     return method == SparseSelection::Cur ? cur_selection(features, count) : farthest_point_sampling(features, count);
+}
+
+std::map<int, std::vector<int>> select_sparse_rows_per_species(const std::map<int, RowMatrix>& candidates,
+                                                               const std::map<int, int>& counts,
+                                                               SparseSelection method, const std::string& key,
+                                                               std::ostream& log) {
+    std::map<int, std::vector<int>> picked;
+    for (const auto& [z, x] : candidates) {
+        const auto want = counts.find(z);
+        if (want == counts.end())
+            throw std::runtime_error(key + ".sparse_points: no count for " + chemical_symbol(z) + ", present in the data");
+        std::vector<int>& rows = picked[z];
+        rows = select_sparse_rows(x, want->second, method);
+        if (static_cast<int>(rows.size()) < want->second)
+            log << "gapd fit: warning: " << key << ": " << chemical_symbol(z) << ": " << rows.size()
+                << " sparse points instead of " << want->second << " (" << x.rows() << " training environments"
+                << (static_cast<Eigen::Index>(rows.size()) < x.rows() ? ", the others add nothing new" : "") << ")\n";
+    }
+    return picked;
 }
 
 }  // namespace gapd

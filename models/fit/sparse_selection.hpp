@@ -2,8 +2,10 @@
 // Selection of sparse environments (rows of a feature matrix): farthest-point sampling or CUR. Both are
 // deterministic and stop early when the remaining rows add nothing new (duplicates / rank exhausted).
 
-#include "models/gap/gap_model.hpp"
+#include "models/core/matrix.hpp"
 
+#include <map>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -33,5 +35,15 @@ std::vector<int> cur_selection(const RowMatrix& features, int count);
 
 // Dispatch on `method`.
 std::vector<int> select_sparse_rows(const RowMatrix& features, int count, SparseSelection method);
+
+// The sparse environments of every central species, as both fits pick them: for each species z of `candidates`
+// (the feature rows of its environments, in a fixed order), select_sparse_rows(candidates[z], counts[z], method).
+// Returns the picked row indices per species; fewer than asked (the others add nothing new, or too few
+// candidates) is a warning on `log`. `key` is the configuration section named in messages ("gap", "dipoles");
+// a species without a count throws std::runtime_error "<key>.sparse_points: no count for Ba, present in the data".
+std::map<int, std::vector<int>> select_sparse_rows_per_species(const std::map<int, RowMatrix>& candidates,
+                                                               const std::map<int, int>& counts,
+                                                               SparseSelection method, const std::string& key,
+                                                               std::ostream& log);
 
 }  // namespace gapd

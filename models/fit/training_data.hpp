@@ -40,4 +40,18 @@ std::vector<LabelledFrame> read_labelled_frames(const std::string& path, const P
 // "FILE: frame K (0-based)" for error messages.
 std::string frame_label(const LabelledFrame& f);
 
+// Every frame of the training files and their split into training and held-out frames (pointers into `frames`:
+// move, never copy, a split).
+struct TrainingSplit {
+    std::vector<LabelledFrame> frames;           // all files, in order (indices of sparse_environments)
+    std::vector<int> species;                    // atomic numbers present, sorted
+    std::vector<const LabelledFrame*> train, test;
+
+    TrainingSplit() = default;
+    TrainingSplit(TrainingSplit&&) = default;
+    TrainingSplit& operator=(TrainingSplit&&) = default;
+    TrainingSplit(const TrainingSplit&) = delete;
+    TrainingSplit& operator=(const TrainingSplit&) = delete;
+};
+
 }  // namespace gapd

@@ -443,6 +443,11 @@ GapModel read_librascal_model(const std::string& path) {
         s.weights = Eigen::Map<const Eigen::VectorXd>(w.data() + offset, s.points.rows());
         offset += s.points.rows();
     }
+    try {
+        validate(model);
+    } catch (const std::invalid_argument& e) {
+        throw std::runtime_error(path + ": " + e.what());
+    }
     return model;
 }
 

@@ -1,8 +1,9 @@
 #pragma once
-// gapd's own model file: a 24-byte prefix, a JSON header and raw little-endian float64 arrays (64-byte
-// aligned, CRC32-checked). Loads in milliseconds, straight into the Eigen matrices, and is readable from
-// Python with numpy alone (scripts/read_gapd_model.py). Byte layout and versioning rules:
-// docs/model_format.md.
+// gapd's own model file: reading and writing whole models. A 24-byte prefix, a JSON header and raw
+// little-endian float64 arrays (64-byte aligned, CRC32-checked); loads in milliseconds, straight into the Eigen
+// matrices, and is readable from Python with numpy alone (scripts/read_gapd_model.py). Framing:
+// native_file_framing.hpp; header schema: native_model_schema.hpp; byte layout and versioning rules:
+// docs/model_format.md. Reading any model file (native or librascal, by content): model_file.hpp.
 
 #include "models/dipoles/dipole_model.hpp"
 #include "models/gap/gap_model.hpp"
@@ -24,25 +25,17 @@ struct ModelFileContents {
     std::optional<DipoleModel> dipole;
 };
 
-// Writes atomically (temporary file + rename). Throws std::invalid_argument for an inconsistent model
-// (shapes not matching the hypers, unsorted species) or for contents with neither model, and
+// Writes atomically (temporary file + rename). Throws std::invalid_argument for a model that fails validate()
+// ("write_native_model: ..." / "write_native_model: dipole model: ...") or for contents with neither model, and
 // std::runtime_error for I/O failures.
 void write_native_model(const std::string& path, const ModelFileContents& contents);
 void write_native_model(const std::string& path, const GapModel& model);
 
 // Throws std::runtime_error, one line naming the file and the field or array at fault: bad magic, newer
-// format version, truncation, checksum mismatch, header fields missing or inconsistent. With read_dipole false
-// the "dipole" section is skipped unread, as an energy-only reader does.
+// format version, truncation, checksum mismatch, header fields missing or inconsistent, a model failing
+// validate(). With read_dipole false the "dipole" section is skipped unread, as an energy-only reader does.
 ModelFileContents read_native_model_contents(const std::string& path, bool read_dipole = true);
 // The GAP of a native file (its dipole section unread); throws std::runtime_error if it holds no GAP.
 GapModel read_native_model(const std::string& path);
-
-// True if the file starts with the native magic bytes; false for other or unreadable files.
-bool is_native_model_file(const std::string& path);
-
-// A native file (by magic bytes) or else a librascal dump_obj JSON (.json or .json.gz, GAP only).
-ModelFileContents read_model_file_contents(const std::string& path);
-// Its GAP; throws std::runtime_error if the file holds only a dipole model.
-GapModel read_model_file(const std::string& path);
 
 }  // namespace gapd

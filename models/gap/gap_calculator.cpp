@@ -117,14 +117,10 @@ GapCalculator::GapCalculator(GapModel model, RadialMode mode, KernelPrecision pr
       power_spectrum_(model_.hypers, model_.selected_features),
       precision_(KernelPrecision::Float64),
       sparse_of_species_(model_.hypers.species.size(), -1) {
-    if (model_.zeta < 1) throw std::invalid_argument("GAP model: zeta must be a positive integer");
+    validate(model_);
     for (std::size_t k = 0; k < model_.sparse.size(); ++k) {
         const SparseSet& set = model_.sparse[k];
-        const int a = expansion_.species_index(set.species);
-        if (a < 0) throw std::invalid_argument("GAP model: sparse set for a species missing from the species list");
-        if (set.points.cols() != full_power_spectrum_.size() || set.points.rows() != set.weights.size())
-            throw std::invalid_argument("GAP model: sparse set shape does not match the hyperparameters");
-        sparse_of_species_[a] = static_cast<int>(k);
+        sparse_of_species_[expansion_.species_index(set.species)] = static_cast<int>(k);
         RowMatrix compressed(set.points.rows(), power_spectrum_.size());
         for (Eigen::Index m = 0; m < set.points.rows(); ++m)
             power_spectrum_.from_full_layout(set.points.row(m).data(), compressed.row(m).data());

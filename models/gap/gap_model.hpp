@@ -33,4 +33,10 @@ struct GapModel {
     std::vector<int> selected_features;
 };
 
+// Throws std::invalid_argument, one line "<context>: <problem>", unless the model is consistent: hypers.species
+// non-empty, sorted, without repeats; zeta >= 1; sparse sets sorted by species without repeats, each of a species
+// in hypers.species, points M x power_spectrum_size(hypers) (Full layout) and M weights; selected_features a
+// valid selection (in range, no repeats). Every reader, writer, calculator and the fit check models with this.
+void validate(const GapModel& model, const std::string& context = "GAP model");
+
 }  // namespace gapd

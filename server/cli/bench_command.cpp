@@ -3,7 +3,7 @@
 #include "models/core/openmp.hpp"
 #include "models/dipoles/dipole_calculator.hpp"
 #include "models/formats/extxyz.hpp"
-#include "models/formats/native_model_file.hpp"
+#include "models/formats/model_file.hpp"
 #include "server/cli/bench_structures.hpp"
 #include "server/cli/commands.hpp"
 #include "server/cli/model_loading.hpp"

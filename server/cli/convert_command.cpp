@@ -1,7 +1,7 @@
 // gapd convert: any model file gapd reads -> gapd's native format (fast to load, readable with numpy),
 // optionally merging in the dipole model of another file (one file with both sections).
 
-#include "models/formats/native_model_file.hpp"
+#include "models/formats/model_file.hpp"
 #include "server/cli/commands.hpp"
 
 #include <CLI/CLI.hpp>

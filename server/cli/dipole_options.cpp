@@ -1,7 +1,7 @@
 #include "server/cli/dipole_options.hpp"
 
 #include "models/core/elements.hpp"
-#include "models/formats/native_model_file.hpp"
+#include "models/formats/model_file.hpp"
 #include "server/cli/model_loading.hpp"
 
 #include <CLI/CLI.hpp>

@@ -3,7 +3,7 @@
 #include "models/core/openmp.hpp"
 #include "models/core/atomic_file_write.hpp"
 #include "models/dipoles/dipole_calculator.hpp"
-#include "models/formats/native_model_file.hpp"
+#include "models/formats/model_file.hpp"
 #include "models/dipoles/polarization_unwrapping.hpp"
 #include "models/formats/extxyz.hpp"
 #include "models/fit/error_report.hpp"

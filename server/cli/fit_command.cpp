@@ -2,10 +2,9 @@
 
 #include "models/core/openmp.hpp"
 #include "models/core/atomic_file_write.hpp"
-#include "models/fit/gap_fit.hpp"
+#include "models/fit/run_fit.hpp"
 #include "models/formats/native_model_file.hpp"
 #include "server/cli/commands.hpp"
-#include "server/cli/model_loading.hpp"
 
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -20,10 +19,10 @@ struct FitOptions {
     int threads = -1;
 };
 
-int run_fit(const FitOptions& o) {
+int fit_command(const FitOptions& o) {
     FitConfig config = read_fit_config(o.config);
     set_thread_count(o.threads >= 0 ? o.threads : config.threads);
-    const FitResult result = fit_gap(config, std::cerr);
+    const FitResult result = run_fit(config, std::cerr);
     // One file: the GAP and, when fitted, the dipole model as its "dipole" section (docs/fitting.md).
     ModelFileContents contents;
     contents.gap = result.model;
@@ -49,7 +48,7 @@ void add_fit_command(CLI::App& app, int& exit_code) {
     cmd->add_option("config", o->config, "YAML configuration file")->required()->check(CLI::ExistingFile);
     cmd->add_option("--threads", o->threads, "OpenMP threads (default: the config's threads, else all cores)")
         ->check(CLI::NonNegativeNumber);
-    cmd->callback([o, &exit_code]() { exit_code = run_fit(*o); });
+    cmd->callback([o, &exit_code]() { exit_code = fit_command(*o); });
 }
 
 }  // namespace gapd

@@ -1,6 +1,6 @@
 #include "server/cli/model_loading.hpp"
 
-#include "models/formats/native_model_file.hpp"
+#include "models/formats/model_file.hpp"
 
 #include <chrono>
 #include <cmath>

@@ -7,7 +7,7 @@
 #include "client_protocol/units.hpp"
 #include "models/formats/extxyz.hpp"
 #include "models/formats/librascal_model_reader.hpp"
-#include "models/formats/native_model_file.hpp"
+#include "models/formats/model_file.hpp"
 #include "models/dipoles/dipole_extras.hpp"
 #include "server/serve/model_force_engine.hpp"
 #include "synthetic_dipole_model.hpp"

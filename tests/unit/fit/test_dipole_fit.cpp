@@ -8,7 +8,7 @@
 #include "models/fit/fit_config.hpp"
 #include "models/fit/sparse_selection.hpp"
 #include "models/fit/training_data.hpp"
-#include "models/fit/gap_fit.hpp"
+#include "models/fit/run_fit.hpp"
 #include "models/core/nearest_lattice_vector.hpp"
 #include "models/dipoles/polarization_unwrapping.hpp"
 #include "synthetic_dipole_model.hpp"
@@ -327,7 +327,7 @@ TEST_CASE("fitting the synthetic dipole model's labels reproduces it on unseen s
     std::ostringstream log;
     const DipoleTargets targets = dipole_targets(config, frames, train, test);
     const DipoleFitResult r =
-        fit_dipoles(config, RadialMode::Spline, frames, train, test, targets, train_errors, test_errors, log);
+        fit_dipoles({config, RadialMode::Spline, frames, train, test, targets}, train_errors, test_errors, log);
     const DipoleCalculator fitted(r.model, RadialMode::Spline);
     double worst = 0.0, scale = 0.0;
     for (int k = 0; k < 8; ++k) {  // unseen structures
@@ -364,7 +364,7 @@ TEST_CASE("bad dipole inputs give one-line errors naming the file and frame") {
     write("fit.yaml", "training_files: nodipole.xyz\ngap: {sparse_points: {O: 1}, fit_forces: false}\n"
                       "validation: {held_out_fraction: 0}\ndipoles: {sparse_points: {O: 1}}\n");
     std::ostringstream log;
-    e = error_of([&] { fit_gap(read_fit_config(dir.file("fit.yaml")), log); });
+    e = error_of([&] { run_fit(read_fit_config(dir.file("fit.yaml")), log); });
     CHECK(e.find("nodipole.xyz: frame 0 (0-based): missing info key 'dipole'") != std::string::npos);
 
     write("bad.yaml", "training_files: a.xyz\ndipoles: {unwrapping: {born_charge: {O: -2}}}\n");

@@ -11,7 +11,7 @@
 #include "models/fit/sparse_selection.hpp"
 #include "models/fit/training_data.hpp"
 #include "models/gap/gap_calculator.hpp"
-#include "models/fit/gap_fit.hpp"
+#include "models/fit/run_fit.hpp"
 #include "test_files.hpp"
 
 #include <doctest/doctest.h>
@@ -120,7 +120,7 @@ TEST_CASE("virial and force rows are minus the derivatives of the energy rows") 
     const GapModel model = known_model(frames, {{0, 0}, {0, 1}, {0, 2}, {0, 8}}, rng);
     const KernelRowsBuilder builder(model, RadialMode::Exact);
     const Structure s = random_batio3(rng, 2);
-    const KernelRows rows = builder.compute(s, true);
+    const KernelRows rows = builder.compute_with_gradients(s);
     const double h = 1e-4;
     // Strain component (a, b) of the symmetric deformation, virial row order xx yy zz yz xz xy.
     const int comps[6][2] = {{0, 0}, {1, 1}, {2, 2}, {1, 2}, {0, 2}, {0, 1}};
@@ -129,7 +129,7 @@ TEST_CASE("virial and force rows are minus the derivatives of the energy rows") 
             Eigen::Matrix3d eps = Eigen::Matrix3d::Zero();
             eps(comps[c][0], comps[c][1]) += c < 3 ? t : t / 2;
             eps(comps[c][1], comps[c][0]) += c < 3 ? 0 : t / 2;
-            return builder.compute(strained(s, eps), false).energy;
+            return builder.compute(strained(s, eps)).energy;
         };
         const Eigen::VectorXd fd = -derivative(energy_row, h);
         const Eigen::VectorXd row = c < 3 ? rows.virial.row(c).transpose() : Eigen::VectorXd(rows.virial.row(c).transpose());
@@ -140,7 +140,7 @@ TEST_CASE("virial and force rows are minus the derivatives of the energy rows") 
             auto energy_row = [&](double t) {
                 Structure m = s;
                 m.positions(atom, d) += t;
-                return builder.compute(m, false).energy;
+                return builder.compute(m).energy;
             };
             const Eigen::VectorXd fd = -derivative(energy_row, h);
             const Eigen::VectorXd row = rows.forces.row(3 * atom + d).transpose();
@@ -205,7 +205,7 @@ void check_recovery(const RecoveryCase& rc) {
     yaml << "]\nvalidation: {held_out_fraction: 0.3, seed: 5}\n";
     write_bytes(dir.file("fit.yaml"), yaml.str());
     std::ostringstream log;
-    const FitResult r = fit_gap(read_fit_config(dir.file("fit.yaml")), log);
+    const FitResult r = run_fit(read_fit_config(dir.file("fit.yaml")), log);
     CHECK(r.test_errors.frames == 9);
     const GapCalculator fitted(r.model, RadialMode::Spline);
     for (int k = 0; k < 5; ++k) {  // unseen structures

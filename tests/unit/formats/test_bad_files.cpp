@@ -11,7 +11,7 @@
 #include "models/formats/extxyz.hpp"
 #include "models/gap/gap_calculator.hpp"
 #include "models/formats/librascal_model_reader.hpp"
-#include "models/formats/native_model_file.hpp"
+#include "models/formats/model_file.hpp"
 #include "server/serve/model_force_engine.hpp"
 #include "server/serve/template_structure.hpp"
 #include "server/cli/yaml_config.hpp"

@@ -1,5 +1,5 @@
 #include "models/formats/librascal_model_reader.hpp"
-#include "models/formats/native_model_file.hpp"
+#include "models/formats/model_file.hpp"
 #include "native_file_bytes.hpp"
 #include "test_files.hpp"
 
