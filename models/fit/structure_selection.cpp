@@ -92,6 +92,8 @@ std::vector<SelectionStep> select_novel_structures(const std::vector<StructureFe
     std::vector<SelectionStep> picks;
     std::vector<bool> taken(n, false);
     std::map<int, int> picked_in_group;
+    // distance[c]: current distance of candidate c to the reference + picks (squared until reported).
+    std::vector<double> distance(n, kInf);
     // Eligible: not taken and its group's quota not filled.
     auto eligible = [&](int c) {
         if (taken[c]) return false;
@@ -99,12 +101,18 @@ std::vector<SelectionStep> select_novel_structures(const std::vector<StructureFe
         const auto it = picked_in_group.find(options.group[c]);
         return it == picked_in_group.end() || it->second < options.per_group;
     };
-    auto take = [&](int c) {
-        taken[c] = true;
-        if (!options.group.empty()) ++picked_in_group[options.group[c]];
+    // The eligible candidate farthest from the set (ties: lowest index), taken and reported; -1 when none is
+    // left at a positive distance.
+    auto pick = [&]() {
+        int best = -1;
+        for (int c = 0; c < n; ++c)
+            if (eligible(c) && (best < 0 || distance[c] > distance[best])) best = c;
+        if (best < 0 || distance[best] <= 0.0) return -1;
+        taken[best] = true;
+        if (!options.group.empty()) ++picked_in_group[options.group[best]];
+        picks.push_back({best, std::isinf(distance[best]) ? kInf : std::sqrt(distance[best])});
+        return best;
     };
-    // distance[c]: current distance of candidate c to the reference + picks (squared until reported).
-    std::vector<double> distance(n, kInf);
 
     if (options.measure == NoveltyMeasure::Structure) {
         std::vector<Eigen::VectorXd> desc(n);
@@ -114,12 +122,8 @@ std::vector<SelectionStep> select_novel_structures(const std::vector<StructureFe
             for (int c = 0; c < n; ++c) distance[c] = std::min(distance[c], (desc[c] - x).squaredNorm());
         }
         while (static_cast<int>(picks.size()) < count) {
-            int best = -1;
-            for (int c = 0; c < n; ++c)
-                if (eligible(c) && (best < 0 || distance[c] > distance[best])) best = c;
-            if (best < 0 || distance[best] <= 0.0) break;
-            take(best);
-            picks.push_back({best, std::isinf(distance[best]) ? kInf : std::sqrt(distance[best])});
+            const int best = pick();
+            if (best < 0) break;
             for (int c = 0; c < n; ++c) distance[c] = std::min(distance[c], (desc[c] - desc[best]).squaredNorm());
             if (progress) progress(static_cast<int>(picks.size()), count);
         }
@@ -136,12 +140,8 @@ std::vector<SelectionStep> select_novel_structures(const std::vector<StructureFe
         distance[c] = atom_d2[c].size() ? atom_d2[c].maxCoeff() : 0.0;
     }
     while (static_cast<int>(picks.size()) < count) {
-        int best = -1;
-        for (int c = 0; c < n; ++c)
-            if (eligible(c) && (best < 0 || distance[c] > distance[best])) best = c;
-        if (best < 0 || distance[best] <= 0.0) break;
-        take(best);
-        picks.push_back({best, std::isinf(distance[best]) ? kInf : std::sqrt(distance[best])});
+        const int best = pick();
+        if (best < 0) break;
         AtomsBySpecies added(species_count);
         added.add(candidates[best]);
         for (int c = 0; c < n; ++c) {
