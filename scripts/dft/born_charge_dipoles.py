@@ -63,6 +63,9 @@ def main():
         except ValueError as err:
             sys.exit(f"{sys.argv[1]}: frame {n}: {err}")
         f.info["dipole_source"] = "linear-born-charges-ZKV1994"
+        # ASE reads a stored dipole (e.g. a DFT one) as a calculator result and writes it back over info.
+        if f.calc is not None:
+            f.calc.results.pop("dipole", None)
     ase.io.write(sys.argv[2], frames, format="extxyz")
     print(f"{len(frames)} frames labelled with linear Born-charge dipoles -> {sys.argv[2]}")
 

@@ -80,6 +80,19 @@ check.that(cp2k_input.kmesh([4.0, 8.0, 16.0]) == [4, 2, 1], "k-mesh ~15.5 Å per
 check.that(collect.is_test("s0004") == collect.is_test("s0004") and
       0.1 < np.mean([collect.is_test(f"g{i:04d}") for i in range(400)]) < 0.3, "split: fixed, about 20% test")
 
+# A frame that already carries a dipole (a DFT label) gets the surrogate, not its old value back.
+with tempfile.TemporaryDirectory() as d:
+    at = ase.Atoms("BaTiO3", scaled_positions=[(0, 0, 0), (.5, .5, .53), (.5, .5, 0), (.5, 0, .5), (0, .5, .5)],
+                   cell=[4.0] * 3, pbc=True)
+    at.info["dipole"] = np.array([70.0, 71.0, 72.0])
+    ase.io.write(os.path.join(d, "in.extxyz"), at, format="extxyz")
+    common.run_cli([sys.executable, os.path.join(common.SOURCE_DIR, "scripts", "dft", "born_charge_dipoles.py"),
+                    os.path.join(d, "in.extxyz"), os.path.join(d, "out.extxyz")])
+    back = ase.io.read(os.path.join(d, "out.extxyz"))
+    got = back.info.get("dipole", back.calc.results.get("dipole") if back.calc else None)
+    check.that(got is not None and np.allclose(got, born_charge_dipoles.born_charge_dipole(at)),
+               f"surrogate labels replace a stored dipole (got {got})")
+
 # Generator: deterministic, sane distances, every atom near its ideal site (surrogate dipole finite).
 a1, _ = generate_structures.make_structure(7, np.random.default_rng([2026, 7]))
 a2, _ = generate_structures.make_structure(7, np.random.default_rng([2026, 7]))
