@@ -2,6 +2,7 @@
 // Hyperparameters of the SOAP descriptors (librascal SphericalInvariants / GTO basis conventions,
 // see docs/maths.md). Shared by the GAP potential and (later) the lambda=1 dipole features.
 
+#include <algorithm>
 #include <vector>
 
 namespace gapd {
@@ -35,5 +36,10 @@ struct SoapHypers {
     double librascal_spline_accuracy = 0.0;
     std::vector<int> species;    // sorted atomic numbers the descriptor knows (feature keys)
 };
+
+// A species list as the descriptors need it: strictly increasing (sorted, no repeats).
+inline bool strictly_increasing(const std::vector<int>& v) {
+    return std::adjacent_find(v.begin(), v.end(), [](int a, int b) { return a >= b; }) == v.end();
+}
 
 }  // namespace gapd

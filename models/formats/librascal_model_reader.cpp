@@ -315,8 +315,7 @@ GapModel read_librascal_model(const std::string& path) {
     std::vector<int> centers;
     const Node center_list = sparse["center_species"];
     for (std::size_t i = 0; i < center_list.size(); ++i) centers.push_back(species_number(center_list.at(i)));
-    if (!std::is_sorted(centers.begin(), centers.end()) ||
-        std::adjacent_find(centers.begin(), centers.end()) != centers.end())
+    if (!strictly_increasing(centers))
         center_list.fail("must be sorted and without repeats");
     std::set<int> species(centers.begin(), centers.end());
     const Node key_list = sparse["keys"];

@@ -10,8 +10,7 @@ namespace gapd {
 void validate(const GapModel& model, const std::string& context) {
     auto fail = [&](const std::string& problem) { throw std::invalid_argument(context + ": " + problem); };
     const SoapHypers& h = model.hypers;
-    if (h.species.empty() || !std::is_sorted(h.species.begin(), h.species.end()) ||
-        std::adjacent_find(h.species.begin(), h.species.end()) != h.species.end())
+    if (h.species.empty() || !strictly_increasing(h.species))
         fail("hypers.species must be non-empty, sorted, without repeats");
     if (model.zeta < 1) fail("zeta must be a positive integer, got " + std::to_string(model.zeta));
     const Eigen::Index dim = power_spectrum_size(h);
