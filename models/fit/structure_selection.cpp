@@ -37,39 +37,38 @@ RowMatrix squared_distances(const RowMatrix& A, const RowMatrix& B) {
     return d.cwiseMax(0.0);
 }
 
-// Atoms of a set of structures grouped by species: one matrix per species.
-struct AtomsBySpecies {
-    std::vector<RowMatrix> rows;
-    explicit AtomsBySpecies(int species_count) : rows(species_count) {}
-    void add(const StructureFeatures& s) {
-        for (std::size_t a = 0; a < rows.size(); ++a) {
-            const Eigen::Index n = std::count(s.species.begin(), s.species.end(), static_cast<int>(a));
-            if (n == 0) continue;
-            RowMatrix block(n, s.atoms.cols());
-            Eigen::Index k = 0;
-            for (Eigen::Index i = 0; i < s.atoms.rows(); ++i)
-                if (s.species[i] == static_cast<int>(a)) block.row(k++) = s.atoms.row(i);
-            RowMatrix grown(rows[a].rows() + n, s.atoms.cols());
-            if (rows[a].rows() > 0) grown.topRows(rows[a].rows()) = rows[a];
-            grown.bottomRows(n) = block;
-            rows[a].swap(grown);
-        }
-    }
-};
+// The atom rows of a set of structures grouped by species: one matrix per species index.
+using AtomsBySpecies = std::vector<RowMatrix>;
 
-// For every atom of `s`: min squared distance to the atoms of `set` of its species (kInf if none).
-void lower_atom_distances(const StructureFeatures& s, const std::vector<RowMatrix>& set_rows, Eigen::VectorXd& d2) {
-    for (std::size_t a = 0; a < set_rows.size(); ++a) {
-        if (set_rows[a].rows() == 0) continue;
-        std::vector<Eigen::Index> mine;
-        for (Eigen::Index i = 0; i < s.atoms.rows(); ++i)
-            if (s.species[i] == static_cast<int>(a)) mine.push_back(i);
-        if (mine.empty()) continue;
-        RowMatrix block(static_cast<Eigen::Index>(mine.size()), s.atoms.cols());
-        for (std::size_t k = 0; k < mine.size(); ++k) block.row(k) = s.atoms.row(mine[k]);
-        const RowMatrix d = squared_distances(block, set_rows[a]);
-        for (std::size_t k = 0; k < mine.size(); ++k) d2[mine[k]] = std::min(d2[mine[k]], d.row(k).minCoeff());
+AtomsBySpecies group_by_species(const std::vector<const StructureFeatures*>& set, int species_count) {
+    AtomsBySpecies out(species_count);
+    std::vector<Eigen::Index> counts(species_count, 0);
+    Eigen::Index D = 0;
+    for (const StructureFeatures* s : set) {
+        for (int a : s->species) ++counts[a];
+        D = s->atoms.cols();
     }
+    for (int a = 0; a < species_count; ++a) out[a].resize(counts[a], D);
+    std::fill(counts.begin(), counts.end(), 0);
+    for (const StructureFeatures* s : set)
+        for (Eigen::Index i = 0; i < s->atoms.rows(); ++i) out[s->species[i]].row(counts[s->species[i]]++) = s->atoms.row(i);
+    return out;
+}
+
+// Per species a: lower each candidate atom's min squared distance d2[a] to the atoms of `set` (same species).
+void lower_atom_distances(const AtomsBySpecies& candidate, const AtomsBySpecies& set, std::vector<Eigen::VectorXd>& d2) {
+    for (std::size_t a = 0; a < set.size(); ++a) {
+        if (set[a].rows() == 0 || candidate[a].rows() == 0) continue;
+        d2[a] = d2[a].cwiseMin(squared_distances(candidate[a], set[a]).rowwise().minCoeff());
+    }
+}
+
+// The least familiar atom's squared distance (0 for a structure without atoms).
+double max_atom_distance(const std::vector<Eigen::VectorXd>& d2) {
+    double worst = 0.0;
+    for (const Eigen::VectorXd& v : d2)
+        if (v.size() > 0) worst = std::max(worst, v.maxCoeff());
+    return worst;
 }
 
 }  // namespace
@@ -130,24 +129,26 @@ std::vector<SelectionStep> select_novel_structures(const std::vector<StructureFe
         return picks;
     }
 
-    // Atoms: keep every candidate atom's min squared distance to the set, lowered as picks join the set.
-    AtomsBySpecies set(species_count);
-    for (const StructureFeatures& r : reference) set.add(r);
-    std::vector<Eigen::VectorXd> atom_d2(n);
+    // Atoms: keep every candidate atom's min squared distance to the set, lowered as picks join the set. Each
+    // candidate is grouped by species once; a pick's groups are then what joins the set.
+    std::vector<const StructureFeatures*> reference_set;
+    for (const StructureFeatures& r : reference) reference_set.push_back(&r);
+    const AtomsBySpecies set = group_by_species(reference_set, species_count);
+    std::vector<AtomsBySpecies> grouped(n);
+    std::vector<std::vector<Eigen::VectorXd>> atom_d2(n);
     for (int c = 0; c < n; ++c) {
-        atom_d2[c] = Eigen::VectorXd::Constant(candidates[c].atoms.rows(), kInf);
-        lower_atom_distances(candidates[c], set.rows, atom_d2[c]);
-        distance[c] = atom_d2[c].size() ? atom_d2[c].maxCoeff() : 0.0;
+        grouped[c] = group_by_species({&candidates[c]}, species_count);
+        for (const RowMatrix& rows : grouped[c]) atom_d2[c].push_back(Eigen::VectorXd::Constant(rows.rows(), kInf));
+        lower_atom_distances(grouped[c], set, atom_d2[c]);
+        distance[c] = max_atom_distance(atom_d2[c]);
     }
     while (static_cast<int>(picks.size()) < count) {
         const int best = pick();
         if (best < 0) break;
-        AtomsBySpecies added(species_count);
-        added.add(candidates[best]);
         for (int c = 0; c < n; ++c) {
             if (taken[c]) continue;
-            lower_atom_distances(candidates[c], added.rows, atom_d2[c]);
-            distance[c] = atom_d2[c].size() ? atom_d2[c].maxCoeff() : 0.0;
+            lower_atom_distances(grouped[c], grouped[best], atom_d2[c]);
+            distance[c] = max_atom_distance(atom_d2[c]);
         }
         if (progress) progress(static_cast<int>(picks.size()), count);
     }

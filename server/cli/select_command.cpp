@@ -38,15 +38,19 @@ std::string frame_name(const ExtxyzFrame& f, const std::string& path, std::size_
 
 LoadedSet load(const std::vector<std::string>& paths, const GapCalculator& calc, const char* what) {
     LoadedSet out;
+    const SpeciesMap species(calc.model().hypers.species);
     const auto start = std::chrono::steady_clock::now();
     for (const std::string& path : paths) {
         std::vector<ExtxyzFrame> frames = read_extxyz(path);
         for (std::size_t k = 0; k < frames.size(); ++k) {
             const Structure& s = frames[k].structure;
-            calc.check_species(s.numbers, path + " frame " + std::to_string(k));
             StructureFeatures f;
+            try {
+                f.species = species.indices(s.numbers);
+            } catch (const std::invalid_argument& e) {
+                throw std::invalid_argument(path + " frame " + std::to_string(k) + ": " + e.what());
+            }
             f.atoms = calc.kernel_features(s);
-            f.species = SpeciesMap(calc.model().hypers.species).indices(s.numbers);
             out.features.push_back(std::move(f));
             out.frames.push_back(std::move(frames[k]));
         }
