@@ -388,11 +388,7 @@ TEST_CASE("spherical expansion: translations, lattice shifts and permutations le
         std::vector<int> order(s0.size());
         for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
         std::shuffle(order.begin(), order.end(), rng);
-        Structure s = s0;
-        for (std::size_t i = 0; i < order.size(); ++i) {
-            s.positions.row(i) = s0.positions.row(order[i]);
-            s.numbers[i] = s0.numbers[order[i]];
-        }
+        const Structure s = testing::permuted(s0, order);
         const RowMatrix c = coefficients(ex, s);
         for (std::size_t i = 0; i < order.size(); ++i) CHECK((c.row(i) - c0.row(order[i])).cwiseAbs().maxCoeff() < 1e-12);
     }

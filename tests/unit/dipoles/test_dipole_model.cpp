@@ -1,5 +1,6 @@
 // validate(DipoleModel): a consistent model passes; each rule, broken on its own, gives one line naming the problem.
 
+#include "validation_error.hpp"
 #include "models/descriptors/lambda1_features.hpp"
 #include "models/descriptors/power_spectrum.hpp"
 #include "models/dipoles/dipole_model.hpp"
@@ -31,14 +32,7 @@ DipoleModel small_dipole_model(DipoleKernel kernel) {
     return m;
 }
 
-std::string error_of(const DipoleModel& m) {
-    try {
-        validate(m);
-    } catch (const std::invalid_argument& e) {
-        return e.what();
-    }
-    return "";
-}
+std::string error_of(const DipoleModel& m) { return testing::validation_error(m); }
 
 }  // namespace
 

@@ -108,11 +108,7 @@ TEST_CASE("rotation, translation and permutation invariance") {
         std::vector<int> order(s0.size());
         for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
         std::shuffle(order.begin(), order.end(), rng);
-        Structure s = s0;
-        for (std::size_t i = 0; i < order.size(); ++i) {
-            s.positions.row(i) = s0.positions.row(order[i]);
-            s.numbers[i] = s0.numbers[order[i]];
-        }
+        const Structure s = testing::permuted(s0, order);
         const GapPrediction p = calculator().compute_with_gradients(s);
         CHECK(std::abs(p.energy - p0.energy) < 1e-9);
         for (std::size_t i = 0; i < order.size(); ++i)

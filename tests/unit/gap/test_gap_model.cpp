@@ -1,5 +1,6 @@
 // validate(GapModel): a consistent model passes; each rule, broken on its own, gives one line naming the problem.
 
+#include "validation_error.hpp"
 #include "models/descriptors/power_spectrum.hpp"
 #include "models/gap/gap_model.hpp"
 
@@ -31,14 +32,7 @@ GapModel small_gap_model() {
     return m;
 }
 
-std::string error_of(const GapModel& m) {
-    try {
-        validate(m);
-    } catch (const std::invalid_argument& e) {
-        return e.what();
-    }
-    return "";
-}
+std::string error_of(const GapModel& m) { return testing::validation_error(m); }
 
 }  // namespace
 

@@ -4,6 +4,7 @@
 #include "models/core/structure.hpp"
 
 #include <Eigen/Dense>
+#include <vector>
 
 namespace gapd::testing {
 
@@ -23,6 +24,16 @@ inline Structure skewed_small_cell(Structure s) {
     s.positions = s.positions * (s.cell.inverse() * cell);
     s.cell = cell;
     return s;
+}
+
+// Atom i of the result is atom order[i] of s (positions and species; cell unchanged).
+inline Structure permuted(const Structure& s, const std::vector<int>& order) {
+    Structure out = s;
+    for (std::size_t i = 0; i < order.size(); ++i) {
+        out.positions.row(i) = s.positions.row(order[i]);
+        out.numbers[i] = s.numbers[order[i]];
+    }
+    return out;
 }
 
 }  // namespace gapd::testing
