@@ -6,7 +6,7 @@
 Labels every frame of the project's dataset (data/batio3_pbesol_{train,test}.extxyz, or --frames FILES) and every
 finished CP2K run under WORKDIR (WORKDIR/**/result.extxyz), keyed by `structure_id`, writing
 WORKDIR/dipoles/ID/dipole.json = {"dipole": [x, y, z] (e*Å), "source": ..., "seconds": t, "kpts": [...],
-"settings": {...}} atomically. Smallest cells first; resumable (a structure with dipole.json is skipped; killing
+"settings": {...}} atomically. Smallest cells first; resumable (a structure with dipole.json, or whose dataset frame already has this route's dipole, is skipped; killing
 the worker loses only the one in progress). `--shard K/N` splits the list between N single-core workers.
 
 Physics: GPAW plane waves (500 eV), PBEsol with PAW setups generated locally by GPAW's own generator
@@ -105,6 +105,9 @@ def main():
         if args.only and sid not in args.only:
             continue
         if len(atoms) > args.max_atoms or zlib.crc32(sid.encode()) % n != k - 1:
+            continue
+        # The dataset is the store: a frame already carrying this route's dipole is done, even in a fresh WORKDIR.
+        if atoms.info.get("dipole_source") == source_name(args.xc):
             continue
         if not os.path.exists(os.path.join(args.workdir, "dipoles", sid, "dipole.json")):
             todo.append((len(atoms), sid))
