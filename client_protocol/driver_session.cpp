@@ -32,7 +32,7 @@ class Session {
 public:
     Session(Transport& transport, ForceEngine& engine, const DriverOptions& options)
         : transport_(transport), engine_(engine), verbose_(options.verbose),
-          log_(options.log != nullptr ? *options.log : std::cerr) {}
+          log_(options.log != nullptr ? *options.log : std::cerr), atoms_source_(options.atoms_source) {}
 
     SessionEnd run() {
         // A second signal gives up waits on i-PI in the middle of a request (the first lets it finish).
@@ -124,7 +124,7 @@ private:
         transport_.read_exact(body.data(), head);
         const std::size_t natoms = wire::posdata_natoms(body.data(), batch_);
         if (natoms != engine_.natoms()) {
-            throw std::runtime_error("i-PI sent " + std::to_string(natoms) + " atoms but the template has " +
+            throw std::runtime_error("i-PI sent " + std::to_string(natoms) + " atoms but " + atoms_source_ + " has " +
                                      std::to_string(engine_.natoms()) + " (the atom count is fixed per run)");
         }
         const std::size_t rest = wire::posdata_rest_size(natoms, batch_);
@@ -194,6 +194,7 @@ private:
     ForceEngine& engine_;
     bool verbose_;
     std::ostream& log_;
+    const std::string atoms_source_;
 
     bool initialized_ = false;
     std::size_t batch_ = 1;

@@ -8,6 +8,7 @@
 
 #include <iostream>
 #include <ostream>
+#include <string>
 
 namespace gapd {
 
@@ -15,6 +16,7 @@ struct DriverOptions {
     bool verbose = false;            // a line per request and per protocol event, not just connection events
     bool reconnect = true;           // when i-PI vanishes without EXIT, wait for it again (connect_timeout_s)
     std::ostream* log = &std::cerr;  // destination of the "gapd: ..." lines (nullptr: std::cerr)
+    std::string atoms_source = "the template";  // where the engine's atoms come from, for a count mismatch
 };
 
 // Exit codes returned by run_driver.

@@ -1,7 +1,7 @@
 #include "client_protocol/frame_conversion.hpp"
 
 #include "client_protocol/extras_check.hpp"
-#include "client_protocol/units.hpp"
+#include "models/core/units.hpp"
 
 #include <Eigen/LU>
 #include <nlohmann/json.hpp>

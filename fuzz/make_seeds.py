@@ -165,7 +165,7 @@ def model_seeds(gapd):
             dst = os.path.join(tmp, "tiny.gapd")
             with open(src, "wb") as f:
                 f.write(tiny)
-            subprocess.run([gapd, "convert", src, dst], check=True, stderr=subprocess.DEVNULL)
+            subprocess.run([gapd, "convert", "-m", src, "-o", dst], check=True, stderr=subprocess.DEVNULL)
             native = open(dst, "rb").read()
             write("native_model", "tiny_model.gapd", native)
             # The header form of fuzz_native_model: JSON only, arrays rebased to the harness's data start.

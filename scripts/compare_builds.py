@@ -43,8 +43,8 @@ def main():
     if not models:
         paper = os.path.join(os.path.dirname(os.path.abspath(args.new)), "paper_synthetic.gapd")
         if not os.path.exists(paper):
-            subprocess.run([args.new, "convert", os.path.join(REPO, "..", "shared", "reference", "librascal",
-                                                              "paper_hypers_M1000_zeta4.json.gz"), paper],
+            subprocess.run([args.new, "convert", "-m", os.path.join(REPO, "..", "shared", "reference", "librascal",
+                                                                    "paper_hypers_M1000_zeta4.json.gz"), "-o", paper],
                            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         models = [os.path.join(REPO, "data", "models", "batio3_default.gapd"), paper]
     structures = args.structures

@@ -83,7 +83,7 @@ demo: IPI_ROOT is not set, so no MD this time. To run molecular dynamics with i-
 
 demo: instead, the default model against the held-out PBEsol structures (data/batio3_pbesol_test.extxyz):
 MSG
-  "$gapd" eval "$model" data/batio3_pbesol_test.extxyz --threads "$threads" -o "$out/test_predictions.extxyz"
+  "$gapd" eval -m "$model" data/batio3_pbesol_test.extxyz --threads "$threads" -o "$out/test_predictions.extxyz"
   echo
   echo "demo: energy, forces and dipoles of a 40-atom cell (the start of ipi_inputs/dipole) with gapd predict:"
   "$PYTHON" scripts/make_batio3_supercell.py -n 2 --displacement 0.05 --seed 2024 --extxyz "$out/cell_40.extxyz" >/dev/null

@@ -12,7 +12,7 @@ mkdir -p "$out"
 "$PYTHON" scripts/dft/born_charge_dipoles.py data/batio3_pbesol_train.extxyz "$out/train.extxyz"
 "$PYTHON" scripts/dft/born_charge_dipoles.py data/batio3_pbesol_test.extxyz "$out/test.extxyz"
 build/gapd fit data/fit_configs/batio3_default.yaml
-build/gapd eval "$out/batio3_default.gapd" "$out/test.extxyz" --report "$out/test_report" -o "$out/test_predictions.extxyz"
+build/gapd eval -m "$out/batio3_default.gapd" "$out/test.extxyz" --report "$out/test_report" -o "$out/test_predictions.extxyz"
 cp "$out/batio3_default.gapd" data/models/batio3_default.gapd.tmp
 mv data/models/batio3_default.gapd.tmp data/models/batio3_default.gapd
 cp "$out/test_report.txt" data/models/batio3_default.test_report.txt

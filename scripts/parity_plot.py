@@ -41,7 +41,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("predictions")
     ap.add_argument("--reference", help="file with the references (default: the predictions file)")
-    ap.add_argument("--prefix", default="gap_", help="prefix of the prediction keys (default gap_)")
+    ap.add_argument("--key-prefix", "--prefix", dest="prefix", default="gap_",
+                    help="prefix of the prediction keys (default gap_, as gapd eval --key-prefix)")
     ap.add_argument("--energy-key", default="energy")
     ap.add_argument("--forces-key", default="forces")
     ap.add_argument("--stress-key", default="stress")

@@ -66,7 +66,7 @@ def main():
     if not model:
         model = os.path.join(workdir, "small.gapd")
         src = os.path.join(ROOT, "tests", "data", "librascal", "model_small_zeta2_exact.json")
-        r = common.run([a.gapd, "convert", src, model], 120)
+        r = common.run([a.gapd, "convert", "-m", src, "-o", model], 120)
         if r.returncode != 0:
             print("soak: gapd convert failed: %s" % r.stderr)
             return 2

@@ -103,7 +103,7 @@ def teacher_model(gapd, teacher, workdir):
     if teacher.endswith((".json", ".json.gz")):
         native = os.path.join(workdir, "teacher.gapd")
         if not os.path.exists(native):
-            run([gapd, "convert", teacher, native], stdout=subprocess.DEVNULL)
+            run([gapd, "convert", "-m", teacher, "-o", native], stdout=subprocess.DEVNULL)
     sys.path.insert(0, HERE)
     from read_gapd_model import read_gapd_model  # noqa: E402
 

@@ -2,7 +2,7 @@
 // Named arrays a model returns beside energy, forces and virial (dipoles, Born charges, ...), in model units.
 // Models only say which physical unit a value carries; the i-PI client converts to atomic units and writes the
 // JSON (client_protocol/frame_conversion), `gapd predict` writes them to extxyz as they are. Keeping units out
-// of the models means the CODATA constants live in one place (client_protocol/units.hpp).
+// of the models means the CODATA constants live in one place (models/core/units.hpp).
 
 #include "models/core/matrix.hpp"
 

@@ -1,6 +1,8 @@
 #include "models/fit/fit_config.hpp"
 
+#include "models/core/closest_name.hpp"
 #include "models/core/elements.hpp"
+#include "models/formats/yaml_file.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -8,10 +10,20 @@
 #include <filesystem>
 #include <set>
 #include <stdexcept>
+#include <type_traits>
 
 namespace gapd {
 
 namespace {
+
+template <class T>
+std::string type_name(const T&) {
+    if constexpr (std::is_same_v<T, bool>) return "true or false";
+    else if constexpr (std::is_integral_v<T>) return "an integer";
+    else if constexpr (std::is_floating_point_v<T>) return "a number";
+    else if constexpr (std::is_same_v<T, std::string>) return "text";
+    else return "a list";
+}
 
 class Reader {
 public:
@@ -29,7 +41,9 @@ public:
             if (!allowed.count(key)) {
                 std::string list;
                 for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-                fail(where.empty() ? key : where + "." + key, "unknown key (allowed here: " + list + ")");
+                fail(where.empty() ? key : where + "." + key,
+                     "unknown key" + did_you_mean(key, {allowed.begin(), allowed.end()}) + " (allowed here: " + list +
+                         ")");
             }
         }
     }
@@ -37,10 +51,15 @@ public:
     template <class T>
     void get(const YAML::Node& node, const std::string& name, const std::string& where, T& value) const {
         if (!node[name]) return;
+        const YAML::Node v = node[name];
+        // yaml-cpp reads `yes`/`on` as a bool and `"3"` as a number; only the spelling the type wants is taken.
+        const bool bool_mismatch = std::is_same_v<T, bool> != is_yaml_boolean(v) && v.IsScalar();
         try {
-            value = node[name].as<T>();
+            if (is_yaml_null(v) || bool_mismatch) throw YAML::Exception(v.Mark(), "type");
+            value = v.as<T>();
         } catch (const YAML::Exception&) {
-            fail(where + name, "has the wrong type");
+            fail(where + name, "expects " + type_name(value) + ", got " +
+                                   (v.IsScalar() ? "'" + v.Scalar() + "'" : v.IsSequence() ? "a list" : "a mapping"));
         }
     }
 
@@ -193,12 +212,7 @@ DipoleFitConfig read_dipoles_section(const Reader& r, const YAML::Node& d, Spars
 }  // namespace
 
 FitConfig read_fit_config(const std::string& path) {
-    YAML::Node root;
-    try {
-        root = YAML::LoadFile(path);
-    } catch (const YAML::Exception& e) {
-        throw std::runtime_error(path + ": cannot read YAML config: " + e.what());
-    }
+    const YAML::Node root = load_yaml_file(path);
     const Reader r(path);
     FitConfig c;
     r.check_keys(root, "", {"training_files", "output", "report", "description", "keys", "threads", "soap", "gap",

@@ -32,10 +32,12 @@ std::vector<std::size_t> shuffled_indices(std::size_t n, unsigned long long seed
 // Every frame of the training files, split by the seeded shuffle: the first held_out_fraction are held out.
 TrainingSplit read_training_split(const FitConfig& config, std::ostream& log) {
     TrainingSplit split;
-    PropertyKeys keys = config.keys;
-    keys.dipole = config.dipoles ? config.dipoles->key : "";  // dipoles are read (and checked) only when fitted
+    LabelledReadOptions read;
+    read.keys = config.keys;
+    read.keys.dipole = config.dipoles ? config.dipoles->key : "";  // dipoles are read (and checked) only when fitted
+    read.require_forces = config.fit_forces;
     for (const auto& path : config.training_files) {
-        auto part = read_labelled_frames(path, keys, config.fit_forces);
+        auto part = read_labelled_frames(path, read);
         for (auto& f : part) split.frames.push_back(std::move(f));
     }
     const std::vector<LabelledFrame>& frames = split.frames;

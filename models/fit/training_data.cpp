@@ -27,10 +27,12 @@ std::string frame_label(const LabelledFrame& f) {
     return f.file + ": frame " + std::to_string(f.frame_index) + " (0-based)";
 }
 
-std::vector<LabelledFrame> read_labelled_frames(const std::string& path, const PropertyKeys& keys,
-                                                bool require_forces) {
+std::vector<LabelledFrame> read_labelled_frames(const std::string& path, const LabelledReadOptions& options) {
+    const PropertyKeys& keys = options.keys;
+    const bool require_forces = options.require_forces;
     std::vector<ExtxyzFrame> frames = read_extxyz(path);
     if (frames.empty()) throw std::runtime_error(path + ": no frames (empty file)");
+    if (!options.clusters) require_periodicity_given(frames, path);
     std::vector<LabelledFrame> out;
     out.reserve(frames.size());
     for (std::size_t k = 0; k < frames.size(); ++k) {

@@ -31,11 +31,17 @@ struct LabelledFrame {
     ExtxyzFrame raw;              // as read (for writing predictions next to the references)
 };
 
+struct LabelledReadOptions {
+    PropertyKeys keys;
+    bool require_forces = false;
+    // Frames that say nothing about periodicity are refused (require_periodicity_given) unless this is set.
+    bool clusters = false;
+};
+
 // Every frame of `path`. Errors are one line naming the file and 0-based frame: empty file, missing energy
 // (always required), missing forces when `require_forces`, non-finite or misshaped forces, stress or virial,
-// stress on a non-periodic frame, a dipole that is not 3 finite numbers.
-std::vector<LabelledFrame> read_labelled_frames(const std::string& path, const PropertyKeys& keys,
-                                                bool require_forces);
+// stress on a non-periodic frame, a dipole that is not 3 finite numbers, a frame without cell or pbc.
+std::vector<LabelledFrame> read_labelled_frames(const std::string& path, const LabelledReadOptions& options);
 
 // "FILE: frame K (0-based)" for error messages.
 std::string frame_label(const LabelledFrame& f);

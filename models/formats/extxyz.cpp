@@ -3,6 +3,7 @@
 #include "models/core/elements.hpp"
 
 #include "models/core/atomic_file_write.hpp"
+#include "models/formats/ipi_xyz_comment.hpp"
 
 #include <algorithm>
 #include <array>
@@ -12,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <stdexcept>
 #include <string_view>
 #include <utility>
@@ -213,6 +215,15 @@ public:
     ExtxyzFrame parse(std::string_view comment) {
         ExtxyzFrame frame;
         std::string properties = "species:S:1:pos:R:3";
+        // An i-PI xyz comment is not key=value text: its cell and length units replace Lattice and Å.
+        if (const std::optional<IpiXyzComment> ipi = parse_ipi_xyz_comment(comment)) {
+            frame.structure.cell = ipi->cell;
+            frame.structure.pbc = {{true, true, true}};
+            frame.periodicity_given = true;
+            read_atoms(parse_properties(properties), frame);
+            frame.structure.positions *= ipi->position_scale;
+            return frame;
+        }
         bool have_lattice = false, have_pbc = false;
         for (auto& [key, value] : parse_comment_line(comment)) {
             if (key == "Lattice") {
@@ -228,6 +239,7 @@ public:
             }
         }
         if (!have_pbc) frame.structure.pbc = {{have_lattice, have_lattice, have_lattice}};
+        frame.periodicity_given = have_lattice || have_pbc;
         read_atoms(parse_properties(properties), frame);
         return frame;
     }
@@ -457,6 +469,15 @@ std::vector<ExtxyzFrame> read_extxyz(const std::string& path) {
         }
     }
     return frames;
+}
+
+void require_periodicity_given(const std::vector<ExtxyzFrame>& frames, const std::string& path) {
+    for (std::size_t f = 0; f < frames.size(); ++f)
+        if (!frames[f].periodicity_given)
+            throw std::runtime_error(path + ": frame " + std::to_string(f) +
+                                     " (0-based) has no cell (no Lattice=, pbc= or i-PI CELL comment) and would be "
+                                     "computed as an isolated cluster; add its Lattice=, or mark a cluster with "
+                                     "pbc=\"F F F\" (or the command's --clusters)");
 }
 
 void write_extxyz(const std::string& path, const std::vector<ExtxyzFrame>& frames) {

@@ -19,8 +19,13 @@ namespace gapd {
 
 struct ExtxyzFrame {
     // cell from Lattice (rows = lattice vectors, zero without Lattice); pbc from pbc="T T T", default:
-    // periodic along all three vectors if Lattice is given, else not periodic.
+    // periodic along all three vectors if Lattice is given, else not periodic. An i-PI xyz comment
+    // (`# CELL(abcABC): ...`, ipi_xyz_comment.hpp) gives a periodic cell, positions converted to Å.
     Structure structure;
+    // False when the frame says nothing about periodicity (no Lattice, no pbc, no i-PI cell): ASE reads such
+    // a frame as a cluster, which for a crystal is a silently wrong answer; commands refuse it
+    // (require_periodicity_given) unless asked for clusters.
+    bool periodicity_given = false;
     // Every key=value of the comment line, raw text with quotes removed, except Lattice, Properties, pbc.
     std::map<std::string, std::string> info;
     // Per-atom R and I columns other than species, pos and Z, each N x count (e.g. "forces": N x 3).
@@ -38,6 +43,10 @@ std::vector<ExtxyzFrame> read_extxyz(const std::string& path);
 // Writes all frames atomically (temporary file + rename), numbers in shortest round-trip form so that
 // reading gives back the same doubles. Arrays are written as R columns; info values are quoted when needed.
 void write_extxyz(const std::string& path, const std::vector<ExtxyzFrame>& frames);
+
+// Throws std::runtime_error naming `path` and the first frame without Lattice, pbc or an i-PI cell: commands
+// that compute crystals call it unless the user asked for isolated clusters (--clusters, or pbc="F F F" in the file).
+void require_periodicity_given(const std::vector<ExtxyzFrame>& frames, const std::string& path);
 // n numbers as an info value ("%.17g", space-separated: reads back as the same doubles).
 std::string format_info_numbers(const double* values, int n);
 

@@ -3,6 +3,8 @@
 #include "models/formats/librascal_model_reader.hpp"
 #include "models/formats/native_file_framing.hpp"
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <stdexcept>
 
@@ -19,7 +21,7 @@ ModelFileContents read_model_file_contents(const std::string& path) {
     if (is_native_model_file(path)) return read_native_model_contents(path);
     // librascal files are JSON ('{' after optional white space) or gzip (1f 8b); anything else is not a model.
     std::ifstream in(path, std::ios::binary);
-    if (!in) throw std::runtime_error(path + ": cannot open model file");
+    if (!in) throw std::runtime_error(path + ": cannot open model file: " + std::strerror(errno));
     int c = in.get();
     while (c == ' ' || c == '\n' || c == '\r' || c == '\t') c = in.get();
     const bool gzip = c == 0x1f && in.get() == 0x8b;

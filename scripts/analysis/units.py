@@ -1,7 +1,7 @@
 """The one place where the analysis tools convert units: i-PI's atomic units (and the few other units i-PI may
 print) to SI.
 
-CODATA 2018, the same values as client_protocol/units.hpp (Bohr = 0.529177210903 Å, Hartree = 27.211386245988
+CODATA 2018, the same values as models/core/units.hpp (Bohr = 0.529177210903 Å, Hartree = 27.211386245988
 eV); e, h and k_B are exact in the 2019 SI; epsilon_0 is the CODATA 2018 recommended value. Every other factor
 below is derived from these, so nothing is typed twice.
 
@@ -12,7 +12,7 @@ CODATA 2018 value. Negligible for dielectric constants; print atomic units to av
 
 import math
 
-# --- CODATA 2018 (the first two exactly as in client_protocol/units.hpp) -------------------------------------
+# --- CODATA 2018 (the first two exactly as in models/core/units.hpp) -------------------------------------
 BOHR_IN_ANGSTROM = 0.529177210903            # Bohr radius, Å
 HARTREE_IN_EV = 27.211386245988              # Hartree energy, eV
 ELEMENTARY_CHARGE = 1.602176634e-19          # e, C (exact)

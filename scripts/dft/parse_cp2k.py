@@ -3,7 +3,7 @@
 
     /usr/bin/python3 scripts/dft/parse_cp2k.py RUNDIR     # reads RUNDIR/structure.extxyz + RUNDIR/cp2k.out
 
-Units: CODATA 2018, the same constants as client_protocol/units.hpp. CP2K prints its stress tensor in GPa with
+Units: CODATA 2018, the same constants as models/core/units.hpp. CP2K prints its stress tensor in GPa with
 the opposite sign to ASE (positive = compressed), so stress_ASE = -stress_CP2K / 160.2176634.
 """
 import sys

@@ -6,6 +6,8 @@
 #include "models/formats/model_file.hpp"
 #include "server/cli/bench_structures.hpp"
 #include "server/cli/commands.hpp"
+#include "server/cli/yaml_config.hpp"
+#include "server/cli/option_checks.hpp"
 #include "server/cli/model_loading.hpp"
 #include "models/descriptors/power_spectrum.hpp"
 
@@ -249,9 +251,9 @@ void add_bench_command(CLI::App& app, int& exit_code) {
         ->check(CLI::Range(1, 20));
     cmd->add_option("--threads", o->threads, "Thread counts to run, e.g. 1,2; default 1")->capture_default_str()
         ->delimiter(',')
-        ->check(CLI::PositiveNumber);
+        ->check(positive_integer());
     cmd->add_option("--repeats", o->repeats, "Timed calls per case (after one warm-up); default 5")->capture_default_str()
-        ->check(CLI::PositiveNumber);
+        ->check(positive_integer());
     cmd->add_option("--radial", o->radial, radial_mode_help());
     cmd->add_option("--precision", o->precision,
                     std::string(kernel_precision_help()) + "; with float32, bench also prints the energy/force "
@@ -265,6 +267,7 @@ void add_bench_command(CLI::App& app, int& exit_code) {
     cmd->add_option("--write-structures", o->write_structures,
                     "Write the structures of --sizes to this extxyz file and exit (for timing other codes on the "
                     "same structures, e.g. scripts/bench_librascal_side_by_side.py)");
+    add_config_option(cmd);
     cmd->callback([o, &exit_code]() {
         if (!o->write_structures.empty()) {
             std::vector<ExtxyzFrame> frames;

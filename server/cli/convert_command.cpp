@@ -3,6 +3,7 @@
 
 #include "models/formats/model_file.hpp"
 #include "server/cli/commands.hpp"
+#include "server/cli/yaml_config.hpp"
 
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -19,11 +20,12 @@ void add_convert_command(CLI::App& app, int& exit_code) {
     CLI::App* cmd = app.add_subcommand(
         "convert", "Convert a librascal model (dump_obj JSON, .json or .json.gz) or a gapd model to gapd's "
                    "native single-file format (docs/model_format.md). Numbers are copied bit for bit.");
-    cmd->add_option("input", o->input, "Model file to read")->required()->check(CLI::ExistingFile);
-    cmd->add_option("output", o->output, "Native model file to write (atomically)")->required();
+    cmd->add_option("-m,--model", o->input, "Model file to read")->required()->check(CLI::ExistingFile);
+    cmd->add_option("-o,--output", o->output, "Native model file to write (atomically)")->required();
     cmd->add_option("--dipole-model", o->dipole_model,
                     "Native file whose dipole model is written into the output too (replacing any of the input)")
         ->check(CLI::ExistingFile);
+    add_config_option(cmd);
     cmd->callback([o, &exit_code]() {
         std::cerr << "gapd: reading " << o->input << "\n";
         ModelFileContents contents = read_model_file_contents(o->input);

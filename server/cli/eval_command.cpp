@@ -9,7 +9,10 @@
 #include "models/fit/error_report.hpp"
 #include "models/fit/training_data.hpp"
 #include "server/cli/commands.hpp"
+#include "server/cli/common_options.hpp"
+#include "server/cli/option_checks.hpp"
 #include "server/cli/model_loading.hpp"
+#include "server/cli/yaml_config.hpp"
 
 #include <CLI/CLI.hpp>
 #include <Eigen/LU>
@@ -25,6 +28,7 @@ struct EvalOptions {
     std::string model, data, output, report, radial = "spline", prefix = "gap_";
     PropertyKeys keys;
     int threads = 0, formula_unit_atoms = 5;
+    bool clusters = false;
 };
 
 int run_eval(const EvalOptions& o) {
@@ -36,7 +40,10 @@ int run_eval(const EvalOptions& o) {
             dipoles = std::make_unique<DipoleCalculator>(std::move(*d), parse_radial_mode(o.radial));
     PropertyKeys keys = o.keys;
     if (!dipoles) keys.dipole.clear();  // dipoles are read (and checked) only when the model predicts them
-    std::vector<LabelledFrame> frames = read_labelled_frames(o.data, keys, /*require_forces=*/false);
+    LabelledReadOptions read;
+    read.keys = keys;
+    read.clusters = o.clusters;
+    std::vector<LabelledFrame> frames = read_labelled_frames(o.data, read);
     ErrorTable table;
     table.formula_unit_atoms = o.formula_unit_atoms;
     std::vector<ExtxyzFrame> out;
@@ -91,13 +98,14 @@ void add_eval_command(CLI::App& app, int& exit_code) {
                 "per atom, and the dipole per atom if the model has a dipole section) of a model on a labelled "
                 "extxyz file.");
     cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-    cmd->add_option("model", o->model, "Model file: gapd native or librascal JSON")->required();
-    cmd->add_option("data", o->data, "Labelled extxyz file")->required()->check(CLI::ExistingFile);
+    cmd->add_option("-m,--model", o->model, "Model file: gapd native or librascal JSON")->required();
+    cmd->add_option("data,--data", o->data, "Labelled extxyz file")->required()->check(CLI::ExistingFile);
     cmd->add_option("-o,--output", o->output,
                     "Write the frames with predictions added under the prefixed keys (gap_energy, gap_forces, ..., "
                     "gap_dipole)");
     cmd->add_option("--report", o->report, "Also write REPORT.json and REPORT.txt");
-    cmd->add_option("--prefix", o->prefix, "Prefix of the prediction keys in --output (default gap_)");
+    cmd->add_option("--key-prefix", o->prefix,
+                    "Prefix of the prediction keys in --output (default gap_: the references keep their keys)");
     cmd->add_option("--energy-key", o->keys.energy, "Reference energy key (default energy)");
     cmd->add_option("--forces-key", o->keys.forces, "Reference forces key (default forces)");
     cmd->add_option("--stress-key", o->keys.stress, "Reference stress key (default stress)");
@@ -105,10 +113,12 @@ void add_eval_command(CLI::App& app, int& exit_code) {
     cmd->add_option("--dipole-key", o->keys.dipole,
                     "Reference total dipole key, e*Å (default dipole; compared when the model has a dipole section)");
     cmd->add_option("--formula-unit-atoms", o->formula_unit_atoms, "Atoms per formula unit (default 5, BaTiO3)")
-        ->check(CLI::PositiveNumber);
+        ->check(positive_integer());
     cmd->add_option("--threads", o->threads, "OpenMP threads (default: OMP_NUM_THREADS or all cores)")
-        ->check(CLI::NonNegativeNumber);
+        ->check(non_negative_integer());
     cmd->add_option("--radial", o->radial, radial_mode_help());
+    add_clusters_flag(cmd, o->clusters);
+    add_config_option(cmd);
     cmd->callback([o, &exit_code]() { exit_code = run_eval(*o); });
 }
 

@@ -5,6 +5,7 @@
 #include "models/fit/run_fit.hpp"
 #include "models/formats/native_model_file.hpp"
 #include "server/cli/commands.hpp"
+#include "server/cli/option_checks.hpp"
 
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -45,9 +46,11 @@ void add_fit_command(CLI::App& app, int& exit_code) {
                "dipole model to labelled extxyz files; writes one gapd native model (GAP + dipole section) and an "
                "error report (JSON + text). Configuration keys: docs/fitting.md.");
     cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-    cmd->add_option("config", o->config, "YAML configuration file")->required()->check(CLI::ExistingFile);
+    cmd->add_option("config,--config", o->config, "YAML fit configuration (docs/fitting.md); positional or --config")
+        ->required()
+        ->check(CLI::ExistingFile);
     cmd->add_option("--threads", o->threads, "OpenMP threads (default: the config's threads, else all cores)")
-        ->check(CLI::NonNegativeNumber);
+        ->check(non_negative_integer());
     cmd->callback([o, &exit_code]() { exit_code = fit_command(*o); });
 }
 

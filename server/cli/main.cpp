@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
     gapd::add_select_command(app, exit_code);
     try {
         std::vector<std::string> args(argv, argv + argc);
-        args = gapd::expand_yaml_config(args);
+        args = gapd::expand_yaml_config(app, args);
         std::vector<const char*> cargs;
         for (const auto& a : args) cargs.push_back(a.c_str());
         try {

@@ -2,7 +2,10 @@
 
 #include "models/formats/model_file.hpp"
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <fstream>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -31,6 +34,9 @@ const char* kernel_precision_help() {
 std::unique_ptr<GapCalculator> load_calculator(const std::string& path, RadialMode mode) {
     const auto start = std::chrono::steady_clock::now();
     const bool native = is_native_model_file(path);
+    // Say why a file cannot be read before announcing a load that will not happen.
+    if (!std::ifstream(path, std::ios::binary))
+        throw std::runtime_error(path + ": cannot open model file: " + std::strerror(errno));
     if (!native) std::cerr << "gapd: reading " << path << " (a librascal JSON model takes up to a few seconds)\n";
     GapModel model = read_model_file(path);
     if (mode == RadialMode::LibrascalSpline && !(model.hypers.librascal_spline_accuracy > 0))

@@ -4,8 +4,11 @@
 #include "models/core/openmp.hpp"
 #include "models/formats/extxyz.hpp"
 #include "server/cli/commands.hpp"
+#include "server/cli/common_options.hpp"
+#include "server/cli/option_checks.hpp"
 #include "server/cli/dipole_options.hpp"
 #include "server/cli/model_loading.hpp"
+#include "server/cli/yaml_config.hpp"
 
 #include <CLI/CLI.hpp>
 #include <Eigen/LU>
@@ -21,6 +24,7 @@ namespace {
 struct PredictOptions {
     std::string model, input, output, radial = "spline", prefix, precision = "float64";
     int threads = 0;
+    bool clusters = false;
     DipoleOptions dipoles;
 };
 
@@ -75,6 +79,7 @@ int run_predict(const PredictOptions& o) {
     const LoadedModels models = load_models(o.model, o.dipoles, parse_radial_mode(o.radial));
     if (models.gap) models.gap->set_kernel_precision(parse_kernel_precision(o.precision));
     std::vector<ExtxyzFrame> frames = read_extxyz(o.input);
+    if (!o.clusters) require_periodicity_given(frames, o.input);
     if (models.gap && o.precision == "float32" && !frames.empty())
         report_float32_deviation(*models.gap, frames.front().structure, o.input + " frame 0");
     auto last_report = std::chrono::steady_clock::now();
@@ -108,7 +113,9 @@ void add_predict_command(CLI::App& app, int& exit_code) {
         "conventions: energy (eV), forces (eV/Å), stress (eV/Å^3, ASE sign: (1/V) dE/d(strain)) and virial "
         "(eV, -stress*V, i-PI's sign). Keys of the input with the same names are replaced.");
     cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-    cmd->add_option("input", o->input, "Input extxyz file (species and positions; cell and pbc if periodic)")
+    cmd->add_option("input,--input", o->input,
+                    "Input structures: extxyz (Lattice= for the cell) or an i-PI xyz file (# CELL(abcABC): ... "
+                    "comment; lengths in its {unit} hints, atomic units without one, as i-PI reads it)")
         ->required()
         ->check(CLI::ExistingFile);
     cmd->add_option("-m,--model", o->model,
@@ -116,12 +123,14 @@ void add_predict_command(CLI::App& app, int& exit_code) {
                     "Required unless --dipole-only --dipole-model");
     cmd->add_option("-o,--output", o->output, "Output extxyz file (written atomically)")->required();
     cmd->add_option("--threads", o->threads, "OpenMP threads (default: OMP_NUM_THREADS or all cores)")
-        ->check(CLI::NonNegativeNumber);
+        ->check(non_negative_integer());
     cmd->add_option("--radial", o->radial, radial_mode_help());
     cmd->add_option("--precision", o->precision, kernel_precision_help())->check(CLI::IsMember({"float64", "float32"}));
     cmd->add_option("--key-prefix", o->prefix,
                     "Prefix for the result keys (e.g. 'gap_' keeps the input's DFT energy/forces untouched)");
     add_dipole_options(cmd, o->dipoles);
+    add_clusters_flag(cmd, o->clusters);
+    add_config_option(cmd);
     cmd->footer(
         "Dipoles (with a dipole model): info 'dipole' (e·Å) and 'polarization' (e/Å^2), per-atom arrays\n"
         "'partial_dipoles' (e·Å), 'cell_dipoles' (e·Å, on B-site atoms, zeros elsewhere) and 'born_charges'\n"

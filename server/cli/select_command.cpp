@@ -6,6 +6,9 @@
 #include "models/fit/structure_selection.hpp"
 #include "models/formats/extxyz.hpp"
 #include "server/cli/commands.hpp"
+#include "server/cli/common_options.hpp"
+#include "server/cli/yaml_config.hpp"
+#include "server/cli/option_checks.hpp"
 #include "server/cli/model_loading.hpp"
 
 #include <CLI/CLI.hpp>
@@ -24,6 +27,7 @@ struct SelectOptions {
     std::vector<std::string> candidates, reference;
     std::string model, output, radial = "spline", measure = "atoms", group_key = "config_type";
     int count = 20, threads = 0, per_group = 0;
+    bool clusters = false;
 };
 
 struct LoadedSet {
@@ -36,12 +40,13 @@ std::string frame_name(const ExtxyzFrame& f, const std::string& path, std::size_
     return id != f.info.end() ? id->second : path + " frame " + std::to_string(index);
 }
 
-LoadedSet load(const std::vector<std::string>& paths, const GapCalculator& calc, const char* what) {
+LoadedSet load(const std::vector<std::string>& paths, const GapCalculator& calc, const char* what, bool clusters) {
     LoadedSet out;
     const SpeciesMap species(calc.model().hypers.species);
     const auto start = std::chrono::steady_clock::now();
     for (const std::string& path : paths) {
         std::vector<ExtxyzFrame> frames = read_extxyz(path);
+        if (!clusters) require_periodicity_given(frames, path);
         for (std::size_t k = 0; k < frames.size(); ++k) {
             const Structure& s = frames[k].structure;
             StructureFeatures f;
@@ -69,8 +74,8 @@ int run_select(const SelectOptions& o) {
     set_thread_count(o.threads);
     const NoveltyMeasure measure = parse_novelty_measure(o.measure);
     std::unique_ptr<GapCalculator> calc = load_calculator(o.model, parse_radial_mode(o.radial));
-    const LoadedSet reference = load(o.reference, *calc, "reference");
-    LoadedSet candidates = load(o.candidates, *calc, "candidates");
+    const LoadedSet reference = load(o.reference, *calc, "reference", o.clusters);
+    LoadedSet candidates = load(o.candidates, *calc, "candidates", o.clusters);
     SelectionOptions options;
     options.count = o.count;
     options.measure = measure;
@@ -118,7 +123,7 @@ void add_select_command(CLI::App& app, int& exit_code) {
         "farthest-point sampling on the model's SOAP features, for the next round of DFT labels. Prints rank, "
         "distance and structure id; writes the picks (all their keys kept, plus select_rank and select_distance) "
         "to an extxyz file.");
-    cmd->add_option("candidates", o->candidates, "extxyz file(s) of candidate structures")
+    cmd->add_option("candidates,--candidates", o->candidates, "extxyz file(s) of candidate structures")
         ->required()
         ->check(CLI::ExistingFile);
     cmd->add_option("-m,--model", o->model, "Model whose SOAP features measure similarity (gapd native or librascal)")
@@ -128,7 +133,7 @@ void add_select_command(CLI::App& app, int& exit_code) {
                     "extxyz file(s) already known, e.g. the training and test sets (default: none; the first "
                     "candidate then starts the sampling)")
         ->check(CLI::ExistingFile);
-    cmd->add_option("-n,--count", o->count, "Structures to pick (default 20)")->check(CLI::PositiveNumber);
+    cmd->add_option("-n,--count", o->count, "Structures to pick (default 20)")->check(positive_integer());
     cmd->add_option("-o,--output", o->output, "extxyz file for the picks (written atomically)")->required();
     cmd->add_option("--measure", o->measure,
                     "'atoms' (default): a candidate's distance is that of its least familiar atomic environment "
@@ -138,12 +143,14 @@ void add_select_command(CLI::App& app, int& exit_code) {
     cmd->add_option("--per-group", o->per_group,
                     "At most this many picks per value of --group-key (e.g. per MD temperature), so the hottest run "
                     "does not take every pick (default 0: no quota)")
-        ->check(CLI::NonNegativeNumber);
+        ->check(non_negative_integer());
     cmd->add_option("--group-key", o->group_key, "Info key whose values define the groups of --per-group "
                                                  "(default config_type)");
     cmd->add_option("--threads", o->threads, "OpenMP threads (default: OMP_NUM_THREADS or all cores)")
-        ->check(CLI::NonNegativeNumber);
+        ->check(non_negative_integer());
     cmd->add_option("--radial", o->radial, radial_mode_help());
+    add_clusters_flag(cmd, o->clusters);
+    add_config_option(cmd);
     cmd->callback([o, &exit_code]() { exit_code = run_select(*o); });
 }
 

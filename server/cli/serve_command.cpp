@@ -6,6 +6,8 @@
 #include "client_protocol/stop_signal.hpp"
 #include "models/formats/extxyz.hpp"
 #include "server/cli/commands.hpp"
+#include "server/cli/yaml_config.hpp"
+#include "server/cli/option_checks.hpp"
 #include "server/cli/dipole_options.hpp"
 #include "server/serve/model_force_engine.hpp"
 #include "server/cli/model_loading.hpp"
@@ -78,6 +80,7 @@ int run_serve(const ServeOptions& o) {
     DriverOptions driver;
     driver.verbose = o.verbose;
     driver.reconnect = !o.no_reconnect;
+    driver.atoms_source = "the template " + o.template_path;
     const std::string what =
         (models.gap ? o.model : std::string("no GAP (--dipole-only)")) +
         (models.dipole ? ", extras " + extras_selection_names(models.selection) + " from " +
@@ -124,7 +127,7 @@ void add_serve_command(CLI::App& app, int& exit_code) {
     cmd->add_option("-p,--port", o->port, "TCP port of i-PI (default 31415)")->check(CLI::Range(1, 65535));
     cmd->add_option("-S,--sockets-prefix", o->prefix, "Prefix of UNIX socket paths, as i-PI's -S (default /tmp/ipi_)");
     cmd->add_option("--threads", o->threads, "OpenMP threads (default: OMP_NUM_THREADS or all cores); with --connections, the total for all connections")
-        ->check(CLI::NonNegativeNumber);
+        ->check(non_negative_integer());
     cmd->add_option("--connections", o->connections,
                     "Concurrent connections to i-PI from this one process (REMD replicas, PIMD beads), sharing one "
                     "loaded model; the --threads total is divided between them (T/N each, the first T%N one more, at "
@@ -134,7 +137,7 @@ void add_serve_command(CLI::App& app, int& exit_code) {
     cmd->add_option("--precision", o->precision, kernel_precision_help())->check(CLI::IsMember({"float64", "float32"}));
     cmd->add_option("--connect-timeout", o->connect_timeout,
                     "Seconds to keep retrying to reach i-PI, at start and after i-PI restarts (default 120)")
-        ->check(CLI::NonNegativeNumber);
+        ->check(non_negative_number());
     cmd->add_flag("--no-reconnect", o->no_reconnect, "Exit with an error instead of reconnecting when i-PI goes away");
     cmd->add_flag("-v,--verbose", o->verbose, "Log every request to stderr");
     add_dipole_options(cmd, o->dipoles);
@@ -147,6 +150,7 @@ void add_serve_command(CLI::App& app, int& exit_code) {
         "  gapd serve --config serve.yaml   (YAML keys = long option names, e.g. 'model: m.gapd', 'unix: true')\n"
         "Units: i-PI's atomic units on the wire; the model works in eV and Å. SIGINT/SIGTERM finish the current\n"
         "request, reply, and close the connection cleanly (every connection, with --connections).");
+    add_config_option(cmd);
     cmd->callback([o, &exit_code]() {
         install_stop_handlers();
         exit_code = run_serve(*o);

@@ -2,6 +2,8 @@
 
 #include "models/core/elements.hpp"
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -10,7 +12,7 @@ namespace gapd {
 
 std::vector<int> read_template_numbers(const std::string& path) {
     std::ifstream in(path);
-    if (!in) throw std::runtime_error(path + ": cannot open template structure file");
+    if (!in) throw std::runtime_error(path + ": cannot open template structure file: " + std::strerror(errno));
     std::string line;
     if (!std::getline(in, line)) throw std::runtime_error(path + ": template structure file is empty");
     long natoms = -1;

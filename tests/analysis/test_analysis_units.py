@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""scripts/analysis/units.py against hand values (CODATA 2018 tables) and client_protocol/units.hpp."""
+"""scripts/analysis/units.py against hand values (CODATA 2018 tables) and models/core/units.hpp."""
 
 import math
 import os
@@ -13,7 +13,7 @@ import units
 
 
 def test_same_constants_as_units_hpp():
-    text = open(os.path.join(common.SOURCE_DIR, "client_protocol", "units.hpp")).read()
+    text = open(os.path.join(common.SOURCE_DIR, "models", "core", "units.hpp")).read()
     bohr = float(re.search(r"kBohrInAngstrom\s*=\s*([0-9.eE+-]+)", text).group(1))
     hartree = float(re.search(r"kHartreeInEv\s*=\s*([0-9.eE+-]+)", text).group(1))
     assert units.BOHR_IN_ANGSTROM == bohr and units.HARTREE_IN_EV == hartree

@@ -22,7 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SOURCE_DIR, "scripts"))
 
-# gapd's unit constants (client_protocol/units.hpp, CODATA 2018). gapd multiplies wire values by these on
+# gapd's unit constants (models/core/units.hpp, CODATA 2018). gapd multiplies wire values by these on
 # the way in and divides by them on the way out.
 BOHR_2018 = 0.529177210903  # Å
 HARTREE_2018 = 27.211386245988  # eV

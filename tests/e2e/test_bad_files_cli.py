@@ -106,7 +106,7 @@ def run_checks(ctx, w):
         with open(os.path.join(out, "existing.extxyz"), "w") as f:
             f.write("previous output, must survive\n")
         native = os.path.join(w, "good.gapd")
-        r = common.run([ctx.gapd, "convert", json_model, native], 60)
+        r = common.run([ctx.gapd, "convert", "-m", json_model, "-o", native], 60)
         if r.returncode != 0:
             raise TestFailure("convert of the good model failed: %s" % r.stderr)
         good = open(native, "rb").read()
@@ -151,9 +151,9 @@ def run_checks(ctx, w):
                               ("inconsistent_inner.json", ["inconsistent_inner.json", "inner_size"]),
                               (structures, ["structures.extxyz"])):
             check("convert %s" % os.path.basename(name),
-                  expect_error(ctx, ["convert", name, os.path.join(out, "existing.gapd")], mention, out))
+                  expect_error(ctx, ["convert", "-m", name, "-o", os.path.join(out, "existing.gapd")], mention, out))
         check("convert into a missing directory",
-              expect_error(ctx, ["convert", json_model, os.path.join(w, "no", "such", "m.gapd")],
+              expect_error(ctx, ["convert", "-m", json_model, "-o", os.path.join(w, "no", "such", "m.gapd")],
                            ["no/such/m.gapd"], out))
 
         print("structures (gapd predict):")

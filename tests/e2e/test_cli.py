@@ -96,11 +96,11 @@ def run_predict(ctx, args, output):
 def test_convert(ctx):
     def fn():
         json_model, native = ctx.model, os.path.join(ctx.workdir, "small.gapd")
-        r = gapd(["convert", json_model, native], ctx)
+        r = gapd(["convert", "-m", json_model, "-o", native], ctx)
         if r.returncode != 0:
             raise TestFailure("convert failed (exit %d): %s" % (r.returncode, r.stderr.strip()))
         native2 = os.path.join(ctx.workdir, "small_again.gapd")
-        r = gapd(["convert", native, native2], ctx)
+        r = gapd(["convert", "-m", native, "-o", native2], ctx)
         if r.returncode != 0:
             raise TestFailure("native -> native convert failed (exit %d): %s" % (r.returncode, r.stderr.strip()))
         with open(native, "rb") as f1, open(native2, "rb") as f2:

@@ -116,7 +116,7 @@ def run_checks(gapd, workdir):
           (len(frames), worst))
 
     both = os.path.join(workdir, "both.gapd")
-    r = common.run([gapd, "convert", GAP, both, "--dipole-model", DIPOLES], timeout=60)
+    r = common.run([gapd, "convert", "-m", GAP, "-o", both, "--dipole-model", DIPOLES], timeout=60)
     if r.returncode != 0:
         raise TestFailure("gapd convert --dipole-model failed:\n" + r.stderr)
     results = serve(gapd, workdir, frames, ["-m", both], "both", template)

@@ -122,7 +122,7 @@ class Env:
         self.t_slow = None
         data = os.path.join(common.SOURCE_DIR, "tests", "data", "librascal")
         self.model = os.path.join(self.workdir, "small.gapd")
-        r = common.run([self.gapd, "convert", os.path.join(data, "model_small_zeta2_exact.json"), self.model], 120)
+        r = common.run([self.gapd, "convert", "-m", os.path.join(data, "model_small_zeta2_exact.json"), "-o", self.model], 120)
         if r.returncode != 0:
             raise TestFailure("gapd convert failed: %s" % r.stderr)
         self.structures = {}

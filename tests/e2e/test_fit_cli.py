@@ -69,7 +69,7 @@ def main():
         assert len(rep["learning_curve"]) == 2
         assert os.path.exists(f"{tmp}/out/fitted.gapd.report.txt")
         # 3. gapd eval on the whole file: error table + predictions equal to gapd predict's
-        p = common.run_cli([gapd, "eval", f"{tmp}/out/fitted.gapd", f"{tmp}/labelled.xyz", "-o", f"{tmp}/eval.xyz",
+        p = common.run_cli([gapd, "eval", "-m", f"{tmp}/out/fitted.gapd", f"{tmp}/labelled.xyz", "-o", f"{tmp}/eval.xyz",
                  "--report", f"{tmp}/eval"])
         assert "energy per f.u. (5 atoms)" in p.stdout, p.stdout
         ev = json.load(open(f"{tmp}/eval.json"))
@@ -91,11 +91,11 @@ def main():
         assert p.returncode != 0 and "soap.nmax" in p.stderr and p.stderr.count("\n") == 1, p.stderr
         with open(f"{tmp}/nan.xyz", "w") as f:
             f.write('1\nLattice="4 0 0 0 4 0 0 0 4" energy=nan\nO 0 0 0\n')
-        p = common.run_cli([gapd, "eval", f"{tmp}/out/fitted.gapd", f"{tmp}/nan.xyz"], check=False)
+        p = common.run_cli([gapd, "eval", "-m", f"{tmp}/out/fitted.gapd", f"{tmp}/nan.xyz"], check=False)
         assert p.returncode != 0 and "nan.xyz: frame 0" in p.stderr, p.stderr
         with open(f"{tmp}/unknown.xyz", "w") as f:
             f.write('1\nLattice="4 0 0 0 4 0 0 0 4" energy=-1\nSr 0 0 0\n')
-        p = common.run_cli([gapd, "eval", f"{tmp}/out/fitted.gapd", f"{tmp}/unknown.xyz"], check=False)
+        p = common.run_cli([gapd, "eval", "-m", f"{tmp}/out/fitted.gapd", f"{tmp}/unknown.xyz"], check=False)
         assert p.returncode != 0 and "unknown.xyz: frame 0" in p.stderr and "38" in p.stderr, p.stderr
     print("e2e_fit_cli: OK")
     os._exit(0)

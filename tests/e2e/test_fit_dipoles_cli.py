@@ -98,7 +98,7 @@ def main():
         for a in shifted:
             a.info["dipole"] = np.array(a.info["dipole"]) + rng.integers(-3, 4, size=3) @ a.cell.array
         write(f"{tmp}/shifted.xyz", shifted)
-        p = common.run_cli([gapd, "eval", f"{tmp}/both.gapd", f"{tmp}/shifted.xyz", "-o", f"{tmp}/eval.xyz", "--report",
+        p = common.run_cli([gapd, "eval", "-m", f"{tmp}/both.gapd", f"{tmp}/shifted.xyz", "-o", f"{tmp}/eval.xyz", "--report",
                  f"{tmp}/eval"])
         ev = json.load(open(f"{tmp}/eval.json"))["dipole_per_atom"]
         assert ev["count"] == 3 * len(shifted) and ev["rmse"] < 1e-8, ev

@@ -1,6 +1,6 @@
 // Units and the cell convention: wire (Bohr, Hartree, lattice vectors as columns) <-> model (Å, eV, rows).
 #include "client_protocol/frame_conversion.hpp"
-#include "client_protocol/units.hpp"
+#include "models/core/units.hpp"
 
 #include <nlohmann/json.hpp>
 

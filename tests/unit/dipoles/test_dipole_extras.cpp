@@ -4,7 +4,7 @@
 
 #include "client_protocol/extras_check.hpp"
 #include "client_protocol/frame_conversion.hpp"
-#include "client_protocol/units.hpp"
+#include "models/core/units.hpp"
 #include "models/formats/extxyz.hpp"
 #include "models/formats/librascal_model_reader.hpp"
 #include "models/formats/model_file.hpp"

@@ -349,15 +349,15 @@ TEST_CASE("bad dipole inputs give one-line errors naming the file and frame") {
     auto write = [&](const std::string& name, const std::string& text) { std::ofstream(dir.file(name)) << text; };
     PropertyKeys keys;
     write("nan.xyz", "1\n" + head + " dipole=\"0 0 0\"\nO 0 0 0\n1\n" + head + " dipole=\"0 nan 0\"\nO 0 0 0\n");
-    std::string e = error_of([&] { read_labelled_frames(dir.file("nan.xyz"), keys, false); });
+    std::string e = error_of([&] { read_labelled_frames(dir.file("nan.xyz"), LabelledReadOptions{keys, false}); });
     CHECK(e.find("nan.xyz: frame 1 (0-based)") != std::string::npos);
     CHECK(e.find("'dipole'") != std::string::npos);
     CHECK(e.find('\n') == std::string::npos);
     write("shape.xyz", "1\n" + head + " dipole=\"0 0\"\nO 0 0 0\n");
-    e = error_of([&] { read_labelled_frames(dir.file("shape.xyz"), keys, false); });
+    e = error_of([&] { read_labelled_frames(dir.file("shape.xyz"), LabelledReadOptions{keys, false}); });
     CHECK(e.find("shape.xyz: frame 0 (0-based): info key 'dipole' must have 3 numbers") != std::string::npos);
     keys.dipole.clear();  // not requested: not read
-    CHECK(read_labelled_frames(dir.file("shape.xyz"), keys, false).front().has_dipole == false);
+    CHECK(read_labelled_frames(dir.file("shape.xyz"), LabelledReadOptions{keys, false}).front().has_dipole == false);
 
     // dipoles requested, the file has no frame with the key
     write("nodipole.xyz", "1\n" + head + " mu=\"0 0 1\"\nO 0 0 0\n");

@@ -231,20 +231,20 @@ TEST_CASE("bad fit inputs give one-line errors naming the file and frame or key"
     TempDir dir("gapd_fit_test");
     const std::string cell = "Lattice=\"4 0 0 0 4 0 0 0 4\" Properties=species:S:1:pos:R:3:forces:R:3";
     write_bytes(dir.file("no_energy.xyz"), "1\n" + cell + " energy=-1.0\nO 0 0 0 0 0 0\n1\n" + cell + "\nO 0 0 0 0 0 0\n");
-    std::string e = error_of([&] { read_labelled_frames(dir.file("no_energy.xyz"), PropertyKeys{}, true); });
+    std::string e = error_of([&] { read_labelled_frames(dir.file("no_energy.xyz"), LabelledReadOptions{PropertyKeys{}, true}); });
     CHECK(e.find("no_energy.xyz: frame 1") != std::string::npos);
     CHECK(e.find("energy") != std::string::npos);
 
     write_bytes(dir.file("nan.xyz"), "1\n" + cell + " energy=-1.0\nO 0 0 0 nan 0 0\n");
-    e = error_of([&] { read_labelled_frames(dir.file("nan.xyz"), PropertyKeys{}, true); });
+    e = error_of([&] { read_labelled_frames(dir.file("nan.xyz"), LabelledReadOptions{PropertyKeys{}, true}); });
     CHECK(e.find("nan.xyz: frame 0") != std::string::npos);
 
     write_bytes(dir.file("empty.xyz"), "");
-    e = error_of([&] { read_labelled_frames(dir.file("empty.xyz"), PropertyKeys{}, true); });
+    e = error_of([&] { read_labelled_frames(dir.file("empty.xyz"), LabelledReadOptions{PropertyKeys{}, true}); });
     CHECK(e.find("empty.xyz") != std::string::npos);
 
     write_bytes(dir.file("noforces.xyz"), "1\nLattice=\"4 0 0 0 4 0 0 0 4\" energy=-1\nO 0 0 0\n");
-    e = error_of([&] { read_labelled_frames(dir.file("noforces.xyz"), PropertyKeys{}, true); });
+    e = error_of([&] { read_labelled_frames(dir.file("noforces.xyz"), LabelledReadOptions{PropertyKeys{}, true}); });
     CHECK(e.find("missing per-atom array 'forces'") != std::string::npos);
 
     write_bytes(dir.file("bad.yaml"), "training_files: [a.xyz]\ngap: {zeta: 2, sigma_energie: 1}\n");

@@ -14,6 +14,7 @@
 #include "models/formats/model_file.hpp"
 #include "server/serve/model_force_engine.hpp"
 #include "server/serve/template_structure.hpp"
+#include "server/cli/commands.hpp"
 #include "server/cli/yaml_config.hpp"
 #include "native_file_bytes.hpp"
 #include "test_files.hpp"
@@ -48,6 +49,14 @@ bool same_model(const GapModel& a, const GapModel& b) {
 }
 
 }  // namespace
+
+// `gapd serve --config FILE` expanded against the real serve command's options.
+static std::vector<std::string> expand_serve_config(const std::vector<std::string>& args) {
+    CLI::App app;
+    int exit_code = 0;
+    gapd::add_serve_command(app, exit_code);
+    return gapd::expand_yaml_config(app, args);
+}
 
 TEST_CASE("bad files: native model truncated at every point, bytes flipped everywhere") {
     TempDir dir("gapd_bad_files");
@@ -234,7 +243,7 @@ TEST_CASE("bad files: YAML config garbage names the file") {
     };
     for (const auto& text : bad) {
         write_bytes(path, text);
-        const std::string e = failure_of([&] { expand_yaml_config({"gapd", "serve", "--config", path}); });
+        const std::string e = failure_of([&] { expand_serve_config({"gapd", "serve", "--config", path}); });
         INFO("config text: " << text);
         check_one_line_naming(e, path);
     }
@@ -249,7 +258,7 @@ TEST_CASE("bad files: YAML config garbage names the file") {
     for (const auto& text : tolerated) {
         write_bytes(path, text);
         std::vector<std::string> args;
-        const std::string e = failure_of([&] { args = expand_yaml_config({"gapd", "serve", "--config", path}); });
+        const std::string e = failure_of([&] { args = expand_serve_config({"gapd", "serve", "--config", path}); });
         INFO("config text: " << text << " -> " << e);
         if (!e.empty()) {
             check_one_line_naming(e, path);
@@ -259,12 +268,12 @@ TEST_CASE("bad files: YAML config garbage names the file") {
         for (std::size_t k = 2; k < args.size(); ++k) CHECK(args[k].rfind("--", 0) == 0);
     }
     write_bytes(path, "");
-    CHECK(expand_yaml_config({"gapd", "serve", "--config", path}) == std::vector<std::string>{"gapd", "serve"});
-    CHECK(failure_of([&] { expand_yaml_config({"gapd", "serve", "--config", dir.file("missing.yaml")}); })
+    CHECK(expand_serve_config({"gapd", "serve", "--config", path}) == std::vector<std::string>{"gapd", "serve"});
+    CHECK(failure_of([&] { expand_serve_config({"gapd", "serve", "--config", dir.file("missing.yaml")}); })
               .find(dir.file("missing.yaml")) != std::string::npos);
     // Deep nesting must not overflow the stack (yaml-cpp limits it).
     write_bytes(path, "a: " + std::string(100000, '[') + "\n");
-    check_one_line_naming(failure_of([&] { expand_yaml_config({"gapd", "serve", "--config", path}); }), path);
+    check_one_line_naming(failure_of([&] { expand_serve_config({"gapd", "serve", "--config", path}); }), path);
 }
 
 TEST_CASE("bad files: a template that does not match the model or the frames, through the driver") {

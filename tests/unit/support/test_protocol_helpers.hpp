@@ -7,7 +7,7 @@
 #include "client_protocol/force_engine.hpp"
 #include "client_protocol/stop_signal.hpp"
 #include "client_protocol/transport.hpp"
-#include "client_protocol/units.hpp"
+#include "models/core/units.hpp"
 #include "client_protocol/wire_messages.hpp"
 
 #include <arpa/inet.h>

@@ -1,5 +1,5 @@
 #pragma once
-// Unit conversion between the model side (Å, eV) and i-PI's wire (atomic units: Bohr, Hartree).
+// Unit conversion between the model side (Å, eV) and i-PI (atomic units: Bohr, Hartree): its wire and its xyz files.
 // CODATA 2018. These literals appear nowhere else in gapd: everything derives from them.
 // Wire -> model multiplies by these factors, model -> wire divides by them: one correctly rounded
 // operation each way (not a multiplication by a rounded reciprocal), so most values survive a round trip
