@@ -159,7 +159,7 @@ ipi_dipole_model() {
   fi
   case "$IPI_DIPOLE_MODEL" in
     "$IPI_DEFAULT_MODEL")
-      ipi_say "NOTE: dipoles from the default model, fitted to linear Born-charge surrogate dipoles, not to DFT dipoles (data/models/MODEL_CARD.md)" ;;
+      ipi_say "NOTE: dipoles from the default model, fitted to GPAW PBEsol dipoles of 5-atom cells only so far (data/models/MODEL_CARD.md)" ;;
     *tests/data/*)
       ipi_say "NOTE: synthetic dipole model: the dipoles are not physics" ;;
   esac

@@ -6,7 +6,7 @@
 # GAP_MODEL (argument, or GAPD_MODEL): the force model, default by the rule in ipi_inputs/common.sh
 # (data/models/batio3_default.gapd, else build/batio3_seed.gapd).
 # DIPOLE_MODEL  dipole model (default: the force model's own dipole section; the default model has one, fitted
-#               to linear Born-charge surrogate dipoles, data/models/MODEL_CARD.md). A force model without a
+#               to GPAW PBEsol dipoles of 5-atom cells, data/models/MODEL_CARD.md). A force model without a
 #               dipole section (seed model, librascal JSON) needs DIPOLE_MODEL.
 # EXTRAS        --extras list (default dipole,cell_dipoles; must contain both: input.xml saves both)
 # INIT_XYZ      starting structure (default: init.xyz of this folder, 40 atoms; e.g. ipi_inputs/nvt/init.xyz

@@ -7,7 +7,7 @@
 # GAP_MODEL (argument, or GAPD_MODEL): the force model, default by the rule in ipi_inputs/common.sh
 # (data/models/batio3_default.gapd, else build/batio3_seed.gapd).
 # DIPOLE_MODEL  dipole model (default: the force model's own dipole section; the default model has one, fitted
-#               to linear Born-charge surrogate dipoles, data/models/MODEL_CARD.md). A force model without a
+#               to GPAW PBEsol dipoles of 5-atom cells, data/models/MODEL_CARD.md). A force model without a
 #               dipole section (seed model, librascal JSON) needs DIPOLE_MODEL.
 # Environment otherwise: what ipi_inputs/common.sh reads (IPI_ROOT (else the i-pi on PATH), INIT_XYZ (starting
 # structure, default init.xyz here, 40 atoms), GAPD, GAPD_THREADS (default 1 per client here), STEPS, TEMPERATURE,
