@@ -200,10 +200,64 @@ void read_numbers(const Node& list, double* out) {
     }
 }
 
+// Every key of an object must be one gapd reads (and checks) or one that cannot change the numbers; anything else
+// is refused by name, so that a model using a hyper gapd does not implement is never evaluated as if it did not
+// (docs/model_format.md, "librascal hypers").
+void check_known_keys(const Node& object, std::initializer_list<const char*> known) {
+    if (!object.raw().is_object()) object.fail("expected an object");
+    for (const auto& item : object.raw().items()) {
+        bool found = false;
+        for (const char* k : known) found = found || item.key() == k;
+        if (!found) {
+            std::string value = item.value().dump();
+            if (value.size() > 60) value = value.substr(0, 60) + "...";
+            object[item.key().c_str()].fail("librascal hyper not supported by gapd (value " + value + ")");
+        }
+    }
+}
+
+// Hypers that must have one value for gapd's numbers to be librascal's.
+void check_representation_options(const Node& cpp) {
+    check_known_keys(cpp, {"max_radial", "max_angular", "soap_type", "normalize", "gaussian_density",
+                           "cutoff_function", "radial_contribution", "compute_gradients",
+                           "expansion_by_species_method", "global_species", "inversion_symmetry"});
+    if (cpp.has("compute_gradients")) cpp["compute_gradients"].boolean();  // whether librascal kept gradients
+    if (cpp.has("expansion_by_species_method")) cpp["expansion_by_species_method"].expect("environment wise");
+    if (cpp.has("global_species") && !(cpp["global_species"].raw().is_array() && cpp["global_species"].raw().empty()))
+        cpp["global_species"].fail("must be empty: gapd implements the 'environment wise' expansion only (got " +
+                                   cpp["global_species"].raw().dump() + ")");
+    if (cpp.has("inversion_symmetry") && !cpp["inversion_symmetry"].boolean())
+        cpp["inversion_symmetry"].fail("false is not supported (a power spectrum is inversion symmetric)");
+    check_known_keys(cpp["gaussian_density"], {"type", "gaussian_sigma"});
+    check_known_keys(cpp["cutoff_function"], {"type", "cutoff", "smooth_width", "rate", "scale", "exponent"});
+    check_known_keys(cpp["radial_contribution"], {"type", "optimization"});
+    const Node optimization = cpp["radial_contribution"]["optimization"];
+    if (optimization.has("Spline")) check_known_keys(optimization["Spline"], {"accuracy"});
+}
+
+// The Python-side copy of the hypers (what SphericalInvariants(...) was called with): the keys that change the
+// features must have the values gapd implements here too (coefficient_subselection may live only here).
+void check_python_hypers(const Node& init) {
+    check_known_keys(init, {"compute_gradients", "cutoff_function_parameters", "cutoff_function_type",
+                            "cutoff_smooth_width", "expansion_by_species_method", "gaussian_sigma_constant",
+                            "gaussian_sigma_type", "global_species", "interaction_cutoff", "inversion_symmetry",
+                            "max_angular", "max_radial", "normalize", "optimization", "radial_basis", "soap_type",
+                            "coefficient_subselection"});
+    if (init.has("coefficient_subselection") && !init["coefficient_subselection"].raw().is_null())
+        init["coefficient_subselection"].fail("librascal hyper not supported by gapd (feature-sparsified power "
+                                              "spectrum); convert the selection to gapd's own feature selection");
+    if (init.has("expansion_by_species_method")) init["expansion_by_species_method"].expect("environment wise");
+    if (init.has("global_species") && !(init["global_species"].raw().is_array() && init["global_species"].raw().empty()))
+        init["global_species"].fail("must be empty: gapd implements the 'environment wise' expansion only (got " +
+                                    init["global_species"].raw().dump() + ")");
+}
+
 SoapHypers read_hypers(const Node& representation) {
     representation["class_name"].expect("SphericalInvariants");
     const Node cpp = representation["data"]["cpp_representation"];
     cpp["soap_type"].expect("PowerSpectrum");
+    check_representation_options(cpp);
+    if (representation.has("init_params")) check_python_hypers(representation["init_params"]);
     SoapHypers h;
     const long long nmax = cpp["max_radial"].integer();
     const long long lmax = cpp["max_angular"].integer();
@@ -276,11 +330,19 @@ GapModel read_librascal_model(const std::string& path) {
     const Node root(doc, "", path);
     root["class_name"].expect("KRR");
     const Node params = root["init_params"];
+    check_known_keys(params, {"X_train", "description", "kernel", "self_contributions", "units", "weights"});
+    if (params.has("units")) {
+        const Node units = params["units"];
+        check_known_keys(units, {"energy", "length"});
+        if (units.has("energy")) units["energy"].expect("eV");
+        if (units.has("length")) units["length"].expect("AA");
+    }
 
     GapModel model;
     const Node kernel = params["kernel"];
     kernel["class_name"].expect("Kernel");
     const Node kernel_params = kernel["init_params"];
+    check_known_keys(kernel_params, {"name", "kernel_type", "target_type", "zeta", "representation"});
     kernel_params["name"].expect("GAP");
     kernel_params["kernel_type"].expect("Sparse");
     kernel_params["target_type"].expect("Structure");
@@ -304,6 +366,18 @@ GapModel read_librascal_model(const std::string& path) {
 
     const Node x_train = params["X_train"];
     x_train["class_name"].expect("SparsePoints");
+    // The sparse points were computed with X_train's copy of the representation: it must agree with the kernel's
+    // on everything but compute_gradients.
+    if (x_train.has("init_params") && x_train["init_params"].has("representation")) {
+        const Node xr = x_train["init_params"]["representation"];
+        const SoapHypers xh = read_hypers(xr);
+        if (!(xh.max_radial == h.max_radial && xh.max_angular == h.max_angular && xh.normalize == h.normalize &&
+              xh.gaussian_sigma == h.gaussian_sigma && xh.cutoff.kind == h.cutoff.kind &&
+              xh.cutoff.cutoff == h.cutoff.cutoff && xh.cutoff.smooth_width == h.cutoff.smooth_width &&
+              xh.cutoff.rate == h.cutoff.rate && xh.cutoff.scale == h.cutoff.scale &&
+              xh.cutoff.exponent == h.cutoff.exponent))
+            xr.fail("differs from the kernel's representation (the sparse points and the kernel would not match)");
+    }
     const Node sparse = x_train["data"]["sparse_points"];
     const long long inner_size = sparse["inner_size"].integer();
     const long long expected_inner = static_cast<long long>(h.max_radial) * h.max_radial * (h.max_angular + 1);

@@ -3,6 +3,8 @@
 #include "test_files.hpp"
 
 #include <doctest/doctest.h>
+
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <zlib.h>
 
@@ -311,4 +313,77 @@ TEST_CASE("librascal reader: corrupted and unsupported files") {
         CHECK(partial.sparse[0].points.row(5).segment(3 * 64, 64) == full.sparse[0].points.row(5).segment(3 * 64, 64));
         CHECK(partial.sparse[0].points.row(6) == full.sparse[0].points.row(6));
     }
+}
+
+TEST_CASE("librascal reader: every hyper gapd does not implement is refused by name") {
+    TempDir dir("gapd_librascal_hypers");
+    const std::string text = read_bytes(kData + "model_small_zeta2_exact.json");
+    const std::string path = dir.file("model.json");
+    auto error_after = [&](auto&& edit) {
+        auto doc = nlohmann::json::parse(text);
+        edit(doc);
+        write_bytes(path, doc.dump());
+        return error_of([&] { read_librascal_model(path); });
+    };
+    const std::string rep = "init_params.kernel.init_params.representation";
+    auto cpp = [](nlohmann::json& d) -> nlohmann::json& {
+        return d["init_params"]["kernel"]["init_params"]["representation"]["data"]["cpp_representation"];
+    };
+    auto python = [](nlohmann::json& d) -> nlohmann::json& {
+        return d["init_params"]["kernel"]["init_params"]["representation"]["init_params"];
+    };
+    struct Case {
+        const char* what;
+        std::function<void(nlohmann::json&)> edit;
+        std::string field, message;
+    };
+    const std::vector<Case> cases = {
+        {"coefficient_subselection (cpp)",
+         [&](auto& d) { cpp(d)["coefficient_subselection"] = {{"a", {8, 8}}, {"b", {8, 22}}}; },
+         rep + ".data.cpp_representation.coefficient_subselection", "librascal hyper not supported by gapd"},
+        {"coefficient_subselection (python)",
+         [&](auto& d) { python(d)["coefficient_subselection"] = {{"a", {8, 8}}}; },
+         rep + ".init_params.coefficient_subselection", "feature-sparsified power spectrum"},
+        {"expansion_by_species_method",
+         [&](auto& d) { cpp(d)["expansion_by_species_method"] = "user defined"; },
+         rep + ".data.cpp_representation.expansion_by_species_method", "expected \"environment wise\""},
+        {"global_species", [&](auto& d) { cpp(d)["global_species"] = {8, 22, 56, 1}; },
+         rep + ".data.cpp_representation.global_species", "[8,22,56,1]"},
+        {"global_species (python)", [&](auto& d) { python(d)["global_species"] = {1}; },
+         rep + ".init_params.global_species", "environment wise"},
+        {"inversion_symmetry", [&](auto& d) { cpp(d)["inversion_symmetry"] = false; },
+         rep + ".data.cpp_representation.inversion_symmetry", "false is not supported"},
+        {"compute_gradients not a bool", [&](auto& d) { cpp(d)["compute_gradients"] = "yes"; },
+         rep + ".data.cpp_representation.compute_gradients", "expected true or false"},
+        {"unknown representation key", [&](auto& d) { cpp(d)["radial_dimension_reduction"] = 1; },
+         rep + ".data.cpp_representation.radial_dimension_reduction", "not supported by gapd (value 1)"},
+        {"unknown cutoff function key", [&](auto& d) { cpp(d)["cutoff_function"]["offset"] = 1.0; },
+         rep + ".data.cpp_representation.cutoff_function.offset", "not supported"},
+        {"unknown spline option", [&](auto& d) { cpp(d)["radial_contribution"]["optimization"] = {{"Spline", {{"accuracy", 1e-5}, {"range", {0, 5}}}}}; },
+         rep + ".data.cpp_representation.radial_contribution.optimization.Spline.range", "not supported"},
+        {"unknown kernel key", [&](auto& d) { d["init_params"]["kernel"]["init_params"]["normalize"] = true; },
+         "init_params.kernel.init_params.normalize", "not supported"},
+        {"kernel target_type", [&](auto& d) { d["init_params"]["kernel"]["init_params"]["target_type"] = "Atom"; },
+         "init_params.kernel.init_params.target_type", "expected \"Structure\""},
+        {"kernel name", [&](auto& d) { d["init_params"]["kernel"]["init_params"]["name"] = "Cosine"; },
+         "init_params.kernel.init_params.name", "expected \"GAP\""},
+        {"KRR extra key", [&](auto& d) { d["init_params"]["optimization"] = {{"a", 1}}; },
+         "init_params.optimization", "not supported"},
+        {"energy unit", [&](auto& d) { d["init_params"]["units"]["energy"] = "kcal/mol"; },
+         "init_params.units.energy", "expected \"eV\""},
+        {"X_train representation differs",
+         [&](auto& d) {
+             d["init_params"]["X_train"]["init_params"]["representation"]["data"]["cpp_representation"]["max_radial"] = 5;
+         },
+         "init_params.X_train.init_params.representation", "differs from the kernel's representation"},
+    };
+    for (const Case& c : cases) {
+        const std::string e = error_after(c.edit);
+        INFO(c.what << ": " << e);
+        CHECK(e.rfind(path + ": field '" + c.field + "'", 0) == 0);
+        CHECK(e.find(c.message) != std::string::npos);
+    }
+    // X_train's copy may differ in compute_gradients only (librascal stores it false there).
+    CHECK_NOTHROW(error_after([&](auto& d) { cpp(d)["compute_gradients"] = false; }));
+    CHECK(error_after([&](auto& d) { cpp(d)["compute_gradients"] = false; }) == "(no error)");
 }
