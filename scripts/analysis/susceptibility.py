@@ -15,7 +15,13 @@ noisy tail; none: W = 1 up to tmax (a sharp cut: ringing in chi). L(w): exact in
 interpolant of C W (Filon-trapezoid), evaluated for all frequencies with one FFT zero-padded to --pad x the
 window length; this keeps 1 - i w L -> 0 at high w, which a plain trapezoid sum does not.
 
-Output: a table (THz, cm^-1, chi', chi'') and a PNG with C(t) W(t) and chi', chi''.
+IR absorption: with eps'' = chi'', the absorption coefficient times the refractive index is
+    alpha(w) n(w) = w eps''(w) / c        (cm^-1; classical line shape, as the MD is classical)
+which is what an IR (or THz) transmission experiment measures up to n(w); the soft polar modes of BaTiO3 sit
+at a few THz (tens to ~200 cm^-1), the stiffer Ti-O and O modes at ~5-20 THz.
+
+Output: a table (THz, cm^-1, chi', chi'', alpha n in cm^-1) and a PNG with C(t) W(t), chi', chi'' and the IR
+absorption against wavenumber.
 
   susceptibility.py --dipoles sim.dipole_0 --properties sim.out --cell-from init.xyz --skip 1000 \\
       --tmax 2 -o chi.dat --png chi.png
@@ -106,6 +112,11 @@ def analyse(run, dt, tmax=None, window_kind="hann", component="iso", eps_inf=1.0
             "eps_r_err": eps_err, "tmax": dt * (nlag - 1), "frames": n}
 
 
+def ir_absorption(omega, chi_loss):
+    """alpha(w) n(w) = w chi''(w) / c in cm^-1 (omega in rad/s)."""
+    return np.asarray(omega) * np.asarray(chi_loss) / units.SPEED_OF_LIGHT / 100.0
+
+
 def main():
     p = cli.make_parser(__doc__)
     run_data.add_arguments(p)
@@ -129,11 +140,11 @@ def main():
     keep = thz <= (a.fmax if a.fmax is not None else np.inf)
     header = ("susceptibility chi(w), component %s, %d frames, dt %.6g fs, tmax %.6g ps, window %s\n"
               "eps_r = %.6g +- %.3g (eps_inf %g); chi'' = -Im chi (loss, convention e^{-i w t})\n"
-              "freq_THz  wavenumber_cm-1  chi_real  chi_loss"
+              "freq_THz  wavenumber_cm-1  chi_real  chi_loss  ir_alpha_n_cm-1 (= w chi''/c)"
               % (a.component, r["frames"], dt * 1e15, r["tmax"] * 1e12, a.window, r["eps_r"], r["eps_r_err"],
                  a.eps_inf))
     table = np.column_stack([thz, units.angular_frequency_to_wavenumber(r["omega"]), r["chi"].real,
-                             -r["chi"].imag])[keep]
+                             -r["chi"].imag, ir_absorption(r["omega"], -r["chi"].imag)])[keep]
     np.savetxt(a.output, table, header=header, fmt="%.8g")
     print("wrote %s (%d frequencies); eps_r = %.6g +- %.3g, chi(0) = %.6g"
           % (a.output, len(table), r["eps_r"], r["eps_r_err"], r["chi"][0].real))
@@ -141,18 +152,32 @@ def main():
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+        plt.rcParams.update({"font.size": 12})
+        fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 4.5))
         ax1.plot(r["t"] * 1e12, r["C"], label="C(t)")
         ax1.plot(r["t"] * 1e12, r["C"] * r["W"], label="C(t) W(t)")
         ax1.set_xlabel("t (ps)")
         ax1.set_ylabel("normalized dipole autocorrelation")
-        ax1.legend()
+        ax1.set_title("dipole autocorrelation")
+        ax1.legend(loc="best")
         f = table[1:, 0]
         ax2.semilogx(f, table[1:, 2], label="chi'")
         ax2.semilogx(f, table[1:, 3], label="chi''")
         ax2.set_xlabel("frequency (THz)")
-        ax2.set_ylabel("susceptibility")
-        ax2.legend()
+        ax2.set_ylabel("susceptibility (dimensionless)")
+        ax2.set_title("chi(w), eps_r = %.3g +- %.2g" % (r["eps_r"], r["eps_r_err"]))
+        ax2.legend(loc="best")
+        ax3.plot(table[1:, 1], table[1:, 4])
+        ax3.set_xlabel("wavenumber (cm$^{-1}$)")
+        ax3.set_ylabel(r"IR absorption $\alpha n = \omega \chi''/c$ (cm$^{-1}$)")
+        ax3.set_title("IR absorption (classical)")
+        # Show the band where the model absorbs: up to 1.5x the last wavenumber above 1% of the peak.
+        absorbing = np.nonzero(table[1:, 4] > 0.01 * table[1:, 4].max())[0] if table[1:, 4].max() > 0 else []
+        top = 1.5 * table[1 + absorbing[-1], 1] if len(absorbing) else table[-1, 1]
+        ax3.set_xlim(0, min(top, table[-1, 1]))
+        temperature = float(np.mean(run.temperature)) if run.temperature is not None else float("nan")
+        fig.suptitle("%s: %d frames of %.3g fs, T = %.0f K, component %s, window %s to %.3g ps"
+                     % (a.dipoles, r["frames"], dt * 1e15, temperature, a.component, a.window, r["tmax"] * 1e12))
         fig.tight_layout()
         cli.savefig(fig, a.png)
         print("wrote %s" % a.png)

@@ -79,5 +79,16 @@ def test_eps_inf_shifts_only_the_constant():
     assert np.allclose(b["chi"] - 3.0, a["chi"], rtol=0, atol=1e-9 * a["eps_r"])
 
 
+
+def test_ir_absorption_is_omega_chi_loss_over_c():
+    # Debye loss chi'' = (eps_r - 1) w tau / (1 + (w tau)^2): alpha n = w chi''/c, in cm^-1, by hand at w tau = 1.
+    tau, eps_r = 1e-13, 50.0
+    w = 1.0 / tau
+    loss = (eps_r - 1) * 0.5
+    by_hand = w * loss / 299792458.0 / 100.0
+    assert abs(susceptibility.ir_absorption(w, loss) - by_hand) < 1e-12 * by_hand
+    assert np.all(susceptibility.ir_absorption(np.array([0.0, 1e13]), np.array([3.0, 0.0])) == 0.0)
+
+
 if __name__ == "__main__":
     common.main(globals())
