@@ -49,8 +49,62 @@ def positive(value, what):
     return value
 
 
+# Figures (every plotting tool of the repository): legible on a slide (labels and ticks >= 11 pt), 150 dpi.
+FONT_SIZE = 12
+MIN_FONT_SIZE = 11
+DPI = 150
+RC_PARAMS = {"font.size": FONT_SIZE, "axes.titlesize": FONT_SIZE, "axes.labelsize": FONT_SIZE,
+             "xtick.labelsize": MIN_FONT_SIZE, "ytick.labelsize": MIN_FONT_SIZE, "legend.fontsize": MIN_FONT_SIZE,
+             "figure.titlesize": FONT_SIZE + 1, "savefig.dpi": DPI}
+
+
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (no display needed) with the shared RC_PARAMS applied."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    plt.rcParams.update(RC_PARAMS)
+    return plt
+
+
+def legible(fig):
+    """Raise every text of `fig` (labels, ticks, legends, titles) smaller than MIN_FONT_SIZE to it."""
+    import matplotlib.text
+    for t in fig.findobj(matplotlib.text.Text):
+        if t.get_text() and t.get_fontsize() < MIN_FONT_SIZE:
+            t.set_fontsize(MIN_FONT_SIZE)
+
+
+def colorbar(fig, ax, mappable, label):
+    """Labelled colorbar for a 2-D map (hist2d: pass its 4th return value; imshow/pcolormesh: the image)."""
+    cb = fig.colorbar(mappable, ax=ax)
+    cb.set_label(label)
+    return cb
+
+
+def describe(temperature_K=None, atoms=None, model=None, frames=None, extra=None):
+    """Title fragment naming what a figure shows, e.g. '320 atoms, <T> = 101 K, 5000 frames, model m.gapd';
+    parts that are None are left out."""
+    import numpy as np
+    parts = []
+    if atoms is not None:
+        parts.append("%d atoms" % atoms)
+    if temperature_K is not None:
+        t = np.asarray(temperature_K, dtype=float)
+        parts.append("T = %.0f K" % t.ravel()[0] if t.size == 1 or np.ptp(t) == 0 else "<T> = %.0f K" % t.mean())
+    if frames is not None:
+        parts.append("%d frames" % frames)
+    if model:
+        parts.append("model %s" % os.path.basename(model))
+    if extra:
+        parts.append(extra)
+    return ", ".join(parts)
+
+
 def savefig(fig, path):
-    """Write a matplotlib figure as PNG, creating the directory."""
+    """Write a matplotlib figure as PNG (DPI, texts raised to MIN_FONT_SIZE, nothing clipped), creating the
+    directory."""
     d = os.path.dirname(os.path.abspath(path))
     os.makedirs(d, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    legible(fig)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
