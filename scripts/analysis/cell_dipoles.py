@@ -18,7 +18,8 @@ along x); "across": b != a. The summary prints the nearest-neighbour (n = 1) val
 the two b != a for across). In BaTiO3 the along correlation is the strong one (needle-like, chain
 correlations of the Ti displacements).
 
-  cell_dipoles.py --cell-dipoles sim.cd_0 --template init.xyz --skip 1000 --png cd.png --table cd_corr.dat
+  cell_dipoles.py --cell-dipoles sim.cd_0 --template init.xyz --skip 1000 --png cd.png --table cd_corr.dat \\
+      --properties sim.out --model batio3_default.gapd        # title: atoms, <T>, frames, cells, model
 """
 
 import numpy as np
@@ -88,6 +89,9 @@ def main():
     p.add_argument("--skip", type=int, default=0, help="equilibration: drop the first N frames")
     p.add_argument("--bins", type=int, default=50, help="histogram bins (default 50)")
     p.add_argument("--png", help="figure: histograms and correlations along/across")
+    p.add_argument("--properties", metavar="FILE", help="figure title: mean temperature from this i-PI properties file")
+    p.add_argument("--temperature", type=float, metavar="K", help="figure title: temperature (instead of --properties)")
+    p.add_argument("--model", metavar="GAPD", help="figure title: the model file the run used")
     p.add_argument("--table", help="correlation table: n component axis raw connected")
     a = p.parse_args()
     steps, d, _ = ipi_files.read_extras(a.cell_dipoles, "cell_dipoles")
@@ -126,33 +130,63 @@ def main():
                    header="n component(0=x) separation_axis(0=x) raw connected   (along: component == axis)")
         print("wrote %s" % a.table)
     if a.png:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        fig, ax = plt.subplots(1, 4, figsize=(17, 4))
-        lim = float(np.max(np.abs(flat))) or 1.0
-        for i, axis in enumerate("xyz"):
-            ax[0].hist(flat[:, i], bins=a.bins, range=(-lim, lim), density=True, histtype="step", label="d_" + axis)
-        ax[0].set_xlabel("cell dipole component (e Å)")
-        ax[0].legend()
-        ax[1].hist(np.linalg.norm(flat, axis=1), bins=a.bins, density=True, histtype="step")
-        ax[1].set_xlabel("|d| (e Å)")
-        ax[2].hist2d(flat[:, 0], flat[:, 1], bins=a.bins, range=[[-lim, lim]] * 2)
-        ax[2].set_xlabel("d_x (e Å)")
-        ax[2].set_ylabel("d_y (e Å)")
-        ax[2].set_aspect("equal")
-        s = np.arange(C.shape[2])
-        for name, M, style in (("raw", C, "-"), ("connected", G, "--")):
-            al = [along_across(M, k)[0] for k in s]
-            ac = [along_across(M, k)[1] for k in s]
-            ax[3].plot(s, al, "o" + style, label="along (%s)" % name)
-            ax[3].plot(s, ac, "s" + style, label="across (%s)" % name)
-        ax[3].set_xlabel("separation (cells)")
-        ax[3].set_ylabel("correlation")
-        ax[3].legend(fontsize=8)
-        fig.tight_layout()
+        temp = a.temperature if a.temperature is not None else mean_temperature(a.properties, steps)
+        title = ("Ti-centred cell dipoles: " + cli.describe(temp, len(symbols), a.model, d.shape[0],
+                                                           "%d cells (%dx%dx%d)" % (d.shape[1], L[0], L[1], L[2])))
+        fig = plot(flat, C, G, a.bins, title)
         cli.savefig(fig, a.png)
         print("wrote %s" % a.png)
+
+
+def mean_temperature(properties, steps):
+    """Mean temperature (K) of the properties rows at `steps` (all rows without a step column); None without
+    a file or a temperature column."""
+    if properties is None:
+        return None
+    props = ipi_files.Properties(properties)
+    if not props.has("temperature"):
+        return None
+    temp = props.si("temperature", "temperature")
+    if props.has("step"):
+        used = np.isin(np.round(props.get("step")).astype(int), steps)
+        temp = temp[used] if np.any(used) else temp
+    return float(np.mean(temp))
+
+
+def plot(flat, C, G, bins, title):
+    """Figure: component and |d| histograms, the (d_x, d_y) map (with colorbar), correlations; returned, not saved."""
+    plt = cli.pyplot()
+    fig, ax = plt.subplots(1, 4, figsize=(22, 5.5))
+    lim = float(np.max(np.abs(flat))) or 1.0
+    for i, axis in enumerate("xyz"):
+        ax[0].hist(flat[:, i], bins=bins, range=(-lim, lim), density=True, histtype="step", label="$d_%s$" % axis)
+    ax[0].set_xlabel("cell dipole component (e·Å)")
+    ax[0].set_ylabel("probability density (1/(e·Å))")
+    ax[0].set_title("components")
+    ax[0].legend(loc="best")
+    ax[1].hist(np.linalg.norm(flat, axis=1), bins=bins, density=True, histtype="step")
+    ax[1].set_xlabel("|d| (e·Å)")
+    ax[1].set_ylabel("probability density (1/(e·Å))")
+    ax[1].set_title("magnitude")
+    *_, im = ax[2].hist2d(flat[:, 0], flat[:, 1], bins=bins, range=[[-lim, lim]] * 2)
+    cli.colorbar(fig, ax[2], im, "cell dipoles per bin")
+    ax[2].set_xlabel("$d_x$ (e·Å)")
+    ax[2].set_ylabel("$d_y$ (e·Å)")
+    ax[2].set_title("($d_x$, $d_y$) projection")
+    ax[2].set_aspect("equal")
+    s = np.arange(C.shape[2])
+    for name, M, style in (("raw", C, "-"), ("connected", G, "--")):
+        al = [along_across(M, k)[0] for k in s]
+        ac = [along_across(M, k)[1] for k in s]
+        ax[3].plot(s, al, "o" + style, label="along (%s)" % name)
+        ax[3].plot(s, ac, "s" + style, label="across (%s)" % name)
+    ax[3].set_xlabel("separation (cells)")
+    ax[3].set_ylabel("correlation (normalized)")
+    ax[3].set_title("spatial correlation")
+    ax[3].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
 
 
 if __name__ == "__main__":

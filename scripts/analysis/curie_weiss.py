@@ -123,6 +123,8 @@ def main():
     p.add_argument("--volume", type=float, metavar="A3", help="--run: fixed volume for every run, Å^3")
     p.add_argument("--cell-from", metavar="XYZ", help="--run: fixed cell for every run from an i-PI xyz file")
     p.add_argument("--fix-eps-inf", type=float, metavar="E", help="fix eps_inf_T (fit only C and Tc)")
+    p.add_argument("--atoms", type=int, metavar="N", help="figure title: number of atoms of the simulated cell")
+    p.add_argument("--model", metavar="GAPD", help="figure title: the model file the runs used")
     p.add_argument("--png", help="plot of eps(T) with the fit and 1/eps(T)")
     a = p.parse_args()
     T, eps, err = read_table(a.table) if a.table else eps_of_runs(a.run, a)
@@ -134,24 +136,34 @@ def main():
     print("eps_inf_T = %.6g +- %.3g%s" % (r["eps_inf"], r["eps_inf_err"], " (fixed)" if a.fix_eps_inf is not None else ""))
     print("chi2/dof  = %.4g / %d" % (r["chi2"], r["dof"]))
     if a.png:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-        tt = np.linspace(max(T.min() - 0.05 * np.ptp(T), r["Tc"] + 0.02 * np.ptp(T)), T.max() + 0.05 * np.ptp(T), 200)
-        fit_eps = curie_weiss(tt, r["C"], r["Tc"], r["eps_inf"])
-        ax1.errorbar(T, eps, err, fmt="o", label="data")
-        ax1.plot(tt, fit_eps, "-", label="C/(T-Tc)+eps_inf: C=%.3g K, Tc=%.4g K" % (r["C"], r["Tc"]))
-        ax1.set_xlabel("T (K)")
-        ax1.set_ylabel("eps_r")
-        ax1.legend(fontsize=8)
-        ax2.errorbar(T, 1 / eps, err / eps ** 2, fmt="o")
-        ax2.plot(tt, 1 / fit_eps, "-")
-        ax2.set_xlabel("T (K)")
-        ax2.set_ylabel("1 / eps_r")
-        fig.tight_layout()
+        title = "Curie-Weiss fit, %d temperatures %.0f-%.0f K" % (len(T), T.min(), T.max())
+        what = cli.describe(atoms=a.atoms, model=a.model)
+        fig = plot(T, eps, err, r, title + (": " + what if what else ""))
         cli.savefig(fig, a.png)
         print("wrote %s" % a.png)
+
+
+def plot(T, eps, err, r, title):
+    """Figure: eps(T) with the fit, and 1/eps(T); returned, not saved."""
+    plt = cli.pyplot()
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 5))
+    tt = np.linspace(max(T.min() - 0.05 * np.ptp(T), r["Tc"] + 0.02 * np.ptp(T)), T.max() + 0.05 * np.ptp(T), 200)
+    fit_eps = curie_weiss(tt, r["C"], r["Tc"], r["eps_inf"])
+    ax1.errorbar(T, eps, err, fmt="o", label="data")
+    ax1.plot(tt, fit_eps, "-", label="C/(T-Tc)+eps_inf:\nC=%.3g K, Tc=%.4g K" % (r["C"], r["Tc"]))
+    ax1.set_xlabel("T (K)")
+    ax1.set_ylabel("static dielectric constant $\\varepsilon_r$")
+    ax1.set_title("$\\varepsilon_r(T)$")
+    ax1.legend(loc="best")
+    ax2.errorbar(T, 1 / eps, err / eps ** 2, fmt="o", label="data")
+    ax2.plot(tt, 1 / fit_eps, "-", label="fit")
+    ax2.set_xlabel("T (K)")
+    ax2.set_ylabel("$1/\\varepsilon_r$")
+    ax2.set_title("inverse: linear in T for $\\varepsilon_\\infty = 0$")
+    ax2.legend(loc="best")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
 
 
 if __name__ == "__main__":
