@@ -5,13 +5,14 @@ dipoles (gap_dipole, written by `gapd eval` for a model with a dipole section), 
 
   python3 scripts/parity_plot.py eval.xyz -o plots/            # references: energy, forces, virial/stress
   python3 scripts/parity_plot.py pred.xyz --reference ref.xyz  # predictions in one file, references in another
+  python3 scripts/parity_plot.py eval.xyz -m data/models/batio3_default.gapd -o plots/   # model named in the titles
 """
-import argparse, os
+import argparse, os, sys
 import numpy as np
-import matplotlib
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 from ase.io import read
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "analysis"))
+import cli  # noqa: E402  (shared figure style: fonts >= 11 pt, 150 dpi)
 
 
 def virial(a, key_virial, key_stress):
@@ -30,11 +31,91 @@ def parity(ax, ref, pred, title, unit):
     ref, pred = np.asarray(ref), np.asarray(pred)
     lo, hi = min(ref.min(), pred.min()), max(ref.max(), pred.max())
     ax.plot([lo, hi], [lo, hi], "k-", lw=0.8)
-    ax.plot(ref, pred, ".", ms=3)
+    ax.plot(ref, pred, ".", ms=4)
     rmse = np.sqrt(np.mean((pred - ref) ** 2))
-    ax.set_title(f"{title}\nRMSE {rmse:.4g} {unit}")
+    ax.set_title(f"{title}\nRMSE {rmse:.4g} {unit}, {ref.size} values")
     ax.set_xlabel(f"reference ({unit})")
     ax.set_ylabel(f"prediction ({unit})")
+
+
+# ASE may move energy/forces into a SinglePointCalculator; read from there when info/arrays lack them.
+def info(a, k):
+    if k in a.info:
+        return a.info[k]
+    return a.calc.results[k] if a.calc is not None and k in a.calc.results else None
+
+
+def array(a, k):
+    if k in a.arrays:
+        return a.arrays[k]
+    return a.calc.results[k] if a.calc is not None and k in a.calc.results else None
+
+
+def describe(frames, model, predictions):
+    """Title naming the model (else the predictions file), the frame count and the atom counts."""
+    n = sorted({len(a) for a in frames})
+    atoms = "%d atoms" % n[0] if len(n) == 1 else "%d-%d atoms" % (n[0], n[-1])
+    source = "model %s" % os.path.basename(model) if model else "predictions %s" % os.path.basename(predictions)
+    return "%s: %d structures of %s" % (source, len(frames), atoms)
+
+
+def figures(pred, ref, o, suptitle):
+    """{file name: Figure} of the parity plots; `o` holds the key options of main()."""
+    plt = cli.pyplot()
+    p = o.prefix
+    figs = {}
+    e_ref = [info(r, o.energy_key) / len(r) for r in ref]
+    e_pred = [info(q, p + "energy") / len(q) for q in pred]
+    fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    parity(ax, e_ref, e_pred, "energy per atom", "eV/atom")
+    fig.suptitle(suptitle)
+    fig.tight_layout()
+    figs["parity_energy.png"] = fig
+
+    species = sorted({s for r in ref for s in r.get_chemical_symbols()})
+    fig, axes = plt.subplots(1, len(species), figsize=(5.5 * len(species), 5.5), squeeze=False)
+    for ax, s in zip(axes[0], species):
+        fr, fp = [], []
+        for r, q in zip(ref, pred):
+            mask = np.array(r.get_chemical_symbols()) == s
+            a, b = array(r, o.forces_key), array(q, p + "forces")
+            if a is not None and b is not None:
+                fr.append(a[mask].ravel())
+                fp.append(b[mask].ravel())
+        if fr:
+            parity(ax, np.concatenate(fr), np.concatenate(fp), f"force components on {s}", "eV/Å")
+    fig.suptitle(suptitle)
+    fig.tight_layout()
+    figs["parity_forces.png"] = fig
+
+    vr, vp = [], []
+    for r, q in zip(ref, pred):
+        a, b = virial(r, o.virial_key, o.stress_key), virial(q, p + "virial", p + "stress")
+        if a is not None and b is not None:
+            vr.append(a.ravel() / len(r))
+            vp.append(b.ravel() / len(q))
+    if vr:
+        fig, ax = plt.subplots(figsize=(5.5, 5.5))
+        parity(ax, np.concatenate(vr), np.concatenate(vp), "virial per atom", "eV/atom")
+        fig.suptitle(suptitle)
+        fig.tight_layout()
+        figs["parity_virial.png"] = fig
+    dr, dp = [], []
+    for r, q in zip(ref, pred):
+        b = info(q, p + "dipole")
+        a = info(q, p + "dipole_reference")
+        if a is None:
+            a = info(r, o.dipole_key)
+        if a is not None and b is not None:
+            dr.append(np.asarray(a, float).ravel() / len(r))
+            dp.append(np.asarray(b, float).ravel() / len(q))
+    if dr:
+        fig, ax = plt.subplots(figsize=(5.5, 5.5))
+        parity(ax, np.concatenate(dr), np.concatenate(dp), "dipole components per atom", "e·Å/atom")
+        fig.suptitle(suptitle)
+        fig.tight_layout()
+        figs["parity_dipole.png"] = fig
+    return figs
 
 
 def main():
@@ -50,6 +131,7 @@ def main():
     ap.add_argument("--dipole-key", default="dipole",
                     help="reference total dipole, e*Å (default dipole; gapd eval's PREFIXdipole_reference, the reference "
                          "on the polarization branch nearest the prediction, is used when present)")
+    ap.add_argument("-m", "--model", help="model file, named in the figure titles (default: the predictions file name)")
     ap.add_argument("-o", "--output", default=".", help="output directory")
     o = ap.parse_args()
     pred = read(o.predictions, ":")
@@ -57,64 +139,9 @@ def main():
     if len(ref) != len(pred):
         raise SystemExit(f"parity_plot: {len(ref)} reference frames but {len(pred)} predicted frames")
     os.makedirs(o.output, exist_ok=True)
-    p = o.prefix
-    # ASE may move energy/forces into a SinglePointCalculator; read from there when info/arrays lack them.
-    def info(a, k):
-        if k in a.info:
-            return a.info[k]
-        return a.calc.results[k] if a.calc is not None and k in a.calc.results else None
-    def array(a, k):
-        if k in a.arrays:
-            return a.arrays[k]
-        return a.calc.results[k] if a.calc is not None and k in a.calc.results else None
-
-    e_ref = [info(r, o.energy_key) / len(r) for r in ref]
-    e_pred = [info(q, p + "energy") / len(q) for q in pred]
-    fig, ax = plt.subplots(figsize=(4, 4))
-    parity(ax, e_ref, e_pred, "energy per atom", "eV/atom")
-    fig.tight_layout()
-    fig.savefig(os.path.join(o.output, "parity_energy.png"), dpi=120)
-
-    species = sorted({s for r in ref for s in r.get_chemical_symbols()})
-    fig, axes = plt.subplots(1, len(species), figsize=(4 * len(species), 4), squeeze=False)
-    for ax, s in zip(axes[0], species):
-        fr, fp = [], []
-        for r, q in zip(ref, pred):
-            mask = np.array(r.get_chemical_symbols()) == s
-            a, b = array(r, o.forces_key), array(q, p + "forces")
-            if a is not None and b is not None:
-                fr.append(a[mask].ravel())
-                fp.append(b[mask].ravel())
-        if fr:
-            parity(ax, np.concatenate(fr), np.concatenate(fp), f"force components on {s}", "eV/Å")
-    fig.tight_layout()
-    fig.savefig(os.path.join(o.output, "parity_forces.png"), dpi=120)
-
-    vr, vp = [], []
-    for r, q in zip(ref, pred):
-        a, b = virial(r, o.virial_key, o.stress_key), virial(q, p + "virial", p + "stress")
-        if a is not None and b is not None:
-            vr.append(a.ravel() / len(r))
-            vp.append(b.ravel() / len(q))
-    if vr:
-        fig, ax = plt.subplots(figsize=(4, 4))
-        parity(ax, np.concatenate(vr), np.concatenate(vp), "virial per atom", "eV/atom")
-        fig.tight_layout()
-        fig.savefig(os.path.join(o.output, "parity_virial.png"), dpi=120)
-    dr, dp = [], []
-    for r, q in zip(ref, pred):
-        b = info(q, p + "dipole")
-        a = info(q, p + "dipole_reference")
-        if a is None:
-            a = info(r, o.dipole_key)
-        if a is not None and b is not None:
-            dr.append(np.asarray(a, float).ravel() / len(r))
-            dp.append(np.asarray(b, float).ravel() / len(q))
-    if dr:
-        fig, ax = plt.subplots(figsize=(4, 4))
-        parity(ax, np.concatenate(dr), np.concatenate(dp), "dipole components per atom", "e·Å/atom")
-        fig.tight_layout()
-        fig.savefig(os.path.join(o.output, "parity_dipole.png"), dpi=120)
+    suptitle = describe(pred, o.model, o.predictions)
+    for name, fig in figures(pred, ref, o, suptitle).items():
+        cli.savefig(fig, os.path.join(o.output, name))
     print(f"parity_plot: wrote PNGs to {o.output}")
 
 

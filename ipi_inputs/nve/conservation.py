@@ -9,7 +9,7 @@ exchanges every step) and conserved - kinetic_md - potential, which in NVE is a 
 barostat term; only the centre-of-mass kinetic energy i-PI removes at step 0), if the file has those columns. The properties need step, time{...}, conserved{electronvolt}
 (i-PI's default atomic units are also accepted for the energies).
 
-  conservation.py demo_output/nve/nve.out --atoms 320 [--skip N] [--png nve.png]
+  conservation.py demo_output/nve/nve.out --atoms 320 [--skip N] [--png nve.png] [--model batio3_default.gapd]
 """
 
 import os
@@ -45,6 +45,7 @@ def main():
     p.add_argument("properties", help="i-PI properties file of an NVE run (e.g. demo_output/nve/nve.out)")
     p.add_argument("--atoms", type=int, required=True, help="number of atoms (per-atom numbers)")
     p.add_argument("--skip", type=int, default=0, help="drop the first N rows")
+    p.add_argument("--model", metavar="GAPD", help="figure title: the model file the run used")
     p.add_argument("--png", help="figure: conserved, kinetic and potential energy (relative to step 0) vs time")
     a = p.parse_args()
     if a.atoms < 1:
@@ -70,29 +71,37 @@ def main():
         print("conserved - kinetic - potential = %.4g meV, spread %.3g meV (NVE: constant, the centre-of-mass kinetic "
               "energy i-PI removes at step 0)" % (rest[0] * 1e3, np.ptp(rest) * 1e3))
         if a.png:
-            import matplotlib
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-            fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
-            ax[0].plot(t_ps, (pot - pot[0]) * 1e3 / a.atoms, label="potential")
-            ax[0].plot(t_ps, (kin - kin[0]) * 1e3 / a.atoms, label="kinetic")
-            ax[0].plot(t_ps, (cons - cons[0]) * 1e3 / a.atoms, label="conserved")
-            ax[0].set_xlabel("t (ps)")
-            ax[0].set_ylabel("E - E(0) (meV/atom)")
-            ax[0].legend()
-            ax[1].plot(t_ps, (cons - cons[0]) * 1e3 / a.atoms, lw=0.8)
-            ax[1].plot(t_ps, (slope * t_ps + intercept - cons[0]) * 1e3 / a.atoms, "k--",
-                       label="fit: %.3g meV/atom/ps" % (slope * 1e3 / a.atoms))
-            ax[1].set_xlabel("t (ps)")
-            ax[1].set_ylabel("conserved - conserved(0) (meV/atom)")
-            ax[1].legend()
-            fig.suptitle("NVE, dt = %.3g fs, %d atoms" % (dt_fs, a.atoms))
-            fig.tight_layout()
-            fig.savefig(a.png, dpi=80)
+            temp = props.si("temperature", "temperature")[a.skip:] if props.has("temperature") else None
+            title = "NVE, dt = %.3g fs: %s" % (dt_fs, cli.describe(temp, a.atoms, a.model, len(t_ps)))
+            fig = plot(t_ps, pot, kin, cons, slope, intercept, a.atoms, title)
+            cli.savefig(fig, a.png)
             print("wrote %s" % a.png)
     elif a.png:
         raise cli.AnalysisError("%s: --png needs the potential and kinetic_md columns" % a.properties)
 
+
+
+def plot(t_ps, pot, kin, cons, slope, intercept, atoms, title):
+    """Figure: energies relative to step 0, and the conserved quantity with its linear fit; returned, not saved."""
+    plt = cli.pyplot()
+    fig, ax = plt.subplots(1, 2, figsize=(13, 5))
+    ax[0].plot(t_ps, (pot - pot[0]) * 1e3 / atoms, label="potential")
+    ax[0].plot(t_ps, (kin - kin[0]) * 1e3 / atoms, label="kinetic")
+    ax[0].plot(t_ps, (cons - cons[0]) * 1e3 / atoms, label="conserved")
+    ax[0].set_xlabel("t (ps)")
+    ax[0].set_ylabel("E - E(0) (meV/atom)")
+    ax[0].set_title("energies exchanged by the integrator")
+    ax[0].legend(loc="best")
+    ax[1].plot(t_ps, (cons - cons[0]) * 1e3 / atoms, lw=0.8, label="conserved")
+    ax[1].plot(t_ps, (slope * t_ps + intercept - cons[0]) * 1e3 / atoms, "k--",
+               label="fit: %.3g meV/atom/ps" % (slope * 1e3 / atoms))
+    ax[1].set_xlabel("t (ps)")
+    ax[1].set_ylabel("conserved - conserved(0) (meV/atom)")
+    ax[1].set_title("conserved quantity and drift")
+    ax[1].legend(loc="best")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
 
 if __name__ == "__main__":
     cli.run(main)
