@@ -1,10 +1,12 @@
 #!/usr/bin/python3
 """Figures a scientist can show: every plotting entry point (polarization.py, cell_dipoles.py, curie_weiss.py,
-scripts/parity_plot.py, ipi_inputs/nve/conservation.py) on small synthetic data. Each figure: a title naming
+susceptibility.py (through its main()), scripts/parity_plot.py, ipi_inputs/nve/conservation.py) on small synthetic data. Each figure: a title naming
 what is shown, every axes with x and y labels and a title, every 2-D map (hist2d / imshow / pcolormesh) with a
 labelled colorbar, texts >= cli.MIN_FONT_SIZE once saved; the command lines write their PNGs."""
 
+import contextlib
 import importlib.util
+import io
 import os
 import tempfile
 
@@ -141,6 +143,64 @@ def test_parity_plot_figures():
         assert sorted(figs) == ["parity_dipole.png", "parity_energy.png", "parity_forces.png", "parity_virial.png"]
         for fig in figs.values():
             check_figure(fig, "m.gapd", "3 structures", "5 atoms")
+
+
+def run_main(module, argv):
+    """Run module.main() in this process with argv, catching the Figure it hands to cli.savefig."""
+    import sys
+    caught = []
+    saved_argv, saved_savefig = sys.argv, cli.savefig
+    sys.argv = [module.__name__ + ".py"] + [str(x) for x in argv]
+    cli.savefig = lambda fig, path: caught.append(fig)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            module.main()
+    finally:
+        sys.argv, cli.savefig = saved_argv, saved_savefig
+    assert len(caught) == 1, "%s: %d figures" % (module.__name__, len(caught))
+    return caught[0]
+
+
+def write_run(d, n=400):
+    """Synthetic i-PI run: properties (step, time in ps every 1 fs, temperature ~300 K, volume) and dipoles."""
+    rng = np.random.default_rng(4)
+    props, dip = os.path.join(d, "sim.out"), os.path.join(d, "sim.dipole_0")
+    with open(props, "w") as f:
+        f.write("# column   1     --> step : step\n# column   2     --> time{picosecond} : time\n"
+                "# column   3     --> temperature{kelvin} : T\n# column   4     --> volume{angstrom3} : V\n")
+        for i in range(n):
+            f.write("%d %.6f %.3f 2560.0\n" % (i, 0.001 * i, 300.0 + rng.standard_normal()))
+    x = np.zeros(3)
+    with open(dip, "w") as f:
+        for i in range(n):
+            x = 0.9 * x + rng.standard_normal(3)
+            f.write(" #EXTRAS(dipole)# Step:  %d \n%.8f %.8f %.8f\n" % (i, x[0], x[1], x[2]))
+    return props, dip
+
+
+def test_command_line_figures_carry_the_run():
+    """Through each tool's main(): the title takes T from the properties, atoms from the xyz, the model name."""
+    import cell_dipoles
+    import curie_weiss
+    import polarization
+    import susceptibility
+    with tempfile.TemporaryDirectory() as d:
+        props, dip = write_run(d)
+        fig = run_main(polarization, ["--dipoles", dip, "--properties", props, "--cell-from", D("init.xyz"),
+                                      "--model", "data/models/m.gapd", "--png", "P.png"])
+        assert check_figure(fig, "40 atoms", "<T> = 300 K", "400 frames", "m.gapd") == 3
+        fig = run_main(cell_dipoles, ["--cell-dipoles", D("nvt.cd_0"), "--template", D("init.xyz"),
+                                      "--properties", D("nvt.out"), "--model", "m.gapd", "--png", "cd.png"])
+        assert check_figure(fig, "40 atoms", "T = 300 K", "m.gapd", "8 cells") == 1
+        table = os.path.join(d, "eps.dat")
+        T = np.linspace(420.0, 700.0, 6)
+        eps = curie_weiss.curie_weiss(T, 1.2e5, 390.0, 5.0)
+        np.savetxt(table, np.column_stack([T, eps, 0.02 * eps]))
+        check_figure(run_main(curie_weiss, ["--table", table, "--atoms", 320, "--model", "m.gapd", "--png", "cw.png"]),
+                     "6 temperatures", "320 atoms", "m.gapd")
+        fig = run_main(susceptibility, ["--dipoles", dip, "--properties", props, "--tmax", 0.05,
+                                        "-o", os.path.join(d, "chi.dat"), "--png", "chi.png"])
+        check_figure(fig, "300 K")
 
 
 def test_command_lines_write_pngs():
