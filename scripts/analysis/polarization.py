@@ -39,7 +39,7 @@ def main():
     run_data.add_arguments(p)
     p.add_argument("--bins", type=int, default=50, help="histogram bins (default 50)")
     p.add_argument("--png", help="figure: component, |P| and 2D projection histograms")
-    p.add_argument("--atoms", type=int, metavar="N", help="figure title: number of atoms (default: from --cell-from)")
+    p.add_argument("--atoms", type=int, metavar="N", help="figure title: number of atoms (default: the atoms of --cell-from)")
     p.add_argument("--model", metavar="GAPD", help="figure title: the model file the run used")
     p.add_argument("--dt", type=float, metavar="FS",
                    help="figure: time between dipole frames in fs, when the properties have no time column")
