@@ -91,7 +91,7 @@ def plot(t_ps, pot, kin, cons, slope, intercept, atoms, title):
     ax[0].set_xlabel("t (ps)")
     ax[0].set_ylabel("E - E(0) (meV/atom)")
     ax[0].set_title("energies exchanged by the integrator")
-    ax[0].legend(loc="best")
+    ax[0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3)     # below: the curves fill the axes
     ax[1].plot(t_ps, (cons - cons[0]) * 1e3 / atoms, lw=0.8, label="conserved")
     ax[1].plot(t_ps, (slope * t_ps + intercept - cons[0]) * 1e3 / atoms, "k--",
                label="fit: %.3g meV/atom/ps" % (slope * 1e3 / atoms))
