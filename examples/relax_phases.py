@@ -1,0 +1,136 @@
+#!/usr/bin/python3
+"""Relax the four BaTiO3 phases (cubic, tetragonal, orthorhombic, rhombohedral; 5-atom cells and the 10-atom
+orthorhombic cell) with a gapd model through ASE, and compare with CP2K PBEsol relaxations of the same phases.
+
+    PYTHONPATH=build/python /usr/bin/python3 examples/relax_phases.py [--model data/models/batio3_default.gapd]
+        [--cp2k WORKDIR/summary.json] [--out data/phases] [--figure docs/figures/batio3_phases.png]
+
+Cell and positions relax together (ase.constraints.ExpCellFilter, BFGS to 1e-4 eV/Å and the matching stress)
+with the phase's space group held (ase.constraints.FixSymmetry): the T and O phases are saddle points of the
+energy surface, which an unconstrained relaxation would leave for R. Writes OUT/model_relaxed.extxyz (the
+relaxed cells; the starting points of examples/relax_phases_cp2k.py) and OUT/phases_table.md (lattice
+parameters, volume and E - E_cubic per formula unit, dipole; with --cp2k the CP2K numbers beside them), and the
+figure (E - E_C and volume per formula unit, model vs CP2K).
+"""
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+import ase.io
+from ase.constraints import ExpCellFilter
+from ase.spacegroup.symmetrize import FixSymmetry, check_symmetry
+from ase.optimize import BFGS
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import batio3_phases  # noqa: E402
+from gapd.ase import GapdCalculator  # noqa: E402
+
+ROOT = os.path.join(HERE, "..")
+NAMES = {"C": "cubic Pm-3m", "T": "tetragonal P4mm", "O": "orthorhombic Amm2", "R": "rhombohedral R3m"}
+
+
+def relax(atoms, calc, fmax):
+    atoms = atoms.copy()
+    atoms.calc = calc
+    atoms.set_constraint(FixSymmetry(atoms, symprec=1e-3))
+    opt = BFGS(ExpCellFilter(atoms), logfile=None, maxstep=0.05)
+    opt.run(fmax=fmax, steps=500)
+    atoms.info["steps"] = opt.get_number_of_steps()
+    return atoms
+
+
+def describe(atoms):
+    (a, b, c, alpha, beta, gamma), volume = batio3_phases.pseudo_cubic_parameters(atoms)
+    return dict(a=a, b=b, c=c, alpha=alpha, beta=beta, gamma=gamma, volume_per_fu=volume)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default=os.path.join(ROOT, "data/models/batio3_default.gapd"))
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--fmax", type=float, default=1e-4, help="eV/Å (and the stress in ExpCellFilter's units)")
+    ap.add_argument("--cp2k", help="summary.json of examples/relax_phases_cp2k.py")
+    ap.add_argument("--out", default=os.path.join(ROOT, "data/phases"))
+    ap.add_argument("--figure", default=os.path.join(ROOT, "docs/figures/batio3_phases.png"))
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    calc = GapdCalculator(args.model, threads=args.threads)
+
+    relaxed = []
+    for label, phase, start in batio3_phases.starting_structures():
+        atoms = relax(start, calc, args.fmax)
+        n_fu = len(atoms) // 5
+        e = atoms.get_potential_energy()
+        dipole = atoms.get_dipole_moment() if calc.model.has_dipole_model else np.zeros(3)
+        atoms.info.update(label=label, phase=phase, energy=e, energy_per_fu=e / n_fu,
+                          dipole_per_fu=dipole / n_fu, max_force=np.abs(atoms.get_forces()).max(),
+                          max_stress=np.abs(atoms.get_stress()).max())
+        atoms.calc = None
+        atoms.set_constraint()
+        relaxed.append(atoms)
+        print(f"relax_phases: {label}: {atoms.info['steps']} steps, E = {e / n_fu:.6f} eV/f.u., "
+              f"{describe(atoms)}", flush=True)
+    ase.io.write(os.path.join(args.out, "model_relaxed.extxyz"), relaxed, format="extxyz")
+
+    cp2k = {}
+    if args.cp2k and os.path.exists(args.cp2k):
+        cp2k = json.load(open(args.cp2k))
+    e_cubic = next(a.info["energy_per_fu"] for a in relaxed if a.info["label"] == "C5")
+    e_cubic_dft = cp2k["C5"]["energy"] if "C5" in cp2k and cp2k["C5"]["converged"] else None
+    lines = ["| phase | cell | a, b, c (Å) | α, β, γ (°) | V/f.u. (Å³) | E − E_C (meV/f.u.) | |M|/f.u. (e·Å) | "
+             "CP2K a, b, c (Å) | CP2K α (°) | CP2K V/f.u. (Å³) | CP2K E − E_C (meV/f.u.) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = []
+    for atoms in relaxed:
+        label, d = atoms.info["label"], describe(atoms)
+        de = 1e3 * (atoms.info["energy_per_fu"] - e_cubic)
+        row = dict(label=label, phase=atoms.info["phase"], model_de=de, model_v=d["volume_per_fu"])
+        dft = cp2k.get(label)
+        dft_cols = ["", "", "", ""]
+        if dft:
+            (a, b, c, alpha, _, _) = dft["cellpar"]
+            n_fu = dft["natoms"] // 5
+            note = "" if dft["converged"] else f" (not converged, {dft['steps']} steps)"
+            dft_de = 1e3 * (dft["energy"] / n_fu - e_cubic_dft) if e_cubic_dft is not None else None
+            dft_cols = [f"{a:.4f}, {b:.4f}, {c:.4f}{note}", f"{alpha:.2f}", f"{dft['volume_per_fu']:.3f}",
+                        "" if dft_de is None else f"{dft_de:.1f}"]
+            row.update(dft_de=dft_de, dft_v=dft["volume_per_fu"])
+        rows.append(row)
+        lines.append(f"| {NAMES[atoms.info['phase']]} | {len(atoms)} atoms | {d['a']:.4f}, {d['b']:.4f}, {d['c']:.4f} | "
+                     f"{d['alpha']:.2f}, {d['beta']:.2f}, {d['gamma']:.2f} | {d['volume_per_fu']:.3f} | {de:.1f} | "
+                     f"{np.linalg.norm(atoms.info['dipole_per_fu']):.4f} | " + " | ".join(dft_cols) + " |")
+    table = "\n".join(lines)
+    with open(os.path.join(args.out, "phases_table.md"), "w") as f:
+        f.write(table + "\n")
+    print(table)
+    plot(rows, args.figure)
+
+
+def plot(rows, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    x = np.arange(len(rows))
+    labels = [r["label"] for r in rows]
+    for ax, key, ylabel in ((axes[0], "de", "E − E$_C$ (meV/f.u.)"), (axes[1], "v", "V per f.u. (Å$^3$)")):
+        ax.bar(x - 0.2, [r[f"model_{key}"] for r in rows], 0.4, label="gapd default model")
+        dft = [r.get(f"dft_{key}") for r in rows]
+        if any(v is not None for v in dft):
+            ax.bar(x + 0.2, [np.nan if v is None else v for v in dft], 0.4, label="CP2K PBEsol")
+        ax.set_xticks(x, labels)
+        ax.set_ylabel(ylabel)
+    axes[1].set_ylim(min(r["model_v"] for r in rows) - 1.0, max(r["model_v"] for r in rows) + 1.0)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("BaTiO$_3$ phases relaxed (cell + positions, symmetry fixed)", fontsize=10)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=120)
+    print(f"relax_phases: wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
