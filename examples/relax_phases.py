@@ -75,38 +75,61 @@ def main():
               f"{describe(atoms)}", flush=True)
     ase.io.write(os.path.join(args.out, "model_relaxed.extxyz"), relaxed, format="extxyz")
 
-    cp2k = {}
+    cp2k = {"relaxed": {}, "single_points": {}}
     if args.cp2k and os.path.exists(args.cp2k):
-        cp2k = json.load(open(args.cp2k))
+        cp2k.update(json.load(open(args.cp2k)))
     e_cubic = next(a.info["energy_per_fu"] for a in relaxed if a.info["label"] == "C5")
-    e_cubic_dft = cp2k["C5"]["energy"] if "C5" in cp2k and cp2k["C5"]["converged"] else None
-    lines = ["| phase | cell | a, b, c (Å) | α, β, γ (°) | V/f.u. (Å³) | E − E_C (meV/f.u.) | |M|/f.u. (e·Å) | "
-             "CP2K a, b, c (Å) | CP2K α (°) | CP2K V/f.u. (Å³) | CP2K E − E_C (meV/f.u.) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| phase | cell | a, b, c (Å) | α, β, γ (°) | V/f.u. (Å³) | E − E_C (meV/f.u.) | |M|/f.u. (e·Å) |",
+             "|---|---|---|---|---|---|---|"]
     rows = []
     for atoms in relaxed:
         label, d = atoms.info["label"], describe(atoms)
         de = 1e3 * (atoms.info["energy_per_fu"] - e_cubic)
-        row = dict(label=label, phase=atoms.info["phase"], model_de=de, model_v=d["volume_per_fu"])
-        dft = cp2k.get(label)
-        dft_cols = ["", "", "", ""]
-        if dft:
-            (a, b, c, alpha, _, _) = dft["cellpar"]
-            n_fu = dft["natoms"] // 5
-            note = "" if dft["converged"] else f" (not converged, {dft['steps']} steps)"
-            dft_de = 1e3 * (dft["energy"] / n_fu - e_cubic_dft) if e_cubic_dft is not None else None
-            dft_cols = [f"{a:.4f}, {b:.4f}, {c:.4f}{note}", f"{alpha:.2f}", f"{dft['volume_per_fu']:.3f}",
-                        "" if dft_de is None else f"{dft_de:.1f}"]
-            row.update(dft_de=dft_de, dft_v=dft["volume_per_fu"])
-        rows.append(row)
+        rows.append(dict(label=label, phase=atoms.info["phase"], model_de=de, model_v=d["volume_per_fu"]))
         lines.append(f"| {NAMES[atoms.info['phase']]} | {len(atoms)} atoms | {d['a']:.4f}, {d['b']:.4f}, {d['c']:.4f} | "
                      f"{d['alpha']:.2f}, {d['beta']:.2f}, {d['gamma']:.2f} | {d['volume_per_fu']:.3f} | {de:.1f} | "
-                     f"{np.linalg.norm(atoms.info['dipole_per_fu']):.4f} | " + " | ".join(dft_cols) + " |")
+                     f"{np.linalg.norm(atoms.info['dipole_per_fu']):.4f} |")
+    lines += ["", comparison_table(rows, cp2k)]
     table = "\n".join(lines)
     with open(os.path.join(args.out, "phases_table.md"), "w") as f:
         f.write(table + "\n")
     print(table)
     plot(rows, args.figure)
+
+
+def comparison_table(rows, cp2k):
+    """Model vs CP2K: CP2K at the model's structures (single points) and CP2K's own relaxations, where done."""
+    sp, rel = cp2k.get("single_points", {}), cp2k.get("relaxed", {})
+    per_fu = lambda d: d["energy"] / (d["natoms"] // 5)  # noqa: E731
+    sp_c = per_fu(sp["C5"]) if "C5" in sp else None
+    rel_c = per_fu(rel["C5"]) if "C5" in rel and rel["C5"]["converged"] else None
+    lines = ["| phase | model E − E_C | CP2K E − E_C at the model's structures | CP2K pressure there (GPa) | "
+             "CP2K max force there (eV/Å) | CP2K relaxed a, b, c (Å), α (°) | CP2K relaxed V/f.u. (Å³) | "
+             "CP2K relaxed E − E_C |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        label = r["label"]
+        if label not in sp and label not in rel:
+            continue
+        cols = [f"{r['model_de']:.1f}", "", "", "", "", "", ""]
+        if label in sp:
+            s = sp[label]
+            n_fu = s["natoms"] // 5
+            if sp_c is not None:
+                r["dft_sp_de"] = 1e3 * (s["energy"] / n_fu - sp_c)
+                cols[1] = f"{r['dft_sp_de']:.1f}"
+            cols[2], cols[3] = f"{s['pressure_gpa']:.2f}", f"{s['max_force']:.3f}"
+        if label in rel:
+            d = rel[label]
+            a, b, c, alpha = d["cellpar"][:4]
+            note = "" if d["converged"] else f" (not converged after {d['steps']} steps)"
+            cols[4] = f"{a:.4f}, {b:.4f}, {c:.4f}, {alpha:.2f}{note}"
+            cols[5] = f"{d['volume_per_fu']:.3f}"
+            r["dft_v"] = d["volume_per_fu"] if d["converged"] else None
+            if rel_c is not None and d["converged"]:
+                r["dft_de"] = 1e3 * (d["energy"] / (d["natoms"] // 5) - rel_c)
+                cols[6] = f"{r['dft_de']:.1f}"
+        lines.append(f"| {label} | " + " | ".join(cols) + " |")
+    return "\n".join(lines) + "\n\n(energies in meV per formula unit)"
 
 
 def plot(rows, path):
@@ -117,10 +140,15 @@ def plot(rows, path):
     x = np.arange(len(rows))
     labels = [r["label"] for r in rows]
     for ax, key, ylabel in ((axes[0], "de", "E − E$_C$ (meV/f.u.)"), (axes[1], "v", "V per f.u. (Å$^3$)")):
-        ax.bar(x - 0.2, [r[f"model_{key}"] for r in rows], 0.4, label="gapd default model")
-        dft = [r.get(f"dft_{key}") for r in rows]
-        if any(v is not None for v in dft):
-            ax.bar(x + 0.2, [np.nan if v is None else v for v in dft], 0.4, label="CP2K PBEsol")
+        series = [("model", "gapd default model", "C0")]
+        if key == "de":
+            series.append(("dft_sp", "CP2K PBEsol at the model's structures", "C1"))
+        series.append(("dft", "CP2K PBEsol relaxed", "C2"))
+        present = [s for s in series if any(r.get(f"{s[0]}_{key}") is not None for r in rows)]
+        width = 0.8 / len(present)
+        for j, (k, name, color) in enumerate(present):
+            values = [np.nan if r.get(f"{k}_{key}") is None else r[f"{k}_{key}"] for r in rows]
+            ax.bar(x + (j - (len(present) - 1) / 2) * width, values, width, label=name, color=color)
         ax.set_xticks(x, labels)
         ax.set_ylabel(ylabel)
     axes[1].set_ylim(min(r["model_v"] for r in rows) - 1.0, max(r["model_v"] for r in rows) + 1.0)

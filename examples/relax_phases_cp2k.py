@@ -3,7 +3,8 @@
 (scripts/dft/cp2k_input.py), to compare with the model's (examples/relax_phases.py).
 
     /usr/bin/python3 examples/relax_phases_cp2k.py WORKDIR [--start data/phases/model_relaxed.extxyz]
-                                                   [--phases C5,T5,R5,O5] [--status]
+                                                   [--phases C5,T5,R5,O5] [--relax C5,...] [--single-points]
+                                                   [--status]
 
 One directory per phase (WORKDIR/C5, ...), run one after the other, one CP2K process (`nice -n 19`,
 OMP_NUM_THREADS=1). Resumable: a finished phase (GEOMETRY OPTIMIZATION COMPLETED) is only parsed again; an
@@ -12,7 +13,11 @@ model-relaxed structures (frames with info 'label') as starting points, which sa
 it, the guesses of examples/batio3_phases.py at a = 4.0 Å. The cell keeps the phase's symmetry (CP2K KEEP_SYMMETRY;
 the orthorhombic 5-atom cell has none in CP2K's list, there the symmetric forces keep it). Writes
 WORKDIR/<label>/relaxed.extxyz (energy eV, cell, positions, converged) for every finished phase, and
-WORKDIR/summary.json.
+WORKDIR/summary.json ("relaxed": per phase; "single_points": see below).
+
+--single-points: first one ENERGY_FORCE run per phase at its starting structure (WORKDIR/sp_<label>/): CP2K's
+energy, pressure and largest force at the model-relaxed structures, a comparison that costs one SCF per phase
+where a relaxation costs ten or more.
 """
 import argparse
 import glob
@@ -120,19 +125,58 @@ def collect(rundir, label, phase):
     return atoms
 
 
+def single_point(workdir, label, atoms, run):
+    """CP2K energy, stress and forces at `atoms` (WORKDIR/sp_<label>/), or None if not finished and not `run`."""
+    import parse_cp2k
+    rundir = os.path.join(workdir, f"sp_{label}")
+    out = os.path.join(rundir, "cp2k.out")
+    try:
+        energy, forces, stress = parse_cp2k.parse_output(open(out).read(), len(atoms))
+    except (OSError, parse_cp2k.ParseError):
+        if not run:
+            return None
+        os.makedirs(rundir, exist_ok=True)
+        with open(os.path.join(rundir, "cp2k.inp"), "w") as f:
+            f.write(cp2k_input.cp2k_input(atoms, cp2k_input.kmesh(atoms.cell.lengths()), project=PROJECT))
+        print(f"relax_phases_cp2k: {rundir}: cp2k.psmp -i cp2k.inp -o cp2k.out", flush=True)
+        subprocess.run(["nice", "-n", "19", "cp2k.psmp", "-i", "cp2k.inp", "-o", "cp2k.out"], cwd=rundir,
+                       env=dict(os.environ, OMP_NUM_THREADS="1"), check=False)
+        energy, forces, stress = parse_cp2k.parse_output(open(out).read(), len(atoms))
+    return dict(energy=energy, natoms=len(atoms), max_force=float(np.abs(forces).max()),
+                pressure_gpa=float(-np.trace(stress) / 3 * parse_cp2k.EV_PER_A3_IN_GPA),
+                stress=np.asarray(stress).tolist())
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("workdir")
     ap.add_argument("--start", help="extxyz of model-relaxed structures (info 'label': C5, T5, O5, R5)")
     ap.add_argument("--phases", default="C5,T5,R5,O5")
+    ap.add_argument("--relax", help="the phases to relax (default: --phases; '' = none)")
+    ap.add_argument("--single-points", action="store_true",
+                    help="first a single point per phase at its starting structure (WORKDIR/sp_<label>)")
     ap.add_argument("--status", action="store_true", help="only collect what has finished; run nothing")
     args = ap.parse_args()
+    os.makedirs(args.workdir, exist_ok=True)
     starts = {label: atoms for label, _, atoms in batio3_phases.starting_structures()}
     if args.start and os.path.exists(args.start):
         for atoms in ase.io.read(args.start, ":"):
             starts[atoms.info["label"]] = atoms
-    summary = {}
-    for label in args.phases.split(","):
+    summary = {"relaxed": {}, "single_points": {}}
+    summary_path = os.path.join(args.workdir, "summary.json")
+    if os.path.exists(summary_path):  # earlier invocations' phases stay
+        summary.update(json.load(open(summary_path)))
+    if args.single_points or args.status:
+        for label in args.phases.split(","):
+            sp = single_point(args.workdir, label, starts[label], run=not args.status)
+            if sp is not None:
+                summary["single_points"][label] = sp
+                print(f"relax_phases_cp2k: {label} single point: E {sp['energy']:.6f} eV, P "
+                      f"{sp['pressure_gpa']:.3f} GPa, max |F| {sp['max_force']:.4f} eV/Å", flush=True)
+        with open(summary_path, "w") as f:
+            json.dump(summary, f, indent=1)
+    relax = args.phases if args.relax is None else args.relax
+    for label in filter(None, relax.split(",")):
         phase = label[0]
         rundir = os.path.join(args.workdir, label)
         if not args.status and not finished(rundir):
@@ -140,11 +184,11 @@ def main():
         atoms = collect(rundir, label, phase)
         if atoms is not None:
             lengths_angles, volume = batio3_phases.pseudo_cubic_parameters(atoms)
-            summary[label] = dict(energy=atoms.info["energy"], natoms=len(atoms), converged=atoms.info["converged"],
+            summary["relaxed"][label] = dict(energy=atoms.info["energy"], natoms=len(atoms), converged=atoms.info["converged"],
                                   steps=atoms.info["steps"], cellpar=list(lengths_angles), volume_per_fu=volume)
-            print(f"relax_phases_cp2k: {label}: {summary[label]}", flush=True)
-    with open(os.path.join(args.workdir, "summary.json"), "w") as f:
-        json.dump(summary, f, indent=1)
+            print(f"relax_phases_cp2k: {label}: {summary['relaxed'][label]}", flush=True)
+        with open(summary_path, "w") as f:
+            json.dump(summary, f, indent=1)
 
 
 if __name__ == "__main__":
