@@ -152,7 +152,9 @@ def plot(rows, path):
         ax.set_xticks(x, labels)
         ax.set_ylabel(ylabel)
     axes[1].set_ylim(min(r["model_v"] for r in rows) - 1.0, max(r["model_v"] for r in rows) + 1.0)
-    axes[0].legend(fontsize=8)
+    low = min(min(r.get(k, 0) or 0 for k in ("model_de", "dft_sp_de", "dft_de")) for r in rows)
+    axes[0].set_ylim(1.45 * low, 0)  # room for the legend below the bars
+    axes[0].legend(fontsize=8, loc="lower left")
     fig.suptitle("BaTiO$_3$ phases relaxed (cell + positions, symmetry fixed)", fontsize=10)
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
