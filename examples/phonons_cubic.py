@@ -172,7 +172,9 @@ def plot(bands, a, n, gamma_model, gamma_dft, path):
     for t in ticks:
         ax.axvline(t, color="0.7", lw=0.6)
     if gamma_dft is not None:
-        ax.plot(np.zeros_like(gamma_dft), gamma_dft, "o", mfc="none", color="C3", label="CP2K PBEsol, Γ (5-atom cell)")
+        for j, t in enumerate(t for t, label in zip(ticks, labels) if label == "Γ"):
+            ax.plot(np.full_like(gamma_dft, t), gamma_dft, "o", mfc="none", color="C3", clip_on=False, zorder=3,
+                    label="CP2K PBEsol, Γ (5-atom cell)" if j == 0 else None)
         ax.legend(fontsize=8, loc="upper right")
     ax.set_xticks(ticks, labels)
     ax.set_xlim(0, x0)
