@@ -6,6 +6,7 @@ packages=(
   libeigen3-dev libboost-dev libboost-math-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev doctest-dev
   zlib1g-dev
   python3-numpy python3-scipy python3-ase python3-matplotlib
+  pybind11-dev python3-dev  # the Python module gapd (python/, docs/python.md)
   clang libclang-rt-dev  # the sanitizer + fuzz smoke tests (docs/reliability.md, "In CI"); ~55 MB download
 )
 missing=()

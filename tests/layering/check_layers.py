@@ -22,8 +22,10 @@ LAYERS = [
     ("client_protocol", 5),
     ("server/serve", 6),
     ("server/cli", 7),
+    ("api", 8),
+    ("python", 9),
 ]
-SOURCE_ROOTS = ("models", "client_protocol", "server")
+SOURCE_ROOTS = ("models", "client_protocol", "server", "api", "python")
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 
 
