@@ -1,5 +1,7 @@
 #include "models/fit/fit_config.hpp"
 
+#include "models/core/regular_file.hpp"
+#include "models/core/text_excerpt.hpp"
 #include "models/core/elements.hpp"
 
 #include <yaml-cpp/yaml.h>
@@ -18,7 +20,7 @@ public:
     explicit Reader(std::string path) : path_(std::move(path)) {}
 
     [[noreturn]] void fail(const std::string& key, const std::string& what) const {
-        throw std::runtime_error(path_ + ": key '" + key + "': " + what);
+        throw std::runtime_error(path_ + ": key " + quote_excerpt(key) + ": " + what);
     }
 
     // Rejects keys of `node` (a mapping) that are not in `allowed`.
@@ -48,7 +50,7 @@ public:
         try {
             return atomic_number(symbol);
         } catch (const std::exception&) {
-            fail(key, "unknown chemical symbol '" + symbol + "'");
+            fail(key, "unknown chemical symbol " + quote_excerpt(symbol));
         }
     }
 
@@ -193,6 +195,7 @@ DipoleFitConfig read_dipoles_section(const Reader& r, const YAML::Node& d, Spars
 }  // namespace
 
 FitConfig read_fit_config(const std::string& path) {
+    require_regular_file(path, "fit config file");
     YAML::Node root;
     try {
         root = YAML::LoadFile(path);
