@@ -3,9 +3,11 @@
 #include "client_protocol/frame_conversion.hpp"
 #include "client_protocol/stop_signal.hpp"
 #include "client_protocol/wire_messages.hpp"
+#include "models/core/text_excerpt.hpp"
 
 #include <chrono>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -32,19 +34,33 @@ class Session {
 public:
     Session(Transport& transport, ForceEngine& engine, const DriverOptions& options)
         : transport_(transport), engine_(engine), verbose_(options.verbose),
-          log_(options.log != nullptr ? *options.log : std::cerr), atoms_source_(options.atoms_source) {}
+          log_(options.log != nullptr ? *options.log : std::cerr), atoms_source_(options.atoms_source),
+          message_timeout_s_(options.message_timeout_s), stop_grace_s_(options.stop_grace_s) {}
 
     SessionEnd run() {
-        // A second signal gives up waits on i-PI in the middle of a request (the first lets it finish).
-        transport_.set_abandon_check([] { return stop_requests() >= 2; });
+        transport_.set_wait_check([this](const TransferWait& wait) { check_wait(wait); });
         try {
             for (;;) {
-                // A pending legacy result is a request in progress: the first signal lets it be fetched.
-                if (stop_requests() > (pending_ ? 1 : 0)) {
+                // A pending legacy result is a request in progress: the first signal lets i-PI fetch it, for
+                // stop_grace_s; a second signal, or i-PI not asking in time, abandons it.
+                if (stop_requests() > 0 && !pending_) {
                     transport_.close_gracefully(kDrainOnCloseS);
                     return SessionEnd::Stopped;
                 }
+                if (stop_requests() > 0) {
+                    const auto now = std::chrono::steady_clock::now();
+                    if (!stop_seen_) stop_seen_ = now;
+                    if (stop_requests() > 1 || std::chrono::duration<double>(now - *stop_seen_).count() > stop_grace_s_) {
+                        log_ << "gapd: error: stop requested; the computed reply to request " << served_ + 1
+                             << " was not sent (i-PI did not ask for it"
+                             << (stop_requests() > 1 ? " before the second signal" : " within the grace period")
+                             << ")\n" << std::flush;
+                        transport_.close_gracefully(kDrainOnCloseS);
+                        return SessionEnd::Abandoned;
+                    }
+                }
                 if (!transport_.wait_readable(kIdleTickMs)) continue;
+                reading_ = "a message header";
                 char header[wire::kHeaderSize];
                 transport_.read_exact(header, sizeof header);
                 if (!dispatch(header)) {
@@ -56,9 +72,10 @@ public:
             log_ << "gapd: " << e.what() << "\n" << std::flush;
             transport_.close_gracefully(kDrainOnCloseS);
             return SessionEnd::Lost;
-        } catch (const WaitAbandoned&) {
+        } catch (const WaitAbandoned& e) {
+            log_ << "gapd: error: " << e.what() << "\n" << std::flush;
             transport_.close_gracefully(kDrainOnCloseS);
-            return SessionEnd::Stopped;
+            return SessionEnd::Abandoned;
         } catch (...) {
             transport_.close_gracefully(kDrainOnCloseS);
             throw;
@@ -68,6 +85,34 @@ public:
 private:
     enum class Mode { Unknown, Fused, Legacy };
 
+    // Every blocked transfer: i-PI is in the middle of a message (reads: the rest of what it began;
+    // GETFORCE after a POSDATA), or gapd in the middle of a reply. A reply is never cut: once its first byte
+    // is out, only a stalled i-PI ends the write; before that, a second signal abandons it whole.
+    void check_wait(const TransferWait& wait) {
+        const bool writing = wait.direction == TransferWait::Direction::Write;
+        if (wait.idle_s > message_timeout_s_) {
+            std::ostringstream msg;
+            msg << (writing ? "i-PI took no byte of gapd's reply" : "i-PI sent nothing more of " + reading_)
+                << " for " << message_timeout_s_ << " s (--message-timeout): the connection is stalled";
+            if (writing && wait.done > 0) msg << "; the reply was cut after " << wait.done << " bytes";
+            throw PeerStalled(msg.str());
+        }
+        const int stops = stop_requests();
+        if (writing) {
+            if (wait.done == 0 && stops >= 2)
+                throw WaitAbandoned("stop requested twice; the reply to request " + std::to_string(served_ + 1) +
+                                    " was not sent (not a byte of it: i-PI can re-queue the request)");
+            return;
+        }
+        if (stops >= 2 || (stops >= 1 && wait.idle_s > stop_grace_s_)) {
+            std::ostringstream msg;
+            msg << "stop requested while waiting for " << reading_ << " from i-PI";
+            if (stops < 2) msg << " (nothing arrived for " << stop_grace_s_ << " s)";
+            msg << "; the request was abandoned";
+            throw WaitAbandoned(msg.str());
+        }
+    }
+
     // Handles one message; false on EXIT.
     bool dispatch(const char* header) {
         switch (wire::parse_header(header)) {
@@ -75,9 +120,16 @@ private:
                 reply(!initialized_ ? Header::NeedInit : pending_ ? Header::HaveData : Header::Ready);
                 return true;
             case Header::Init:
+                // gapd asks for INIT only by answering NEEDINIT, before the first INIT. Another one means the
+                // two sides disagree on where messages begin (its "batch size" would misread every POSDATA).
+                if (initialized_)
+                    throw wire::ProtocolError("i-PI sent INIT on a connection already initialised (gapd answers "
+                                              "READY, not NEEDINIT): the message stream is probably out of sync");
+                reading_ = "the INIT message";
                 on_init();
                 return true;
             case Header::PosData:
+                reading_ = "the POSDATA message";
                 on_posdata();
                 return true;
             case Header::GetForce:
@@ -108,8 +160,8 @@ private:
         transport_.read_exact(text.data(), text.size());
         batch_ = wire::batch_size_from_init(text);
         if (verbose_) {
-            log_ << "gapd: INIT rid " << prefix.request_id << ", batch size " << batch_ << ", text '" << text
-                 << "'\n" << std::flush;
+            log_ << "gapd: INIT rid " << prefix.request_id << ", batch size " << batch_ << ", text "
+                 << quote_excerpt(text) << "\n" << std::flush;
         }
         engine_.on_init(prefix.request_id, text);
         initialized_ = true;
@@ -142,6 +194,9 @@ private:
                  << ms_since(t0) << " ms\n" << std::flush;
         }
         if (fused) {
+            if (stop_requests() >= 2)
+                throw WaitAbandoned("stop requested twice; the reply to request " + std::to_string(served_ + 1) +
+                                    " was not sent (not a byte of it: i-PI can re-queue the request)");
             transport_.write_all(message.data(), message.size());
             ++served_;
         } else {
@@ -154,6 +209,7 @@ private:
     // request the legacy way (which also works in default mode) and look again next time.
     bool take_fused_getforce() {
         if (mode_ == Mode::Legacy) return false;
+        reading_ = "GETFORCE after POSDATA (default mode sends both at once)";
         char next[wire::kHeaderSize];
         if (!transport_.peek(next, sizeof next, mode_ == Mode::Unknown ? kModeDetectMs : -1)) return false;
         const Header header = wire::parse_header(next);
@@ -196,7 +252,12 @@ private:
     std::ostream& log_;
     const std::string atoms_source_;
 
+    double message_timeout_s_;
+    double stop_grace_s_;
+
     bool initialized_ = false;
+    std::string reading_ = "a message";  // what a blocked read is waiting for, for messages
+    std::optional<std::chrono::steady_clock::time_point> stop_seen_;  // a stop first seen with a result pending
     std::size_t batch_ = 1;
     Mode mode_ = Mode::Unknown;
     std::optional<wire::Bytes> pending_;  // legacy: FORCEREADY built, waiting for GETFORCE
@@ -240,6 +301,10 @@ int run_driver(const ConnectionOptions& connection, ForceEngine& engine, const D
         if (end == SessionEnd::Stopped) {
             log << "gapd: stop requested; connection to i-PI closed\n" << std::flush;
             return kExitOk;
+        }
+        if (end == SessionEnd::Abandoned) {
+            log << "gapd: stop requested in the middle of a request; connection to i-PI closed\n" << std::flush;
+            return kExitError;
         }
         if (!options.reconnect) {
             log << "gapd: error: i-PI closed the connection without EXIT\n" << std::flush;

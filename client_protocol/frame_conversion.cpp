@@ -50,6 +50,14 @@ nlohmann::json row_json(const ExtraArray& array, Eigen::Index i) {
     return row;
 }
 
+wire::ProtocolError absurd_value(const std::string& what, double value) {
+    std::ostringstream msg;
+    msg.precision(3);
+    msg << "i-PI sent an absurd " << what << " of " << value << " Bohr (the limit is " << wire::kMaxCoordinateBohr
+        << " Bohr): the message stream is probably out of sync (bytes of another message read as numbers)";
+    return wire::ProtocolError(msg.str());
+}
+
 }  // namespace
 
 std::string extras_json(const Extras& extras) {
@@ -72,17 +80,17 @@ std::string extras_json(const Extras& extras) {
 
 Frame frame_from_wire(const wire::WireStructure& structure, bool require_invertible_cell) {
     for (std::size_t k = 0; k < 9; ++k) {
-        if (!std::isfinite(structure.h[k])) {
-            throw wire::ProtocolError("i-PI sent a non-finite cell matrix element h[" + std::to_string(k / 3) +
-                                      "][" + std::to_string(k % 3) + "]");
-        }
+        const std::string element = "cell matrix element h[" + std::to_string(k / 3) + "][" + std::to_string(k % 3) + "]";
+        if (!std::isfinite(structure.h[k])) throw wire::ProtocolError("i-PI sent a non-finite " + element);
+        if (std::abs(structure.h[k]) > wire::kMaxCoordinateBohr) throw absurd_value(element, structure.h[k]);
     }
     const std::size_t natoms = structure.natoms();
     for (std::size_t k = 0; k < 3 * natoms; ++k) {
-        if (!std::isfinite(structure.positions[k])) {
-            throw wire::ProtocolError("i-PI sent a non-finite position (atom " + std::to_string(k / 3) + ", " +
-                                      axis_name(k % 3) + ")");
-        }
+        const double x = structure.positions[k];
+        if (std::isfinite(x) && std::abs(x) <= wire::kMaxCoordinateBohr) continue;
+        const std::string which = "(atom " + std::to_string(k / 3) + ", " + axis_name(k % 3) + ")";
+        if (!std::isfinite(x)) throw wire::ProtocolError("i-PI sent a non-finite position " + which);
+        throw absurd_value("position " + which, x);
     }
 
     Frame frame;

@@ -159,14 +159,14 @@ Transport::Transport(int fd, std::string peer) : fd_(fd), peer_(std::move(peer))
 Transport::~Transport() { close_now(); }
 
 Transport::Transport(Transport&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)), peer_(std::move(other.peer_)), abandon_(std::move(other.abandon_)) {}
+    : fd_(std::exchange(other.fd_, -1)), peer_(std::move(other.peer_)), wait_check_(std::move(other.wait_check_)) {}
 
 Transport& Transport::operator=(Transport&& other) noexcept {
     if (this != &other) {
         close_now();
         fd_ = std::exchange(other.fd_, -1);
         peer_ = std::move(other.peer_);
-        abandon_ = std::move(other.abandon_);
+        wait_check_ = std::move(other.wait_check_);
     }
     return *this;
 }
@@ -176,14 +176,15 @@ void Transport::close_now() noexcept {
     fd_ = -1;
 }
 
-void Transport::check_abandon() const {
-    if (abandon_ && abandon_()) throw WaitAbandoned("wait on " + peer_ + " abandoned");
+void Transport::check_wait(TransferWait::Direction direction, std::size_t done, double idle_s) const {
+    if (wait_check_) wait_check_(TransferWait{direction, done, idle_s});
 }
 
 bool Transport::wait_readable(int timeout_ms) { return poll_one(fd_, POLLIN, timeout_ms) != 0; }
 
 bool Transport::peek(void* out, std::size_t n, int timeout_ms) {
-    const auto deadline = Clock::now() + std::chrono::milliseconds(std::max(timeout_ms, 0));
+    const auto start = Clock::now();
+    const auto deadline = start + std::chrono::milliseconds(std::max(timeout_ms, 0));
     for (;;) {
         const ssize_t r = ::recv(fd_, out, n, MSG_PEEK | MSG_DONTWAIT);
         if (r == static_cast<ssize_t>(n)) return true;
@@ -192,7 +193,7 @@ bool Transport::peek(void* out, std::size_t n, int timeout_ms) {
             throw ConnectionLost("reading from " + peer_ + " failed: " + errno_text(errno));
         }
         if (timeout_ms >= 0 && Clock::now() >= deadline) return false;
-        check_abandon();
+        check_wait(TransferWait::Direction::Read, r > 0 ? static_cast<std::size_t>(r) : 0, seconds_since(start));
         const int wait = timeout_ms < 0 ? kTickMs : std::min(kTickMs, ms_until(deadline));
         if (r > 0) {
             // Part of it is there. If i-PI has also ended the stream, the rest can never come (without this
@@ -209,15 +210,19 @@ bool Transport::peek(void* out, std::size_t n, int timeout_ms) {
 
 void Transport::read_exact(void* out, std::size_t n) {
     auto* p = static_cast<char*>(out);
+    std::size_t done = 0;
+    auto last_progress = Clock::now();
     while (n > 0) {
         const ssize_t r = ::recv(fd_, p, n, MSG_DONTWAIT);
         if (r > 0) {
             p += r;
             n -= static_cast<std::size_t>(r);
+            done += static_cast<std::size_t>(r);
+            last_progress = Clock::now();
         } else if (r == 0) {
             throw ConnectionLost(peer_ + " closed the connection");
         } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-            check_abandon();
+            check_wait(TransferWait::Direction::Read, done, seconds_since(last_progress));
             poll_one(fd_, POLLIN, kTickMs);
         } else {
             throw ConnectionLost("reading from " + peer_ + " failed: " + errno_text(errno));
@@ -227,14 +232,18 @@ void Transport::read_exact(void* out, std::size_t n) {
 
 void Transport::write_all(const void* data, std::size_t n) {
     const auto* p = static_cast<const char*>(data);
+    std::size_t done = 0;
+    auto last_progress = Clock::now();
     while (n > 0) {
         // MSG_NOSIGNAL: a peer that closed gives EPIPE here, not a SIGPIPE that kills the process.
         const ssize_t r = ::send(fd_, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (r >= 0) {
             p += r;
             n -= static_cast<std::size_t>(r);
+            done += static_cast<std::size_t>(r);
+            if (r > 0) last_progress = Clock::now();
         } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-            check_abandon();
+            check_wait(TransferWait::Direction::Write, done, seconds_since(last_progress));
             poll_one(fd_, POLLOUT, kTickMs);
         } else {
             throw ConnectionLost("writing to " + peer_ + " failed: " + errno_text(errno));

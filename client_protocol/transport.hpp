@@ -29,10 +29,24 @@ public:
     using std::runtime_error::runtime_error;
 };
 
-// A wait given up because the abandon check said so (a second stop signal).
+// A wait given up because of a stop request (thrown by a wait check, see Transport::set_wait_check).
 class WaitAbandoned : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
+};
+
+// The peer began a message (or a reply to it) and then moved no byte for longer than allowed.
+class PeerStalled : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// A transfer blocked on the peer, as shown to the wait check at every tick.
+struct TransferWait {
+    enum class Direction { Read, Write };
+    Direction direction = Direction::Read;
+    std::size_t done = 0;  // bytes of this transfer already moved (a write with done > 0 is a reply under way)
+    double idle_s = 0;     // seconds since the last byte moved, or since the transfer began
 };
 
 // Options that no amount of retrying can make work (path too long for sun_path, bad port...).
@@ -53,8 +67,9 @@ public:
 
     const std::string& peer() const { return peer_; }
 
-    // Polled every tick while read_exact/write_all/peek wait; returning true throws WaitAbandoned.
-    void set_abandon_check(std::function<bool()> abandon) { abandon_ = std::move(abandon); }
+    // Called every tick while read_exact/write_all/peek are blocked on the peer; it ends the wait by
+    // throwing (WaitAbandoned, PeerStalled...), and the exception propagates to the caller.
+    void set_wait_check(std::function<void(const TransferWait&)> check) { wait_check_ = std::move(check); }
 
     // True when a read would not block (data or EOF); false after timeout_ms or when a signal arrived.
     bool wait_readable(int timeout_ms);
@@ -70,12 +85,12 @@ public:
     void close_gracefully(double max_drain_s);
 
 private:
-    void check_abandon() const;
+    void check_wait(TransferWait::Direction direction, std::size_t done, double idle_s) const;
     void close_now() noexcept;
 
     int fd_ = -1;
     std::string peer_;
-    std::function<bool()> abandon_;
+    std::function<void(const TransferWait&)> wait_check_;
 };
 
 // Connects to i-PI, retrying every retry_interval_s for up to connect_timeout_s (i-PI may not be listening

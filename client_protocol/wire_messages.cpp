@@ -1,5 +1,7 @@
 #include "client_protocol/wire_messages.hpp"
 
+#include "models/core/text_excerpt.hpp"
+
 #include <cctype>
 #include <charconv>
 #include <climits>
@@ -92,21 +94,7 @@ Header parse_header(const char* bytes) {
     return Header::Unknown;
 }
 
-std::string quote_header(const char* bytes) {
-    std::string out = "'";
-    for (std::size_t i = 0; i < kHeaderSize; ++i) {
-        const auto c = static_cast<unsigned char>(bytes[i]);
-        if (c >= 0x20 && c < 0x7f && c != '\\' && c != '\'') {
-            out += static_cast<char>(c);
-        } else {
-            static const char* hex = "0123456789abcdef";
-            out += "\\x";
-            out += hex[c >> 4];
-            out += hex[c & 15];
-        }
-    }
-    return out + "'";
-}
+std::string quote_header(const char* bytes) { return quote_excerpt(std::string_view(bytes, kHeaderSize)); }
 
 // ---- ByteReader ----
 
@@ -180,7 +168,7 @@ std::size_t batch_size_from_init(std::string_view text) {
         const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
         if (ec != std::errc() || end != value.data() + value.size() || n < 1 ||
             n > static_cast<long long>(kMaxBatch)) {
-            throw ProtocolError("INIT announces batch_size '" + std::string(value) +
+            throw ProtocolError("INIT announces batch_size " + quote_excerpt(value) +
                                 "'; accepted: an integer from 1 to " + std::to_string(kMaxBatch));
         }
         batch = static_cast<std::size_t>(n);

@@ -21,6 +21,9 @@ inline constexpr std::size_t kHeaderSize = 12;
 inline constexpr std::size_t kMaxAtoms = 10'000'000;   // atoms per structure, and atoms x batch in total
 inline constexpr std::size_t kMaxInitText = 1u << 20;  // INIT text bytes
 inline constexpr std::size_t kMaxBatch = 1024;         // structures per batched request
+// Largest |value| of a position or cell element (Bohr; 1e9 Bohr = 5 cm). Anything beyond is not a structure
+// but bytes read out of place, e.g. the text "EXIT" read as a double (7e96).
+inline constexpr double kMaxCoordinateBohr = 1e9;
 
 // A malformed or out-of-limits message from i-PI, or a result that cannot be encoded.
 class ProtocolError : public std::runtime_error {

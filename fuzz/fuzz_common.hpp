@@ -47,12 +47,24 @@ private:
     std::abort();
 }
 
-// Reader errors must be one line that starts with the file name (docs/reliability.md).
+// Longest reader error accepted besides the file name: input is only ever quoted by short excerpts
+// (models/core/text_excerpt.hpp), so a 100 MB garbage line must not give a 100 MB message.
+inline constexpr std::size_t kMaxErrorChars = 1024;
+
+// Reader errors must be one line of bounded size that starts with the file name, without raw control bytes
+// (docs/reliability.md).
 inline void check_error_names_file(const std::runtime_error& e, const std::string& path) {
-    if (std::string(e.what()).rfind(path, 0) != 0) {
+    const std::string what = e.what();
+    if (what.rfind(path, 0) != 0) {
         std::fprintf(stderr, "error does not start with the file name: %s\n", e.what());
         invariant_failed("error message without the file name");
     }
+    if (what.size() > path.size() + kMaxErrorChars) {
+        std::fprintf(stderr, "error of %zu bytes: %.300s...\n", what.size(), e.what());
+        invariant_failed("error message of unbounded size (input quoted whole?)");
+    }
+    for (const char c : what)
+        if (static_cast<unsigned char>(c) < 0x20) invariant_failed("raw control byte in an error message");
 }
 
 }  // namespace gapd::fuzz

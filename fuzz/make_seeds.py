@@ -11,6 +11,10 @@
   native_model    the same tiny model converted by `gapd convert` (needs --gapd).
   extxyz          tests/data/librascal/structures.extxyz and small variants (Z column, extra arrays, flags).
   yaml_config     small `--config` files.
+  (hostile)       issue #18 shapes: session streams that stall in the middle of a message, between messages
+                  and with a legacy result pending, and requests with one or two stop signals during the
+                  computation (fuzz_session.cpp reads these from the stream's last byte); extxyz files with
+                  64 KB garbage lines; a librascal JSON with an unterminated 64 KB string.
 
 Usage: /usr/bin/python3 fuzz/make_seeds.py --gapd build-rel/gapd
        /usr/bin/python3 fuzz/make_seeds.py --protocol-only --captures ../shared/protocol/captures --out DIR
@@ -179,6 +183,44 @@ def model_seeds(gapd):
         print("no --gapd: native_model seeds not regenerated")
 
 
+# fuzz_session.cpp's control bits, carried by the stream's last byte.
+STALL = 0x08        # keep the stream open after the input, then request a stop
+TWO_STOPS = 0x04    # two stop requests during the first computation
+ONE_STOP = 0x02
+
+
+def hostile_seeds():
+    cell = struct.pack("<9d", 10, 0, 0, 0, 10, 0, 0, 0, 10) + struct.pack("<9d", 0.1, 0, 0, 0, 0.1, 0, 0, 0, 0.1)
+    pos = struct.pack("<i6d", 2, 0.1, 0.2, 0.3, 1.5, 1.6, 1.7)
+    hand = header("STATUS") + init_message(0, " ") + header("STATUS")
+    posdata = header("POSDATA") + cell + pos
+    # Stalls: the last byte is data gapd reads (a position byte, a header byte, INIT text) and the control.
+    half = bytearray(hand + posdata[:12 + len(posdata[12:]) // 2])
+    half[-1] = STALL
+    write("session", "stalled_mid_posdata", bytes(half))
+    write("session", "stalled_mid_header", hand + b"POSDATA" + bytes([STALL]))
+    write("session", "stalled_between_messages", header("STATUS") + init_message(0, "x" + chr(STALL)))
+    legacy = bytearray(hand + posdata)  # legacy request, then nothing: a result waits for a GETFORCE
+    legacy[-1] = STALL
+    write("session", "stalled_legacy_result_pending", bytes(legacy))
+    fused = hand + posdata + header("GETFORCE")
+    write("session", "double_signal_mid_compute", fused + header("EXIT") + bytes([TWO_STOPS]))
+    write("session", "single_signal_mid_compute", fused + header("EXIT") + bytes([ONE_STOP]))
+    write("session", "double_signal_then_stall", fused + bytes([TWO_STOPS | STALL]))
+    # Garbage where numbers belong, "EXIT" inside POSDATA, and an unsolicited second INIT.
+    exit_inside = bytearray(fused)
+    at = len(hand) + 12 + 144 + 4 + 8
+    exit_inside[at:at + 8] = b"    EXIT"
+    write("session", "exit_inside_posdata", bytes(exit_inside))
+    write("session", "second_init", hand + init_message(0, "batch_size:2") + posdata + header("GETFORCE"))
+    garbage = bytes((k * 2654435761 >> 11) & 0xff for k in range(65536)).replace(b"\n", b"\x01")
+    write("extxyz", "oversized_count_line.extxyz", garbage + b"\nO 0 0 0\n")
+    write("extxyz", "oversized_number.extxyz",
+          b'1\nLattice="4 0 0 0 4 0 0 0 4" Properties=species:S:1:pos:R:3\nO 0 ' + garbage + b" 0\n")
+    write("extxyz", "oversized_comment_key.extxyz", b"1\n" + b"k" * 65536 + b"=\nO 0 0 0\n")
+    write("librascal_json", "unterminated_string.json", b'{"class_name": "' + b"x" * 65536)
+
+
 def text_seeds():
     write("extxyz", "structures.extxyz", open(os.path.join(LIBRASCAL, "structures.extxyz"), "rb").read())
     write("extxyz", "z_column.extxyz",
@@ -213,6 +255,7 @@ def main():
     if not args.protocol_only:
         model_seeds(args.gapd)
         text_seeds()
+        hostile_seeds()
     for d in sorted(glob.glob(os.path.join(OUT, "*"))):
         files = os.listdir(d)
         print("%-40s %3d files, %7d bytes" % (os.path.relpath(d, ROOT), len(files),

@@ -2,8 +2,10 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdexcept>
 #include <streambuf>
 #include <unistd.h>
@@ -82,12 +84,42 @@ std::string temporary_name(const std::string& path) {
     return path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
 }
 
+// Write permission by the mode bits of the class the caller belongs to (owner, group, others). Used instead
+// of access(W_OK) so that root, too, does not silently replace a file made read-only on purpose.
+bool mode_allows_writing(const struct stat& st) {
+    if (st.st_uid == ::geteuid()) return (st.st_mode & S_IWUSR) != 0;
+    if (st.st_gid == ::getegid()) return (st.st_mode & S_IWGRP) != 0;
+    return (st.st_mode & S_IWOTH) != 0;
+}
+
+std::string octal_mode(mode_t mode) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
+    return buf;
+}
+
 }  // namespace
 
 void write_file_atomically(const std::string& path, const std::function<void(std::ostream&)>& write) {
+    // An existing target keeps its permissions (a 0600 file must not become 0644 through the rename), and
+    // one the user may not write is not replaced (renaming over it only needs the directory writable).
+    struct stat existing {};
+    const bool replacing = ::stat(path.c_str(), &existing) == 0;
+    if (replacing && S_ISDIR(existing.st_mode))
+        throw std::runtime_error("cannot write '" + path + "': it is a directory");
+    if (replacing && !mode_allows_writing(existing))
+        throw std::runtime_error("cannot write '" + path + "': the existing file is read-only (mode " +
+                                 octal_mode(existing.st_mode) + "); refusing to replace it");
     const std::string tmp = temporary_name(path);
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd < 0) throw std::runtime_error("cannot write '" + path + "': cannot create '" + tmp + "': " + errno_text());
+    if (replacing && S_ISREG(existing.st_mode) && ::fchmod(fd, existing.st_mode & 07777) != 0) {
+        const std::string error = errno_text();
+        ::close(fd);
+        ::unlink(tmp.c_str());
+        throw std::runtime_error("cannot write '" + path + "': cannot keep its mode " +
+                                 octal_mode(existing.st_mode) + ": " + error);
+    }
     std::string io_error;
     try {
         FdStreamBuf buf(fd);

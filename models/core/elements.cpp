@@ -1,5 +1,7 @@
 #include "models/core/elements.hpp"
 
+#include "models/core/text_excerpt.hpp"
+
 #include <array>
 #include <stdexcept>
 
@@ -21,7 +23,7 @@ constexpr std::array<const char*, 118> kSymbols = {
 int atomic_number(const std::string& symbol) {
     for (std::size_t k = 0; k < kSymbols.size(); ++k)
         if (symbol == kSymbols[k]) return static_cast<int>(k) + 1;
-    throw std::invalid_argument("unknown chemical symbol '" + symbol + "'");
+    throw std::invalid_argument("unknown chemical symbol " + quote_excerpt(symbol));
 }
 
 std::string chemical_symbol(int z) {

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <climits>
 #include <cmath>
 #include <exception>
@@ -124,14 +125,49 @@ struct EntryBlock {
     }
 };
 
+std::atomic<double> g_max_pairs{NeighbourListLimits{}.max_pairs};
+std::atomic<double> g_max_pairs_per_atom{NeighbourListLimits{}.max_pairs_per_atom};
+
+// The estimate against the limits; the message names the cell so that a garbage cell is recognisable.
+void check_pair_estimate(const Structure& s, Eigen::Index n, double cutoff, double occupied, double pairs_per_atom,
+                         const NeighbourListLimits& limits) {
+    const double pairs = pairs_per_atom * static_cast<double>(n);
+    if (pairs_per_atom <= limits.max_pairs_per_atom && pairs <= limits.max_pairs) return;
+    std::ostringstream msg;
+    msg.precision(3);
+    msg << "the structure is far too dense for the cutoff: " << n << " atoms in a cell with edges ("
+        << s.cell.row(0).norm() << ", " << s.cell.row(1).norm() << ", " << s.cell.row(2).norm() << ") Å, volume "
+        << occupied << " Å^3, would give about " << pairs_per_atom << " neighbours per atom within " << cutoff
+        << " Å, " << pairs << " pairs (" << pairs * kNeighbourEntryBytes / 1e9 << " GB) in all; the limits are "
+        << limits.max_pairs_per_atom << " per atom and " << limits.max_pairs
+        << " in all (--max-pairs); a cell this small is not a real structure (units? garbage from i-PI?)";
+    fail(msg.str());
+}
+
 }  // namespace
+
+void set_neighbour_list_limits(const NeighbourListLimits& limits) {
+    g_max_pairs.store(limits.max_pairs);
+    g_max_pairs_per_atom.store(limits.max_pairs_per_atom);
+}
+
+NeighbourListLimits neighbour_list_limits() {
+    NeighbourListLimits limits;
+    limits.max_pairs = g_max_pairs.load();
+    limits.max_pairs_per_atom = g_max_pairs_per_atom.load();
+    return limits;
+}
+
+NeighbourList build_neighbour_list(const Structure& s, double cutoff) {
+    return build_neighbour_list(s, cutoff, neighbour_list_limits());
+}
 
 std::size_t NeighbourList::memory_bytes() const {
     return offsets.capacity() * sizeof(std::size_t) + neighbour.capacity() * sizeof(int) +
            static_cast<std::size_t>(vectors.size()) * sizeof(double);
 }
 
-NeighbourList build_neighbour_list(const Structure& s, double cutoff) {
+NeighbourList build_neighbour_list(const Structure& s, double cutoff, const NeighbourListLimits& limits) {
     if (!(cutoff > 0.0) || !std::isfinite(cutoff))
         fail("cutoff must be finite and > 0, got " + format_number(cutoff));
     const Eigen::Index n = s.positions.rows();
@@ -155,7 +191,18 @@ NeighbourList build_neighbour_list(const Structure& s, double cutoff) {
     Matrix3N wrapped(n, 3), fractional(n, 3), wrap_shift(n, 3);
     for (Eigen::Index i = 0; i < n; ++i) {
         const Eigen::RowVector3d f = s.positions.row(i) * inverse;
-        for (int k = 0; k < 3; ++k) wrap_shift(i, k) = s.pbc[k] ? std::floor(f[k]) : 0.0;
+        for (int k = 0; k < 3; ++k) {
+            if (s.pbc[k] && !(std::abs(f[k]) <= kMaxFractionalCoordinate)) {
+                std::ostringstream msg;
+                msg.precision(3);
+                msg << "atom " << i << " is " << f[k] << " cells away along lattice vector " << k
+                    << " (position " << format_vector(s.positions.row(i)) << " Å); beyond "
+                    << kMaxFractionalCoordinate << " cells a double no longer places it precisely within its "
+                    << "cell: wrap the positions into the cell";
+                fail(msg.str());
+            }
+            wrap_shift(i, k) = s.pbc[k] ? std::floor(f[k]) : 0.0;
+        }
         wrapped.row(i) = s.positions.row(i) - wrap_shift.row(i) * basis;
         fractional.row(i) = wrapped.row(i) * inverse;
     }
@@ -233,7 +280,9 @@ NeighbourList build_neighbour_list(const Structure& s, double cutoff) {
     double occupied = std::abs(basis.determinant());
     for (int k = 0; k < 3; ++k)
         if (!s.pbc[k]) occupied *= std::max(span[k], cutoff);
-    const double expected = n * (n / occupied * 4.0 / 3.0 * M_PI * cutoff * cutoff * cutoff) * 1.1;
+    const double pairs_per_atom = n / occupied * 4.0 / 3.0 * M_PI * cutoff * cutoff * cutoff;
+    check_pair_estimate(s, n, cutoff, occupied, pairs_per_atom, limits);
+    const double expected = n * pairs_per_atom * 1.1;
 
     const double cutoff2 = cutoff * cutoff;
     // Appends the entries of centre i (neighbour index and r_ij) to `block`.

@@ -1,6 +1,8 @@
 #include "models/fit/fit_config.hpp"
 
 #include "models/core/closest_name.hpp"
+#include "models/core/regular_file.hpp"
+#include "models/core/text_excerpt.hpp"
 #include "models/core/elements.hpp"
 #include "models/formats/yaml_file.hpp"
 
@@ -30,7 +32,7 @@ public:
     explicit Reader(std::string path) : path_(std::move(path)) {}
 
     [[noreturn]] void fail(const std::string& key, const std::string& what) const {
-        throw std::runtime_error(path_ + ": key '" + key + "': " + what);
+        throw std::runtime_error(path_ + ": key " + quote_excerpt(key) + ": " + what);
     }
 
     // Rejects keys of `node` (a mapping) that are not in `allowed`.
@@ -67,7 +69,7 @@ public:
         try {
             return atomic_number(symbol);
         } catch (const std::exception&) {
-            fail(key, "unknown chemical symbol '" + symbol + "'");
+            fail(key, "unknown chemical symbol " + quote_excerpt(symbol));
         }
     }
 

@@ -4,6 +4,8 @@
 
 #include "models/core/atomic_file_write.hpp"
 #include "models/formats/ipi_xyz_comment.hpp"
+#include "models/core/regular_file.hpp"
+#include "models/core/text_excerpt.hpp"
 
 #include <algorithm>
 #include <array>
@@ -130,7 +132,7 @@ std::vector<std::pair<std::string, std::string>> parse_comment_line(std::string_
         if (words[w].text.empty()) throw std::invalid_argument("empty key in comment line");
         if (w + 1 < words.size() && words[w + 1].equals) {
             if (w + 2 >= words.size() || words[w + 2].equals)
-                throw std::invalid_argument("key '" + words[w].text + "' has '=' but no value");
+                throw std::invalid_argument("key " + quote_excerpt(words[w].text) + " has '=' but no value");
             pairs.emplace_back(std::move(words[w].text), std::move(words[w + 2].text));
             w += 3;
         } else {
@@ -157,17 +159,17 @@ std::vector<Column> parse_properties(const std::string& text) {
         start = colon + 1;
     }
     if (fields.size() % 3 != 0)
-        throw std::invalid_argument("Properties='" + text + "' is not a list of name:type:count triples");
+        throw std::invalid_argument("Properties=" + quote_excerpt(text) + " is not a list of name:type:count triples");
     std::vector<Column> columns;
     for (std::size_t k = 0; k < fields.size(); k += 3) {
         const std::string& type = fields[k + 1];
         long long count = 0;
         if (fields[k].empty() || type.size() != 1 || std::string_view("SRIL").find(type[0]) == std::string_view::npos ||
             !parse_long(fields[k + 2], count) || count < 1 || count > 1000000)
-            throw std::invalid_argument("bad Properties entry '" + fields[k] + ":" + type + ":" + fields[k + 2] +
-                                        "' (want name:S|R|I|L:count)");
+            throw std::invalid_argument("bad Properties entry " + quote_excerpt(fields[k] + ":" + type + ":" + fields[k + 2]) +
+                                        " (want name:S|R|I|L:count)");
         for (const Column& c : columns)
-            if (c.name == fields[k]) throw std::invalid_argument("Properties lists '" + fields[k] + "' twice");
+            if (c.name == fields[k]) throw std::invalid_argument("Properties lists " + quote_excerpt(fields[k]) + " twice");
         columns.push_back({fields[k], type[0], static_cast<int>(count)});
     }
     return columns;
@@ -197,6 +199,7 @@ private:
 };
 
 std::string read_whole_file(const std::string& path) {
+    require_regular_file(path, "structure file");
     std::ifstream in(path, std::ios::binary);
     if (!in) throw std::runtime_error(path + ": cannot open: " + std::strerror(errno));
     in.seekg(0, std::ios::end);
@@ -253,8 +256,8 @@ private:
         Eigen::Matrix3d cell;
         for (int k = 0; k < 9; ++k) {
             double x = 0;
-            if (!parse_double(words[k], x)) throw std::invalid_argument("bad number '" + std::string(words[k]) + "' in Lattice");
-            if (!std::isfinite(x)) throw std::invalid_argument("non-finite number '" + std::string(words[k]) + "' in Lattice");
+            if (!parse_double(words[k], x)) throw std::invalid_argument("bad number " + quote_excerpt(words[k]) + " in Lattice");
+            if (!std::isfinite(x)) throw std::invalid_argument("non-finite number " + quote_excerpt(words[k]) + " in Lattice");
             cell(k / 3, k % 3) = x;  // row-major: row k/3 is lattice vector k/3
         }
         return cell;
@@ -266,7 +269,7 @@ private:
         std::array<bool, 3> pbc{};
         if (words.size() != 3 || !parse_bool(words[0], pbc[0]) || !parse_bool(words[1], pbc[1]) ||
             !parse_bool(words[2], pbc[2]))
-            throw std::invalid_argument("pbc=\"" + value + "\" is not three of T/F");
+            throw std::invalid_argument("pbc=" + quote_excerpt(value) + " is not three of T/F");
         return pbc;
     }
 
@@ -331,7 +334,7 @@ private:
                     }
                 } else if (&c == z) {
                     if (!parse_long(words[w], z_values[i]))
-                        fail_at_line("bad integer '" + std::string(words[w]) + "' in column 'Z'");
+                        fail_at_line("bad integer " + quote_excerpt(words[w]) + " in column 'Z'");
                 } else if (c.type == 'R' || c.type == 'I') {
                     double* row = &c == pos ? s.positions.row(static_cast<Eigen::Index>(i)).data()
                                             : frame.arrays[c.name].row(static_cast<Eigen::Index>(i)).data();
@@ -339,22 +342,22 @@ private:
                         const std::string_view word = words[w + static_cast<std::size_t>(k)];
                         if (c.type == 'R') {
                             if (!parse_double(word, row[k]))
-                                fail_at_line("bad number '" + std::string(word) + "' in column '" + c.name + "'");
+                                fail_at_line("bad number " + quote_excerpt(word) + " in column " + quote_excerpt(c.name));
                         } else {
                             long long v = 0;
                             if (!parse_long(word, v))
-                                fail_at_line("bad integer '" + std::string(word) + "' in column '" + c.name + "'");
+                                fail_at_line("bad integer " + quote_excerpt(word) + " in column " + quote_excerpt(c.name));
                             row[k] = static_cast<double>(v);
                         }
                         if (&c == pos && !std::isfinite(row[k]))
-                            fail_at_line("non-finite position '" + std::string(word) + "'");
+                            fail_at_line("non-finite position " + quote_excerpt(word));
                     }
                 } else {
                     for (int k = 0; k < c.count; ++k) {
                         bool b = false;
                         if (c.type == 'L' && !parse_bool(words[w + static_cast<std::size_t>(k)], b))
-                            fail_at_line("bad logical '" + std::string(words[w + static_cast<std::size_t>(k)]) +
-                                         "' in column '" + c.name + "'");
+                            fail_at_line("bad logical " + quote_excerpt(words[w + static_cast<std::size_t>(k)]) +
+                                         " in column " + quote_excerpt(c.name));
                     }
                 }
                 w += static_cast<std::size_t>(c.count);
@@ -371,7 +374,7 @@ private:
                 s.numbers[i] = static_cast<int>(z_values[i]);
             } else if (z_values[i] != s.numbers[i]) {
                 throw std::invalid_argument("atom " + std::to_string(i) + ": Z=" + std::to_string(z_values[i]) +
-                                            " disagrees with species '" + frame.symbols[i] + "'");
+                                            " disagrees with species " + quote_excerpt(frame.symbols[i]));
             }
         }
     }
@@ -453,8 +456,8 @@ std::vector<ExtxyzFrame> read_extxyz(const std::string& path) {
         }
         long long natoms = -1;
         if (!parse_long(count_text, natoms) || natoms < 0)
-            throw std::runtime_error(where + "line " + std::to_string(lines.line_number()) + ": bad atom count '" +
-                                     std::string(count_text) + "'");
+            throw std::runtime_error(where + "line " + std::to_string(lines.line_number()) + ": bad atom count " +
+                                     quote_excerpt(count_text));
         std::string_view comment;
         if (!lines.next(comment)) throw std::runtime_error(where + "truncated frame: file ends before the comment line");
         // Every atom line takes at least 2 bytes: refuse absurd counts before allocating for them.
@@ -548,7 +551,7 @@ std::vector<double> info_doubles(const ExtxyzFrame& frame, const std::string& ke
     std::vector<double> values(words.size());
     for (std::size_t k = 0; k < words.size(); ++k)
         if (!parse_double(words[k], values[k]) || !std::isfinite(values[k]))
-            throw std::runtime_error(where + "info key '" + key + "' is not a finite number: '" + it->second + "'");
+            throw std::runtime_error(where + "info key '" + key + "' is not a finite number: " + quote_excerpt(it->second));
     return values;
 }
 

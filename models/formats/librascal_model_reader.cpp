@@ -1,4 +1,7 @@
 #include "models/formats/librascal_model_reader.hpp"
+#include "models/core/regular_file.hpp"
+#include "models/core/text_excerpt.hpp"
+#include "models/formats/json_error_text.hpp"
 #include "models/descriptors/power_spectrum.hpp"
 
 #include <nlohmann/json.hpp>
@@ -64,6 +67,7 @@ private:
 };
 
 json parse_file(const std::string& path) {
+    require_regular_file(path, "model file");
     gzFile file = gzopen(path.c_str(), "rb");
     if (file == nullptr) throw std::runtime_error(path + ": cannot open: " + std::strerror(errno));
     gzbuffer(file, 1 << 18);
@@ -74,10 +78,7 @@ json parse_file(const std::string& path) {
     try {
         doc = json::parse(in);
     } catch (const json::exception& e) {  // parse_error, or out_of_range for numbers beyond double
-        parse_error = e.what();
-        // Drop nlohmann's "[json.exception.parse_error.101] " prefix.
-        const auto close = parse_error.find("] ");
-        if (close != std::string::npos) parse_error.erase(0, close + 2);
+        parse_error = json_error_text(e.what());
     }
     // A damaged gzip stream usually also breaks the JSON; report the root cause.
     const std::string gzip_error = buf.error();
@@ -117,11 +118,11 @@ public:
     Node at(std::size_t i) const { return Node((*value_)[i], path_ + "[" + std::to_string(i) + "]", *file_); }
 
     std::string string() const {
-        if (!value_->is_string()) fail("expected a string, got " + value_->dump());
+        if (!value_->is_string()) fail("expected a string, got " + excerpt(value_->dump()));
         return value_->get<std::string>();
     }
     bool boolean() const {
-        if (!value_->is_boolean()) fail("expected true or false, got " + value_->dump());
+        if (!value_->is_boolean()) fail("expected true or false, got " + excerpt(value_->dump()));
         return value_->get<bool>();
     }
     double number() const {
@@ -141,7 +142,7 @@ public:
     }
     void expect(const std::string& wanted) const {
         const std::string got = string();
-        if (got != wanted) fail("expected \"" + wanted + "\", got \"" + got + "\" (not supported by gapd)");
+        if (got != wanted) fail("expected \"" + wanted + "\", got \"" + excerpt(got) + "\" (not supported by gapd)");
     }
     json& raw() const { return *value_; }
     const std::string& path() const { return path_; }
@@ -194,7 +195,7 @@ void read_numbers(const Node& list, double* out) {
     json& array = list.raw();
     for (std::size_t i = 0; i < array.size(); ++i) {
         const json& x = array[i];
-        if (!x.is_number()) list.at(i).fail("expected a number, got " + x.dump());
+        if (!x.is_number()) list.at(i).fail("expected a number, got " + excerpt(x.dump()));
         out[i] = x.get<double>();
         if (!std::isfinite(out[i])) list.at(i).fail("non-finite number");
     }
@@ -296,7 +297,7 @@ SoapHypers read_hypers(const Node& representation) {
     const Node optimization = radial["optimization"];
     if (!optimization.raw().is_object()) optimization.fail("expected an object");
     for (const auto& entry : optimization.raw().items())
-        if (entry.key() != "Spline") optimization.fail("unsupported optimization '" + entry.key() + "'");
+        if (entry.key() != "Spline") optimization.fail("unsupported optimization " + quote_excerpt(entry.key()));
     if (optimization.has("Spline")) {
         h.librascal_spline_accuracy = optimization["Spline"]["accuracy"].number();
         if (!(h.librascal_spline_accuracy > 0)) optimization["Spline"]["accuracy"].fail("must be positive");
@@ -355,10 +356,11 @@ GapModel read_librascal_model(const std::string& path) {
 
     if (!params["self_contributions"].raw().is_object()) params["self_contributions"].fail("expected an object");
     for (const auto& item : params["self_contributions"].raw().items()) {
-        const Node value = params["self_contributions"][item.key().c_str()];
         int z = 0;
         std::istringstream key(item.key());
-        if (!(key >> z) || !key.eof() || z < 1) value.fail("key must be an atomic number");
+        if (!(key >> z) || !key.eof() || z < 1)
+            params["self_contributions"].fail("key " + quote_excerpt(item.key()) + " must be an atomic number");
+        const Node value = params["self_contributions"][item.key().c_str()];
         model.self_contributions[z] = value.number();
     }
     if (params.has("description") && params["description"].raw().is_string())
@@ -498,7 +500,7 @@ GapModel read_librascal_model(const std::string& path) {
                 double* row = set.points.row(index).data() + key_offset.at(key);
                 for (long long j = 0; j < inner_size; ++j) {
                     const json& x = numbers[k * static_cast<std::size_t>(inner_size) + static_cast<std::size_t>(j)];
-                    if (!x.is_number()) values.fail("expected numbers, got " + x.dump());
+                    if (!x.is_number()) values.fail("expected numbers, got " + excerpt(x.dump()));
                     row[j] = x.get<double>();
                     if (!std::isfinite(row[j])) values.fail("non-finite number");
                 }

@@ -2,15 +2,22 @@
 
 #include "models/formats/librascal_model_reader.hpp"
 #include "models/formats/native_file_framing.hpp"
+#include "models/core/regular_file.hpp"
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <stdexcept>
 
 namespace gapd {
 
-bool is_native_model_file(const std::string& path) { return has_native_magic(path); }
+bool is_native_model_file(const std::string& path) {
+    // A missing file is simply not a native model (the reader that follows says so); a FIFO must not be opened.
+    std::error_code error;
+    if (std::filesystem::exists(path, error)) require_regular_file(path, "model file");
+    return has_native_magic(path);
+}
 
 GapModel read_model_file(const std::string& path) {
     if (is_native_model_file(path)) return read_native_model(path);

@@ -1,6 +1,9 @@
 #include "models/formats/native_file_framing.hpp"
 
 #include "models/core/atomic_file_write.hpp"
+#include "models/core/regular_file.hpp"
+#include "models/core/text_excerpt.hpp"
+#include "models/formats/json_error_text.hpp"
 
 #include <zlib.h>
 
@@ -116,7 +119,7 @@ bool has_native_magic(const std::string& path) {
 
 NativeFileReader::NativeFileReader(const std::string& path, std::uint32_t max_version,
                                    const std::vector<std::string>& supported_features)
-    : path_(path), in_(path, std::ios::binary), fields_(path) {
+    : path_(path), in_((require_regular_file(path, "model file"), path), std::ios::binary), fields_(path) {
     if (!in_) throw std::runtime_error(path + ": cannot open: " + std::strerror(errno));
     in_.seekg(0, std::ios::end);
     size_ = static_cast<std::uint64_t>(in_.tellg());
@@ -145,7 +148,7 @@ NativeFileReader::NativeFileReader(const std::string& path, std::uint32_t max_ve
     try {
         header_ = json::parse(header_text);
     } catch (const json::exception& e) {
-        throw std::runtime_error(path + ": header is not valid JSON: " + e.what());
+        throw std::runtime_error(path + ": header is not valid JSON: " + json_error_text(e.what()));
     }
     const HeaderFields& r = fields_;
     if (!header_.is_object()) throw std::runtime_error(path + ": the header is not a JSON object");
@@ -157,7 +160,7 @@ NativeFileReader::NativeFileReader(const std::string& path, std::uint32_t max_ve
         if (!name.is_string() ||
             std::find(supported_features.begin(), supported_features.end(), name.get<std::string>()) ==
                 supported_features.end())
-            r.fail("required_features", "this gapd does not support " + required.dump() + "; use a newer gapd");
+            r.fail("required_features", "this gapd does not support " + excerpt(required.dump()) + "; use a newer gapd");
 
     // Array directory: every entry is checked against the file size, whether used or not.
     const json& arrays = r.member(header_, "", "arrays");
@@ -166,7 +169,7 @@ NativeFileReader::NativeFileReader(const std::string& path, std::uint32_t max_ve
         const std::string field = "arrays[" + std::to_string(i) + "]";
         Entry a;
         const std::string name = r.string(r.member(arrays[i], field, "name"), field + ".name");
-        const std::string where = field + " ('" + name + "')";
+        const std::string where = field + " (" + quote_excerpt(name) + ")";
         a.dtype = r.string(r.member(arrays[i], field, "dtype"), where + ".dtype");
         const json& shape = r.member(arrays[i], field, "shape");
         if (!shape.is_array()) r.fail(where + ".shape", "expected an array");
@@ -188,7 +191,7 @@ NativeFileReader::NativeFileReader(const std::string& path, std::uint32_t max_ve
         if (a.offset % kAlignment != 0 || a.offset < kPrefixSize + header_size)
             r.fail(where + ".offset", "must be 64-byte aligned and after the header");
         if (a.nbytes > size_ || a.offset > size_ - a.nbytes)
-            throw std::runtime_error(path + ": truncated: array '" + name + "' ends at byte " +
+            throw std::runtime_error(path + ": truncated: array " + quote_excerpt(name) + " ends at byte " +
                                      std::to_string(a.offset + a.nbytes) + ", the file has " +
                                      std::to_string(size_) + " bytes");
         if (directory_.count(name) != 0) r.fail(where + ".name", "repeated array name");
@@ -211,10 +214,10 @@ void NativeFileReader::load(const json& name_field, const std::string& field, co
                             const std::function<double*()>& allocate) {
     const std::string name = fields_.string(name_field, field);
     const auto it = directory_.find(name);
-    if (it == directory_.end()) fields_.fail(field, "names array '" + name + "', which is not in the directory");
+    if (it == directory_.end()) fields_.fail(field, "names array " + quote_excerpt(name) + ", which is not in the directory");
     const Entry& a = it->second;
-    const std::string what = path_ + ": array '" + name + "': ";
-    if (a.dtype != "<f8") throw std::runtime_error(what + "dtype '" + a.dtype + "' is not supported (expected '<f8')");
+    const std::string what = path_ + ": array " + quote_excerpt(name) + ": ";
+    if (a.dtype != "<f8") throw std::runtime_error(what + "dtype " + quote_excerpt(a.dtype) + " is not supported (expected '<f8')");
     if (a.shape != shape) {
         std::string got, want;
         for (auto n : a.shape) got += (got.empty() ? "" : " x ") + std::to_string(n);

@@ -3,6 +3,8 @@
 // each failure one std::runtime_error line naming the file and the field: "<path>: header field 'soap.max_radial':
 // expected an integer, got 2.5" or "<path>: missing header field 'potential.zeta'".
 
+#include "models/core/text_excerpt.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <cmath>
@@ -31,31 +33,31 @@ public:
         return *it;
     }
     double number(const json& v, const std::string& field) const {
-        if (!v.is_number()) fail(field, "expected a number, got " + v.dump());
+        if (!v.is_number()) fail(field, "expected a number, got " + excerpt(v.dump()));
         const double x = v.get<double>();
         if (!std::isfinite(x)) fail(field, "non-finite number");
         return x;
     }
     std::int64_t integer(const json& v, const std::string& field) const {
-        if (!v.is_number_integer()) fail(field, "expected an integer, got " + v.dump());
+        if (!v.is_number_integer()) fail(field, "expected an integer, got " + excerpt(v.dump()));
         return v.get<std::int64_t>();
     }
     std::uint64_t unsigned_integer(const json& v, const std::string& field) const {
-        if (!v.is_number_unsigned()) fail(field, "expected a non-negative integer, got " + v.dump());
+        if (!v.is_number_unsigned()) fail(field, "expected a non-negative integer, got " + excerpt(v.dump()));
         return v.get<std::uint64_t>();
     }
     std::string string(const json& v, const std::string& field) const {
-        if (!v.is_string()) fail(field, "expected a string, got " + v.dump());
+        if (!v.is_string()) fail(field, "expected a string, got " + excerpt(v.dump()));
         return v.get<std::string>();
     }
     bool boolean(const json& v, const std::string& field) const {
-        if (!v.is_boolean()) fail(field, "expected true or false, got " + v.dump());
+        if (!v.is_boolean()) fail(field, "expected true or false, got " + excerpt(v.dump()));
         return v.get<bool>();
     }
     // A string field that must equal `wanted`.
     void expect(const json& v, const std::string& field, const std::string& wanted) const {
         const std::string got = string(v, field);
-        if (got != wanted) fail(field, "expected \"" + wanted + "\", got \"" + got + "\" (not supported by this gapd)");
+        if (got != wanted) fail(field, "expected \"" + wanted + "\", got \"" + excerpt(got) + "\" (not supported by this gapd)");
     }
 
 private:

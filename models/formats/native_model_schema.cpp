@@ -1,5 +1,6 @@
 #include "models/formats/native_model_schema.hpp"
 
+#include "models/core/text_excerpt.hpp"
 #include "models/descriptors/lambda1_features.hpp"
 #include "models/descriptors/power_spectrum.hpp"
 
@@ -157,7 +158,7 @@ DipoleModel read_dipole_section(NativeFileReader& file, const json& d) {
     const json& baseline = r.member(d, "dipole", "baseline");
     if (!baseline.is_object()) r.fail("dipole.baseline", "expected an object");
     for (const auto& item : baseline.items()) {
-        const std::string field = "dipole.baseline." + item.key();
+        const std::string field = "dipole.baseline." + excerpt(item.key());
         const int z = atomic_number_key(r, item.key(), field);
         if (!std::binary_search(m.hypers.species.begin(), m.hypers.species.end(), z))
             r.fail(field, "species not in dipole.soap.species");
@@ -306,7 +307,7 @@ ModelFileContents read_native_model_sections(NativeFileReader& file, bool read_d
     const json& self = r.member(potential, "potential", "self_contributions");
     if (!self.is_object()) r.fail("potential.self_contributions", "expected an object");
     for (const auto& item : self.items()) {
-        const std::string field = "potential.self_contributions." + item.key();
+        const std::string field = "potential.self_contributions." + excerpt(item.key());
         std::size_t used = 0;
         int z = 0;
         try {

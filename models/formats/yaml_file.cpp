@@ -1,6 +1,6 @@
 #include "models/formats/yaml_file.hpp"
 
-#include <sys/stat.h>
+#include "models/core/regular_file.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -67,11 +67,7 @@ void check_node(const std::string& path, const std::vector<std::string>& lines, 
 }  // namespace
 
 YAML::Node load_yaml_file(const std::string& path) {
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0)
-        throw std::runtime_error(path + ": cannot open config: " + std::strerror(errno));
-    if (S_ISDIR(st.st_mode)) throw std::runtime_error(path + ": is a directory, not a YAML config file");
-    if (!S_ISREG(st.st_mode)) throw std::runtime_error(path + ": is not a regular file (a FIFO or device?), not a YAML config file");
+    require_regular_file(path, "YAML config file");
     std::ifstream in(path, std::ios::binary);
     if (!in) throw std::runtime_error(path + ": cannot open config: " + std::strerror(errno));
     std::stringstream buffer;

@@ -9,8 +9,8 @@
 
 namespace gapd {
 
-// Loads `path`. Throws std::runtime_error naming the file: not a regular file (a directory, a FIFO: refused
-// before opening, so a FIFO without writer cannot hang the program), cannot be opened (with strerror), YAML
+// Loads `path`. Throws std::runtime_error naming the file: not a regular file (require_regular_file: a
+// directory, a FIFO without writer would hang the program), cannot be opened (with strerror), YAML
 // syntax errors (with the line), a key given twice in one mapping, a quoted value without its closing quote on
 // the same line.
 YAML::Node load_yaml_file(const std::string& path);

@@ -1,6 +1,7 @@
 // gapd convert: any model file gapd reads -> gapd's native format (fast to load, readable with numpy),
 // optionally merging in the dipole model of another file (one file with both sections).
 
+#include "models/core/same_file.hpp"
 #include "models/formats/model_file.hpp"
 #include "server/cli/commands.hpp"
 #include "server/cli/yaml_config.hpp"
@@ -27,6 +28,7 @@ void add_convert_command(CLI::App& app, int& exit_code) {
         ->check(CLI::ExistingFile);
     add_config_option(cmd);
     cmd->callback([o, &exit_code]() {
+        refuse_output_over_input(o->output, {o->input, o->dipole_model});
         std::cerr << "gapd: reading " << o->input << "\n";
         ModelFileContents contents = read_model_file_contents(o->input);
         if (!o->dipole_model.empty()) {

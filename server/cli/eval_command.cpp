@@ -13,6 +13,8 @@
 #include "server/cli/option_checks.hpp"
 #include "server/cli/model_loading.hpp"
 #include "server/cli/yaml_config.hpp"
+#include "server/cli/pair_limit_option.hpp"
+#include "models/core/same_file.hpp"
 
 #include <CLI/CLI.hpp>
 #include <Eigen/LU>
@@ -32,6 +34,12 @@ struct EvalOptions {
 };
 
 int run_eval(const EvalOptions& o) {
+    const std::vector<std::string> inputs{o.model, o.data};
+    refuse_output_over_input(o.output, inputs);
+    if (!o.report.empty()) {
+        refuse_output_over_input(o.report + ".json", inputs);
+        refuse_output_over_input(o.report + ".txt", inputs);
+    }
     set_thread_count(o.threads);
     std::unique_ptr<GapCalculator> calc = load_calculator(o.model, parse_radial_mode(o.radial));
     std::unique_ptr<DipoleCalculator> dipoles;
@@ -119,6 +127,7 @@ void add_eval_command(CLI::App& app, int& exit_code) {
     cmd->add_option("--radial", o->radial, radial_mode_help());
     add_clusters_flag(cmd, o->clusters);
     add_config_option(cmd);
+    add_max_pairs_option(cmd);
     cmd->callback([o, &exit_code]() { exit_code = run_eval(*o); });
 }
 

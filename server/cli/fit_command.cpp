@@ -2,6 +2,7 @@
 
 #include "models/core/openmp.hpp"
 #include "models/core/atomic_file_write.hpp"
+#include "models/core/same_file.hpp"
 #include "models/fit/run_fit.hpp"
 #include "models/formats/native_model_file.hpp"
 #include "server/cli/commands.hpp"
@@ -22,6 +23,12 @@ struct FitOptions {
 
 int fit_command(const FitOptions& o) {
     FitConfig config = read_fit_config(o.config);
+    // Before the (long) fit: none of the outputs may be the config or a training file.
+    std::vector<std::string> inputs = config.training_files;
+    inputs.push_back(o.config);
+    refuse_output_over_input(config.output, inputs);
+    refuse_output_over_input(config.report + ".json", inputs);
+    refuse_output_over_input(config.report + ".txt", inputs);
     set_thread_count(o.threads >= 0 ? o.threads : config.threads);
     const FitResult result = run_fit(config, std::cerr);
     // One file: the GAP and, when fitted, the dipole model as its "dipole" section (docs/fitting.md).

@@ -9,6 +9,8 @@
 #include "server/cli/dipole_options.hpp"
 #include "server/cli/model_loading.hpp"
 #include "server/cli/yaml_config.hpp"
+#include "server/cli/pair_limit_option.hpp"
+#include "models/core/same_file.hpp"
 
 #include <CLI/CLI.hpp>
 #include <Eigen/LU>
@@ -75,6 +77,8 @@ void write_dipole_results(const DipoleCalculator& calculator, const ExtrasSelect
 }
 
 int run_predict(const PredictOptions& o) {
+    // Before any work: `predict IN -o IN` would replace IN's labels by predictions.
+    refuse_output_over_input(o.output, {o.input, o.model, o.dipoles.dipole_model});
     set_thread_count(o.threads);
     const LoadedModels models = load_models(o.model, o.dipoles, parse_radial_mode(o.radial));
     if (models.gap) models.gap->set_kernel_precision(parse_kernel_precision(o.precision));
@@ -121,13 +125,17 @@ void add_predict_command(CLI::App& app, int& exit_code) {
     cmd->add_option("-m,--model", o->model,
                     "Model file: gapd native (a GAP, a dipole model or both) or librascal JSON (.json, .json.gz). "
                     "Required unless --dipole-only --dipole-model");
-    cmd->add_option("-o,--output", o->output, "Output extxyz file (written atomically)")->required();
+    cmd->add_option("-o,--output", o->output,
+                    "Output extxyz file (written atomically; never one of the inputs; a replaced file keeps its "
+                    "mode, a read-only one is refused)")
+        ->required();
     cmd->add_option("--threads", o->threads, "OpenMP threads (default: OMP_NUM_THREADS or all cores)")
         ->check(non_negative_integer());
     cmd->add_option("--radial", o->radial, radial_mode_help());
     cmd->add_option("--precision", o->precision, kernel_precision_help())->check(CLI::IsMember({"float64", "float32"}));
     cmd->add_option("--key-prefix", o->prefix,
                     "Prefix for the result keys (e.g. 'gap_' keeps the input's DFT energy/forces untouched)");
+    add_max_pairs_option(cmd);
     add_dipole_options(cmd, o->dipoles);
     add_clusters_flag(cmd, o->clusters);
     add_config_option(cmd);

@@ -10,6 +10,8 @@
 #include "server/cli/yaml_config.hpp"
 #include "server/cli/option_checks.hpp"
 #include "server/cli/model_loading.hpp"
+#include "server/cli/pair_limit_option.hpp"
+#include "models/core/same_file.hpp"
 
 #include <CLI/CLI.hpp>
 #include <chrono>
@@ -71,6 +73,10 @@ void report_progress(int done, int total) {
 }
 
 int run_select(const SelectOptions& o) {
+    std::vector<std::string> inputs = o.candidates;
+    inputs.insert(inputs.end(), o.reference.begin(), o.reference.end());
+    inputs.push_back(o.model);
+    refuse_output_over_input(o.output, inputs);
     set_thread_count(o.threads);
     const NoveltyMeasure measure = parse_novelty_measure(o.measure);
     std::unique_ptr<GapCalculator> calc = load_calculator(o.model, parse_radial_mode(o.radial));
@@ -151,6 +157,7 @@ void add_select_command(CLI::App& app, int& exit_code) {
     cmd->add_option("--radial", o->radial, radial_mode_help());
     add_clusters_flag(cmd, o->clusters);
     add_config_option(cmd);
+    add_max_pairs_option(cmd);
     cmd->callback([o, &exit_code]() { exit_code = run_select(*o); });
 }
 

@@ -11,6 +11,7 @@
 #include "server/cli/dipole_options.hpp"
 #include "server/serve/model_force_engine.hpp"
 #include "server/cli/model_loading.hpp"
+#include "server/cli/pair_limit_option.hpp"
 #include "server/serve/serve_connections.hpp"
 #include "server/serve/template_structure.hpp"
 #include "server/serve/thread_division.hpp"
@@ -30,21 +31,25 @@ struct ServeOptions {
     std::string precision = "float64";
     bool unix_socket = false, verbose = false, no_reconnect = false;
     int port = 31415, threads = 0, connections = 1;
-    double connect_timeout = 120.0;
+    double connect_timeout = 120.0, message_timeout = kDefaultMessageTimeoutS;
     DipoleOptions dipoles;
 };
 
 // --precision float32: the deviation on the template when it is an extxyz with a cell (i-PI's own xyz
-// format carries the cell in a comment gapd does not parse: then the check is skipped, and said so).
+// format carries the cell in a comment gapd does not parse: then the check is skipped, and why is said).
 void report_float32_on_template(GapCalculator& calculator, const std::string& path) {
     std::vector<ExtxyzFrame> frames;
+    std::string why;
     try {
         frames = read_extxyz(path);
-    } catch (const std::exception&) {
+        if (frames.empty()) why = path + " holds no frame";
+        else if (!frames.front().structure.any_periodic()) why = path + " has no Lattice (no periodic cell)";
+    } catch (const std::exception& e) {
+        why = std::string("the template is not readable as extxyz: ") + e.what();
     }
-    if (frames.empty() || !frames.front().structure.any_periodic()) {
-        std::fprintf(stderr, "gapd: float32 kernel: deviation not checked (%s is not an extxyz with a Lattice; "
-                             "`gapd predict --precision float32` on a structure reports it)\n", path.c_str());
+    if (!why.empty()) {
+        std::fprintf(stderr, "gapd: float32 kernel: deviation not checked (%s; `gapd predict --precision float32` "
+                             "on a structure reports it)\n", why.c_str());
         return;
     }
     report_float32_deviation(calculator, frames.front().structure, path);
@@ -78,6 +83,7 @@ int run_serve(const ServeOptions& o) {
     connection.port = o.port;
     connection.connect_timeout_s = o.connect_timeout;
     DriverOptions driver;
+    driver.message_timeout_s = o.message_timeout;
     driver.verbose = o.verbose;
     driver.reconnect = !o.no_reconnect;
     driver.atoms_source = "the template " + o.template_path;
@@ -86,6 +92,9 @@ int run_serve(const ServeOptions& o) {
         (models.dipole ? ", extras " + extras_selection_names(models.selection) + " from " +
                              (o.dipoles.dipole_model.empty() ? o.model : o.dipoles.dipole_model)
                        : std::string());
+    // Only now: while loading, SIGINT/SIGTERM keep their default action and end gapd at once (the polite
+    // handlers would only count them, and a long or blocked load would ignore them).
+    install_stop_handlers();
     std::cerr << "gapd: serving " << what << " for " << numbers.size() << " atoms on "
               << (o.unix_socket ? "UNIX socket " + o.prefix + o.address
                                 : "TCP " + o.address + ":" + std::to_string(o.port))
@@ -138,6 +147,12 @@ void add_serve_command(CLI::App& app, int& exit_code) {
     cmd->add_option("--connect-timeout", o->connect_timeout,
                     "Seconds to keep retrying to reach i-PI, at start and after i-PI restarts (default 120)")
         ->check(non_negative_number());
+    cmd->add_option("--message-timeout", o->message_timeout,
+                    "Seconds i-PI may pause in the middle of a message (or take nothing of a reply) before the "
+                    "connection counts as stalled: error, exit 1. Between messages i-PI may be silent for ever "
+                    "(default " + std::to_string(static_cast<int>(kDefaultMessageTimeoutS)) + ")")
+        ->check(CLI::PositiveNumber);
+    add_max_pairs_option(cmd);
     cmd->add_flag("--no-reconnect", o->no_reconnect, "Exit with an error instead of reconnecting when i-PI goes away");
     cmd->add_flag("-v,--verbose", o->verbose, "Log every request to stderr");
     add_dipole_options(cmd, o->dipoles);
@@ -149,12 +164,11 @@ void add_serve_command(CLI::App& app, int& exit_code) {
         "  gapd serve -u -a batio3 --model gap.gapd --dipole-model dipoles.gapd --extras dipole,BEC --template init.xyz\n"
         "  gapd serve --config serve.yaml   (YAML keys = long option names, e.g. 'model: m.gapd', 'unix: true')\n"
         "Units: i-PI's atomic units on the wire; the model works in eV and Å. SIGINT/SIGTERM finish the current\n"
-        "request, reply, and close the connection cleanly (every connection, with --connections).");
+        "request, reply, and close the connection cleanly (every connection, with --connections); a request whose\n"
+        "data stops arriving is given up after " + std::to_string(static_cast<int>(kDefaultStopGraceS)) + " s, and a second signal gives it up at once (a reply\n"
+        "already begun is always finished): then exit 1. While the model loads, a signal ends gapd at once.");
     add_config_option(cmd);
-    cmd->callback([o, &exit_code]() {
-        install_stop_handlers();
-        exit_code = run_serve(*o);
-    });
+    cmd->callback([o, &exit_code]() { exit_code = run_serve(*o); });
 }
 
 }  // namespace gapd

@@ -37,6 +37,8 @@ With --real-ipi the key rows run against a real i-PI 3.3.0 instead ($IPI_ROOT: a
 the script prints SKIP and exits 77):
   ipi_sigterm            SIGTERM to a computing gapd: reply sent, clean close; a second gapd finishes the run
   ipi_sigkill_timeout    SIGKILL to a computing gapd (<timeout> set): i-PI re-queues, a second gapd finishes
+  ipi_double_sigterm     two SIGTERMs to a computing gapd: the reply is dropped whole (not a byte sent), clean
+                         close, gapd exit 1; i-PI re-queues the request and a second gapd finishes the run
   ipi_restart            i-PI SIGKILLed mid-run, restarted from its checkpoint: gapd reconnects, run completes
   ipi_natoms_change      gapd's template has 40 atoms, i-PI's system 320: clear error, exit 1, i-PI survives and
                          completes with a correct gapd
@@ -831,7 +833,7 @@ def request_lines(g):
     return [l for l in g.log().splitlines() if l.startswith("gapd: request ")]
 
 
-def ipi_kill_mid_request(env, tag, sig, timeout):
+def ipi_kill_mid_request(env, tag, sig, timeout, twice=False):
     run = RealIpi(env, tag, 320, steps=8, timeout=timeout).start()
     a = env.start_gapd(tag + "_a", run.address, 320, radial="exact")
     wait_for(lambda: len(request_lines(a)) >= 2 or not a.running(), 60, "two requests served by gapd")
@@ -840,6 +842,9 @@ def ipi_kill_mid_request(env, tag, sig, timeout):
     n_before = len(request_lines(a))
     time.sleep(0.25 * t)
     a.signal(sig)
+    if twice:
+        time.sleep(0.05 * t)
+        a.signal(sig)
     code_a = a.wait(20)
     n_after = len(request_lines(a))
     b = env.start_gapd(tag + "_b", run.address, 320)
@@ -861,6 +866,17 @@ def row_ipi_sigterm(env):
                           % (n_before, n_after))
     return ("SIGTERM %.2f s into request %d (%.2f s): reply sent, gapd exit 0; i-PI continued with a second gapd, "
             "all %d steps, exit 0" % (0.25 * t, n_before + 1, t, run.steps))
+
+
+def row_ipi_double_sigterm(env):
+    run, a, code, n_before, n_after, t = ipi_kill_mid_request(env, "ipi_double_sigterm", signal.SIGTERM, None,
+                                                              twice=True)
+    a.check_no_crash()
+    if code != 1 or "was not sent" not in a.log():
+        raise TestFailure("gapd exit %s after two SIGTERMs; log:\n%s" % (code, a.log()[-1500:]))
+    return ("two SIGTERMs %.2f and %.2f s into request %d (%.2f s): reply dropped before its first byte, gapd exit "
+            "1; i-PI re-queued it, a second gapd finished all %d steps, i-PI exit 0"
+            % (0.25 * t, 0.30 * t, n_before + 1, t, run.steps))
 
 
 def row_ipi_sigkill_timeout(env):
@@ -917,6 +933,8 @@ def row_ipi_natoms_change(env):
 IPI_ROWS = [
     ("ipi_sigterm", "reply sent, gapd exit 0; i-PI finishes with another gapd", row_ipi_sigterm),
     ("ipi_sigkill_timeout", "i-PI re-queues; another gapd finishes; i-PI exit 0", row_ipi_sigkill_timeout),
+    ("ipi_double_sigterm", "reply dropped whole, gapd exit 1; i-PI re-queues; another gapd finishes",
+     row_ipi_double_sigterm),
     ("ipi_restart", "gapd reconnects to the restarted i-PI; run completes; exit 0", row_ipi_restart),
     ("ipi_natoms_change", "clear error, exit 1; i-PI survives", row_ipi_natoms_change),
 ]

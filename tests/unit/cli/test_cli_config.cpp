@@ -70,12 +70,12 @@ TEST_CASE("config files: every misreading the YAML parser allows is a one-line e
     // A directory and a FIFO are refused before opening (a FIFO without writer would block forever).
     GapdApp gapd;
     std::string e = failure_of([&] { gapd.expand({"gapd", "serve", "--config", dir.path}); });
-    CHECK(e == dir.path + ": is a directory, not a YAML config file");
+    CHECK(e.rfind(dir.path + ": cannot read YAML config file: it is a directory", 0) == 0);
     REQUIRE(::mkfifo(dir.file("fifo").c_str(), 0600) == 0);
     e = failure_of([&] { gapd.expand({"gapd", "serve", "--config", dir.file("fifo")}); });
-    CHECK(e.find("is not a regular file") != std::string::npos);
+    CHECK(e.find("it is a FIFO") != std::string::npos);
     e = failure_of([&] { gapd.expand({"gapd", "serve", "--config", dir.file("missing.yaml")}); });
-    CHECK(e == dir.file("missing.yaml") + ": cannot open config: No such file or directory");
+    CHECK(e == dir.file("missing.yaml") + ": cannot open: No such file or directory");
 }
 
 TEST_CASE("config files: snake_case or hyphenated keys, lists, positionals by name, and the command line wins") {

@@ -415,7 +415,7 @@ TEST_CASE("protocol session: stop while idle closes at once") {
     CHECK(run.wait() == kExitOk);
 }
 
-TEST_CASE("protocol session: a second stop abandons a legacy result i-PI does not fetch") {
+TEST_CASE("protocol session: a second stop abandons a legacy result i-PI does not fetch, exit non-zero") {
     FakeIpi ipi = FakeIpi::listen_tcp();
     HarmonicEngine engine(2);
     engine.on_compute = [](int) {
@@ -433,7 +433,7 @@ TEST_CASE("protocol session: a second stop abandons a legacy result i-PI does no
     ipi.send(bytes);
     CHECK(ipi.wait_close() == "eof");
     ipi.close_client();
-    CHECK(run.wait() == kExitOk);
+    CHECK(run.wait() == kExitError);  // a computed reply was dropped: i-PI must re-queue the request
 }
 
 TEST_CASE("protocol session: default mode reads GETFORCE before computing") {

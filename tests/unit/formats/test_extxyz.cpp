@@ -203,7 +203,7 @@ TEST_CASE("extxyz: errors name file, frame and problem") {
     CHECK(error_for(good + "1\n\nO 0 0\n") ==
           path + ": frame 1 (0-based), line 6: expected 4 columns (Properties), found 3");
     CHECK(error_for("1\nname=\"open\nO 0 0 0\n") == path + ": frame 0 (0-based), unterminated \" in comment line");
-    CHECK(error_for("1\npbc=\"T T\"\nO 0 0 0\n") == path + ": frame 0 (0-based), pbc=\"T T\" is not three of T/F");
+    CHECK(error_for("1\npbc=\"T T\"\nO 0 0 0\n") == path + ": frame 0 (0-based), pbc='T T' is not three of T/F");
     CHECK(error_for("1\nProperties=species:S:1:pos:X:3\nO 0 0 0\n") ==
           path + ": frame 0 (0-based), bad Properties entry 'pos:X:3' (want name:S|R|I|L:count)");
     CHECK(error_for("1\nProperties=species:S:1:pos:R:3:Z:I:1\nO 0 0 0 22\n") ==

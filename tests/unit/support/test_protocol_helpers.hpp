@@ -230,6 +230,12 @@ public:
         return true;
     }
 
+    // True once gapd has sent something (or closed its side) within timeout_s.
+    bool wait_readable(double timeout_s = kWait) {
+        pollfd pf{client_, POLLIN, 0};
+        return ::poll(&pf, 1, static_cast<int>(timeout_s * 1000)) > 0;
+    }
+
     // The next header from gapd; Header::Unknown on timeout or EOF.
     wire::Header recv_header(double timeout_s = kWait) {
         char h[wire::kHeaderSize];
