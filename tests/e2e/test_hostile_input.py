@@ -170,13 +170,13 @@ def data_loss_checks(ctx):
         check("predict -o IN (%s)" % what, fn)
 
     def other_commands():
-        error_run(ctx, ["eval", ctx.native, labelled, "-o", os.path.join(w, "hard.extxyz"), "--threads", "1"],
+        error_run(ctx, ["eval", "-m", ctx.native, labelled, "-o", os.path.join(w, "hard.extxyz"), "--threads", "1"],
                   ["refusing to write over the input file"])
         error_run(ctx, ["select", labelled, "-m", ctx.native, "-n", "1", "-o", os.path.join(w, "link.extxyz")],
                   ["refusing to write over the input file"])
         model_copy = put(os.path.join(w, "model_copy.gapd"), open(ctx.native, "rb").read())
         before = open(model_copy, "rb").read()
-        error_run(ctx, ["convert", model_copy, os.path.join(w, ".", "model_copy.gapd")],
+        error_run(ctx, ["convert", "-m", model_copy, "-o", os.path.join(w, ".", "model_copy.gapd")],
                   ["refusing to write over the input file"])
         if open(model_copy, "rb").read() != before:
             raise TestFailure("convert modified its input")
@@ -288,7 +288,7 @@ def non_regular_checks(ctx):
              [fifo, "template structure file", "FIFO"]),
             ("predict FIFO", ["predict", "-m", ctx.native, "-o", os.path.join(ctx.w, "o.extxyz"), fifo],
              [fifo, "FIFO"]),
-            ("convert FIFO", ["convert", fifo, os.path.join(ctx.w, "o.gapd")], [fifo, "FIFO"])):
+            ("convert FIFO", ["convert", "-m", fifo, "-o", os.path.join(ctx.w, "o.gapd")], [fifo, "FIFO"])):
         check(what, lambda args=args, mention=mention: error_run(ctx, args, mention, timeout=20)[:110])
 
 
@@ -386,7 +386,7 @@ def run_checks(ctx, w):
     data = os.path.join(common.SOURCE_DIR, "tests", "data", "librascal")
     ctx.structures = os.path.join(data, "structures.extxyz")
     ctx.native = os.path.join(w, "model.gapd")
-    r = common.run([ctx.gapd, "convert", os.path.join(data, "model_small_zeta2_exact.json"), ctx.native], 60)
+    r = common.run([ctx.gapd, "convert", "-m", os.path.join(data, "model_small_zeta2_exact.json"), "-o", ctx.native], 60)
     if r.returncode != 0:
         raise TestFailure("convert failed: %s" % r.stderr)
     ctx.template = put(os.path.join(w, "template.extxyz"), "\n".join(open(ctx.structures).read().splitlines()[:7]) + "\n")
