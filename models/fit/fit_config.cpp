@@ -61,7 +61,7 @@ public:
             value = v.as<T>();
         } catch (const YAML::Exception&) {
             fail(where + name, "expects " + type_name(value) + ", got " +
-                                   (v.IsScalar() ? "'" + v.Scalar() + "'" : v.IsSequence() ? "a list" : "a mapping"));
+                                   (v.IsScalar() ? quote_excerpt(v.Scalar()) : v.IsSequence() ? "a list" : "a mapping"));
         }
     }
 

@@ -1,5 +1,6 @@
 #include "models/formats/ipi_xyz_comment.hpp"
 
+#include "models/core/text_excerpt.hpp"
 #include "models/core/units.hpp"
 
 #include <Eigen/LU>
@@ -33,7 +34,7 @@ std::size_t find_cell_marker(std::string_view comment, CellKind& kind) {
         if (name == "abcABC") kind = CellKind::Abc;
         else if (name == "H") kind = CellKind::H;
         else if (name == "GENH") kind = CellKind::GenH;
-        else throw std::invalid_argument("i-PI comment: unknown cell format CELL(" + std::string(name) + ")");
+        else throw std::invalid_argument("i-PI comment: unknown cell format CELL(" + excerpt(name, 20) + ")");
         return i + 2;
     }
     return std::string_view::npos;
@@ -64,7 +65,7 @@ double angstrom_per(std::string_view unit, const char* what) {
     if (unit == "atomic_unit" || unit.empty()) return units::kBohrInAngstrom;
     if (unit == "nanometer") return 10.0;
     if (unit == "picometer") return 0.01;
-    throw std::invalid_argument(std::string("i-PI comment: ") + what + "{" + std::string(unit) +
+    throw std::invalid_argument(std::string("i-PI comment: ") + what + "{" + excerpt(unit, 20) +
                                 "}: unknown length unit (angstrom, atomic_unit, nanometer, picometer)");
 }
 
@@ -129,7 +130,7 @@ std::optional<IpiXyzComment> parse_ipi_xyz_comment(std::string_view comment) {
         while (start > 0 && comment[start - 1] != ' ' && comment[start - 1] != '\t') --start;
         const std::string_view key = comment.substr(start, open - start);
         if (!key.empty() && key != "cell" && key != "positions" && key != "x_centroid")
-            throw std::invalid_argument("i-PI comment: this is an i-PI '" + std::string(key) +
+            throw std::invalid_argument("i-PI comment: this is an i-PI '" + excerpt(key, 20) +
                                         "' trajectory, not positions");
     }
     auto position_unit = unit_hint(comment, "positions");

@@ -1,6 +1,7 @@
 #include "models/formats/yaml_file.hpp"
 
 #include "models/core/regular_file.hpp"
+#include "models/core/text_excerpt.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -52,8 +53,8 @@ void check_node(const std::string& path, const std::vector<std::string>& lines, 
                 const std::string key = kv.first.Scalar();
                 const auto [it, fresh] = seen.emplace(key, kv.first.Mark().line + 1);
                 if (!fresh)
-                    throw std::runtime_error(yaml_location(path, kv.first) + ": key '" + key +
-                                             "' given twice (first on line " + std::to_string(it->second) + ")");
+                    throw std::runtime_error(yaml_location(path, kv.first) + ": key " + quote_excerpt(key, 40) +
+                                             " given twice (first on line " + std::to_string(it->second) + ")");
             }
             check_node(path, lines, kv.second);
         }

@@ -1,6 +1,7 @@
 #include "server/cli/yaml_config.hpp"
 
 #include "models/core/closest_name.hpp"
+#include "models/core/text_excerpt.hpp"
 #include "models/formats/yaml_file.hpp"
 
 #include <cerrno>
@@ -69,7 +70,7 @@ public:
 
 private:
     [[noreturn]] void fail(const YAML::Node& at, const std::string& key, const std::string& what) const {
-        throw std::runtime_error(yaml_location(path_, at) + ": key '" + key + "': " + what);
+        throw std::runtime_error(yaml_location(path_, at) + ": key " + quote_excerpt(key, 40) + ": " + what);
     }
 
     std::vector<std::string> long_names() const {
@@ -85,12 +86,12 @@ private:
         const std::string name = hyphenated(key);
         const CLI::Option* option = name == "help" || name == "config" ? nullptr : command_.get_option_no_throw("--" + name);
         if (option == nullptr)
-            fail(key_node, key, "not an option of gapd " + command_name_ + did_you_mean(name, long_names()) +
+            fail(key_node, key, "not an option of gapd " + command_name_ + did_you_mean(name.substr(0, 100), long_names()) +
                                     "; 'gapd " + command_name_ + " --help' lists them");
         if (is_yaml_null(value)) fail(key_node, key, "has no value");
         if (option->get_expected_max() == 0) {  // a flag
             if (!is_yaml_boolean(value))
-                fail(value, key, "is a flag: expects true or false, got '" + text_of(value) + "'");
+                fail(value, key, "is a flag: expects true or false, got " + text_of(value));
             const std::string v = value.Scalar();
             const std::string lower = CLI::detail::to_lower(v);
             if (lower == "true" || lower == "yes" || lower == "on") out.push_back({"--" + name, {}});
@@ -111,19 +112,19 @@ private:
         for (const YAML::Node& item : items) {
             if (!item.IsScalar()) fail(item, key, "takes " + expected(*option) + ", got a nested list or mapping");
             if (is_yaml_boolean(item))
-                fail(item, key, "takes " + expected(*option) + ", got the boolean '" + item.Scalar() +
-                                    "' (quote it if the text is meant)");
+                fail(item, key, "takes " + expected(*option) + ", got the boolean " + quote_excerpt(item.Scalar()) +
+                                    " (quote it if the text is meant)");
             if (is_yaml_null(item)) fail(item, key, "has an empty value");
             const std::string v = item.Scalar();
             const ValueKind kind = value_kind(*option);
             if ((kind == ValueKind::Integer && !is_integer(v)) || (kind == ValueKind::Number && !is_number(v)))
-                fail(item, key, "takes " + expected(*option) + ", got '" + v + "'");
+                fail(item, key, "takes " + expected(*option) + ", got " + quote_excerpt(v));
             entry.values.push_back(v);
         }
         out.push_back(std::move(entry));
     }
 
-    static std::string text_of(const YAML::Node& n) { return n.IsScalar() ? n.Scalar() : "a list or mapping"; }
+    static std::string text_of(const YAML::Node& n) { return n.IsScalar() ? quote_excerpt(n.Scalar()) : "a list or mapping"; }
 
     static std::string expected(const CLI::Option& option) {
         switch (value_kind(option)) {

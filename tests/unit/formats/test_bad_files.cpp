@@ -14,12 +14,12 @@
 #include "models/formats/model_file.hpp"
 #include "server/serve/model_force_engine.hpp"
 #include "server/serve/template_structure.hpp"
-#include "server/cli/commands.hpp"
 #include "server/cli/yaml_config.hpp"
 #include "native_file_bytes.hpp"
 #include "test_files.hpp"
 #include "test_protocol_helpers.hpp"
 
+#include <CLI/CLI.hpp>
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 #include <zlib.h>
@@ -50,11 +50,20 @@ bool same_model(const GapModel& a, const GapModel& b) {
 
 }  // namespace
 
-// `gapd serve --config FILE` expanded against the real serve command's options.
+// `gapd serve --config FILE` expanded against a command with the serve options' kinds (text, integer, flag):
+// this file is also built without the server commands (the sanitizer build), so it cannot use the real one
+// (tests/unit/cli/test_cli_config.cpp does).
 static std::vector<std::string> expand_serve_config(const std::vector<std::string>& args) {
+    static std::string model, template_path, address;
+    static int threads = 0;
+    static bool unix_socket = false;
     CLI::App app;
-    int exit_code = 0;
-    gapd::add_serve_command(app, exit_code);
+    CLI::App* serve = app.add_subcommand("serve");
+    serve->add_option("-m,--model", model);
+    serve->add_option("-t,--template", template_path);
+    serve->add_option("-a,--address", address);
+    serve->add_option("--threads", threads);
+    serve->add_flag("-u,--unix", unix_socket);
     return gapd::expand_yaml_config(app, args);
 }
 
