@@ -3,9 +3,9 @@
 #include "models/core/closest_name.hpp"
 #include "models/core/text_excerpt.hpp"
 #include "models/formats/yaml_file.hpp"
+#include "server/cli/option_checks.hpp"
 
 #include <cerrno>
-#include <charconv>
 #include <stdexcept>
 
 namespace gapd {
@@ -16,20 +16,6 @@ std::string hyphenated(std::string key) {
     for (char& c : key)
         if (c == '_') c = '-';
     return key;
-}
-
-bool is_integer(const std::string& s) {
-    long long x = 0;
-    const char* b = s.data() + (!s.empty() && s[0] == '+' ? 1 : 0);
-    const auto [p, ec] = std::from_chars(b, s.data() + s.size(), x);
-    return !s.empty() && ec == std::errc() && p == s.data() + s.size();
-}
-
-bool is_number(const std::string& s) {
-    double x = 0;
-    const char* b = s.data() + (!s.empty() && s[0] == '+' ? 1 : 0);
-    const auto [p, ec] = std::from_chars(b, s.data() + s.size(), x);
-    return !s.empty() && ec == std::errc() && p == s.data() + s.size();
 }
 
 // What a value of this option must look like, from CLI11's type name ("INT", "UINT", "FLOAT", "TEXT", ...).
@@ -117,7 +103,10 @@ private:
             if (is_yaml_null(item)) fail(item, key, "has an empty value");
             const std::string v = item.Scalar();
             const ValueKind kind = value_kind(*option);
-            if ((kind == ValueKind::Integer && !is_integer(v)) || (kind == ValueKind::Number && !is_number(v)))
+            long long integer = 0;
+            double number = 0;
+            if ((kind == ValueKind::Integer && !parse_integer(v, integer)) ||
+                (kind == ValueKind::Number && !parse_number(v, number)))
                 fail(item, key, "takes " + expected(*option) + ", got " + quote_excerpt(v));
             entry.values.push_back(v);
         }

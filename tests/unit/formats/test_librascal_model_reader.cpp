@@ -44,6 +44,15 @@ std::vector<Eigen::Index> sparse_counts(const GapModel& model) {
 
 }  // namespace
 
+// The reader's error for the model JSON `text` after `edit` changed its parsed document (written to `path`).
+template <class Edit>
+std::string error_after_edit(const std::string& text, const std::string& path, Edit&& edit) {
+    auto doc = nlohmann::json::parse(text);
+    edit(doc);
+    write_bytes(path, doc.dump());
+    return error_of([&] { read_librascal_model(path); });
+}
+
 TEST_CASE("librascal reader: small models") {
     const GapModel m = read_librascal_model(kData + "model_small_zeta2_exact.json");
     const SoapHypers& h = m.hypers;
@@ -219,12 +228,7 @@ TEST_CASE("librascal reader: corrupted and unsupported files") {
     }
 
     // Edits of the parsed document, each with the exact error.
-    auto error_after = [&](auto&& edit) {
-        auto doc = nlohmann::json::parse(text);
-        edit(doc);
-        write_bytes(path, doc.dump());
-        return error_of([&] { read_librascal_model(path); });
-    };
+    auto error_after = [&](auto&& edit) { return error_after_edit(text, path, edit); };
     const std::string rep = "init_params.kernel.init_params.representation";
     SUBCASE("missing keys") {
         CHECK(error_after([](auto& d) { d["init_params"].erase("weights"); }) ==
@@ -319,12 +323,7 @@ TEST_CASE("librascal reader: every hyper gapd does not implement is refused by n
     TempDir dir("gapd_librascal_hypers");
     const std::string text = read_bytes(kData + "model_small_zeta2_exact.json");
     const std::string path = dir.file("model.json");
-    auto error_after = [&](auto&& edit) {
-        auto doc = nlohmann::json::parse(text);
-        edit(doc);
-        write_bytes(path, doc.dump());
-        return error_of([&] { read_librascal_model(path); });
-    };
+    auto error_after = [&](auto&& edit) { return error_after_edit(text, path, edit); };
     const std::string rep = "init_params.kernel.init_params.representation";
     auto cpp = [](nlohmann::json& d) -> nlohmann::json& {
         return d["init_params"]["kernel"]["init_params"]["representation"]["data"]["cpp_representation"];
