@@ -1,0 +1,249 @@
+#!/usr/bin/python3
+"""Phase sequence of a BaTiO3 NST temperature scan (ipi_inputs/phase_scan/scan.py): polarization and cell shape
+against temperature, each temperature classified as R, O, T or C.
+
+    phase_sequence.py /work/phase_scan/heat [/work/phase_scan/cool] --model data/models/batio3_default.gapd \\
+        --png docs/figures/phase_sequence.png --table phase_table.md --json phase_sequence.json
+
+Per segment (OUT_DIR/T<T>K with done.json; unfinished segments are left out and listed), frames after
+--equilibration ps:
+- Ti-centred cell dipoles d_i of every saved frame, from `gapd predict --dipole-only --extras
+  polarization,cell_dipoles` on the segment's trajectory (cached beside it as polarization.extxyz, recomputed when
+  the trajectory is newer). The frame's polarization is P = sum_i d_i / V (C/m^2); it agrees with the model's
+  total dipole / V up to the cells' partition of the partial dipoles.
+- Order parameter: the three components |P_x|, |P_y|, |P_z| of each frame, sorted (P1 >= P2 >= P3), averaged over
+  frames, with block-jackknife errors (--blocks). A component is *ordered* if its mean exceeds --threshold
+  (default 0.07 C/m^2, well above the finite-size noise of a disordered 4x4x4 cell, about 0.02-0.04 C/m^2 per
+  component, and well below the ordered components of the model, 0.12-0.3 C/m^2). Phases: 3 ordered
+  components = R, 2 = O, 1 = T, 0 = C. Sorting per frame makes the classification blind to which axis the
+  polarization picks and to 90-degree switches during the run.
+- Cell shape: pseudo-cubic lattice parameters a_k = |lattice vector k| / L_k (L_k = repeats of the 4 Å cell along
+  k, from the first frame) and the angles between lattice vectors, from the properties file (cell_h), averaged
+  over the same time window; shown sorted (a1 >= a2 >= a3) beside the polarization, as the second signature of
+  each phase (T: one long axis; O: two; R: equal axes, angles below 90).
+The figure shows the sorted components and lattice parameters against T for every scan given, with the
+transition temperatures of the paper's model (Gigli et al. 2022, 4x4x4: R-O 18.6 K, O-T 91.4 K, T-C 182.4 K) and
+of experiment (183, 278, 393 K) marked.
+"""
+
+import json
+import os
+import re
+import subprocess
+
+import numpy as np
+
+import blocking
+import cli
+import ipi_files
+import units
+
+PAPER_MODEL_K = {"R-O": 18.6, "O-T": 91.4, "T-C": 182.4}
+EXPERIMENT_K = {"R-O": 183.0, "O-T": 278.0, "T-C": 393.0}
+E_PER_A2_IN_C_PER_M2 = 16.02176634          # 1 e/Å^2 in C/m^2
+PHASES = {3: "R", 2: "O", 1: "T", 0: "C"}
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+
+
+def segments(scan_dir):
+    """[(temperature, segment dir)] of finished segments in scan order, and the names of unfinished ones."""
+    meta_path = os.path.join(scan_dir, "scan.json")
+    if not os.path.exists(meta_path):
+        raise cli.AnalysisError("%s: no scan.json (not a directory written by ipi_inputs/phase_scan/scan.py)" % scan_dir)
+    with open(meta_path) as f:
+        meta = json.load(f)
+    done, missing = [], []
+    for t in meta["temperatures"]:
+        seg = os.path.join(scan_dir, "T%sK" % ("%g" % t).replace(".", "p"))
+        if os.path.exists(os.path.join(seg, "done.json")):
+            done.append((t, seg))
+        else:
+            missing.append("%g K" % t)
+    return meta, done, missing
+
+
+def frame_steps(trajectory):
+    """MD step of every frame of an i-PI xyz trajectory (from the 'Step:' of its comment lines)."""
+    steps = []
+    lines = ipi_files.read_text_lines(trajectory)
+    k = 0
+    while k < len(lines):
+        n = int(lines[k].split()[0])
+        m = re.search(r"Step:\s*(\d+)", lines[k + 1])
+        if not m:
+            raise cli.AnalysisError("%s:%d: no 'Step:' in the comment line" % (trajectory, k + 2))
+        steps.append(int(m.group(1)))
+        k += n + 2
+    return np.array(steps)
+
+
+def cell_dipole_polarization(seg, model, gapd, threads):
+    """Per-frame P (frames, 3) in C/m^2 from the Ti-centred cell dipoles of the segment's trajectory."""
+    import ase.io
+    traj = os.path.join(seg, "scan.pos_0.xyz")
+    cache = os.path.join(seg, "polarization.extxyz")
+    if not os.path.exists(cache) or os.path.getmtime(cache) < os.path.getmtime(traj):
+        cmd = [gapd, "predict", traj, "-m", model, "-o", cache, "--dipole-only", "--extras",
+               "polarization,cell_dipoles", "--threads", str(threads)]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise cli.AnalysisError("%s failed: %s" % (" ".join(cmd), r.stderr.strip().splitlines()[-1:]))
+    frames = ase.io.read(cache, index=":")
+    P = np.array([f.arrays["cell_dipoles"].sum(axis=0) / f.get_volume() for f in frames]) * E_PER_A2_IN_C_PER_M2
+    P_total = np.array([f.info["polarization"] for f in frames]) * E_PER_A2_IN_C_PER_M2
+    return P, P_total
+
+
+def cell_shape(seg, repeats):
+    """(steps, lattice parameters (rows, 3) Å per pseudo-cubic cell, angles (rows, 3) degrees, temperature)."""
+    props = ipi_files.Properties(os.path.join(seg, "scan.out"))
+    steps = props.get("step")
+    h = props.si("cell_h", "length") / units.ANGSTROM        # xx yy zz xy xz yz, lattice vectors = columns
+    H = np.zeros((len(steps), 3, 3))
+    H[:, 0, 0], H[:, 1, 1], H[:, 2, 2] = h[:, 0], h[:, 1], h[:, 2]
+    H[:, 0, 1], H[:, 0, 2], H[:, 1, 2] = h[:, 3], h[:, 4], h[:, 5]
+    vecs = np.transpose(H, (0, 2, 1))                        # rows = lattice vectors
+    lengths = np.linalg.norm(vecs, axis=2)
+    cosines = [np.sum(vecs[:, i] * vecs[:, j], axis=1) / (lengths[:, i] * lengths[:, j]) for i, j in
+               ((1, 2), (0, 2), (0, 1))]
+    angles = np.degrees(np.arccos(np.clip(np.array(cosines).T, -1, 1)))
+    return steps, lengths / repeats, angles, props.si("temperature", "temperature")
+
+
+def analyse_segment(t, seg, args):
+    """Averages of one temperature segment after equilibration; P and lattice errors by block jackknife."""
+    traj = os.path.join(seg, "scan.pos_0.xyz")
+    steps = frame_steps(traj)
+    P, P_total = cell_dipole_polarization(seg, args.model, args.gapd, args.threads)
+    if len(P) != len(steps):
+        raise cli.AnalysisError("%s: %d frames in the trajectory, %d in polarization.extxyz (delete it to recompute)"
+                                % (seg, len(steps), len(P)))
+    _, _, first_cell = ipi_files.read_ipi_xyz(os.path.join(seg, "init.xyz"))
+    repeats = np.maximum(np.rint(np.linalg.norm(first_cell, axis=1) / units.ANGSTROM / args.cubic_a), 1)
+    pstep, lattice, angles, temperature = cell_shape(seg, repeats)
+    with open(os.path.join(seg, "done.json")) as f:
+        info = json.load(f)
+    dt_ps = float(args.timestep_fs) * 1e-3
+    keep = steps * dt_ps >= args.equilibration
+    pkeep = pstep * dt_ps >= args.equilibration
+    if keep.sum() < args.blocks or pkeep.sum() < args.blocks:
+        raise cli.AnalysisError("%s: only %d frames after --equilibration %g ps (segment of %d steps); need at least --blocks of them: a longer run, a shorter --equilibration or fewer --blocks"
+                                % (seg, keep.sum(), args.equilibration, info["steps"]))
+    sorted_abs = -np.sort(-np.abs(P[keep]), axis=1)
+    order, order_err = blocking.jackknife(lambda idx: sorted_abs[idx].mean(axis=0), len(sorted_abs), args.blocks)
+    lat_sorted = -np.sort(-lattice[pkeep], axis=1)
+    lat, lat_err = blocking.jackknife(lambda idx: lat_sorted[idx].mean(axis=0), len(lat_sorted), args.blocks)
+    ang = np.sort(angles[pkeep], axis=1).mean(axis=0)
+    n_ordered = int(np.sum(order > args.threshold))
+    return {"temperature_K": t, "measured_temperature_K": float(temperature[pkeep].mean()),
+            "frames": int(keep.sum()), "ps": float(info["steps"] * dt_ps),
+            "P_sorted_C_m2": order.tolist(), "P_sorted_err": order_err.tolist(),
+            "P_mean_vector_C_m2": P[keep].mean(axis=0).tolist(),
+            "P_total_minus_cells_rms": float(np.sqrt(np.mean((P_total[keep] - P[keep]) ** 2))),
+            "lattice_sorted_A": lat.tolist(), "lattice_err": lat_err.tolist(), "angles_sorted_deg": ang.tolist(),
+            "ordered_components": n_ordered, "phase": PHASES[n_ordered]}
+
+
+def transitions(rows):
+    """Temperatures (midpoints between neighbouring segments) where the phase label changes along the scan."""
+    out = []
+    for a, b in zip(rows, rows[1:]):
+        if a["phase"] != b["phase"]:
+            out.append({"between_K": [a["temperature_K"], b["temperature_K"]],
+                        "midpoint_K": 0.5 * (a["temperature_K"] + b["temperature_K"]),
+                        "from": a["phase"], "to": b["phase"]})
+    return out
+
+
+def table(name, rows):
+    lines = ["%s | T (K) | <T> (K) | P1, P2, P3 (C/m^2) | a1, a2, a3 (Å) | angles (deg) | phase |" % "",
+             "|---|---|---|---|---|---|"]
+    lines[0] = "| T (K) | <T> (K) | P1, P2, P3 (C/m^2) | a1, a2, a3 (Å) | angles (deg) | phase |"
+    for r in rows:
+        p = ", ".join("%.3f(%d)" % (v, round(1000 * e)) for v, e in zip(r["P_sorted_C_m2"], r["P_sorted_err"]))
+        a = ", ".join("%.4f" % v for v in r["lattice_sorted_A"])
+        g = ", ".join("%.2f" % v for v in r["angles_sorted_deg"])
+        lines.append("| %g | %.1f | %s | %s | %s | %s |" % (r["temperature_K"], r["measured_temperature_K"], p, a, g,
+                                                           r["phase"]))
+    return "**%s**\n\n" % name + "\n".join(lines) + "\n"
+
+
+def plot(results, path, model):
+    plt = cli.pyplot()
+    fig, axes = plt.subplots(2, 1, figsize=(8, 8), sharex=True)
+    styles = {"heat": "-", "cool": "--"}
+    colors = ["C0", "C1", "C2"]
+    for name, rows in results.items():
+        ls = styles.get(name, ":")
+        T = [r["temperature_K"] for r in rows]
+        P = np.array([r["P_sorted_C_m2"] for r in rows])
+        Pe = np.array([r["P_sorted_err"] for r in rows])
+        L = np.array([r["lattice_sorted_A"] for r in rows])
+        for k in range(3):
+            axes[0].errorbar(T, P[:, k], yerr=Pe[:, k], ls=ls, marker="o", ms=4, color=colors[k],
+                             label="P%d, %s" % (k + 1, name))
+            axes[1].plot(T, L[:, k], ls=ls, marker="o", ms=4, color=colors[k], label="a%d, %s" % (k + 1, name))
+        for r in rows:
+            axes[0].annotate(r["phase"], (r["temperature_K"], 0.0), xytext=(0, -14 if name != "cool" else -26),
+                             textcoords="offset points", ha="center", fontsize=cli.MIN_FONT_SIZE)
+    for ax in axes:
+        for i, (label, t) in enumerate(PAPER_MODEL_K.items()):
+            ax.axvline(t, color="0.4", ls=":", lw=1, label="paper model" if i == 0 and ax is axes[0] else None)
+        for i, (label, t) in enumerate(EXPERIMENT_K.items()):
+            if t <= max(r["temperature_K"] for rows in results.values() for r in rows) + 20:
+                ax.axvline(t, color="C3", ls="-.", lw=1, label="experiment" if i == 0 and ax is axes[0] else None)
+    axes[0].axhline(0, color="k", lw=0.5)
+    axes[0].set_ylabel("sorted <|P_k|> (C/m$^2$)")
+    axes[1].set_ylabel("pseudo-cubic a$_k$ (Å)")
+    axes[1].set_xlabel("thermostat temperature (K)")
+    axes[0].legend(ncol=2, loc="upper right")
+    axes[1].legend(ncol=2, loc="upper left")
+    frames = sum(r["frames"] for rows in results.values() for r in rows)
+    axes[0].set_title("Phase sequence, NST 1 atm: " + cli.describe(atoms=320, frames=frames, model=model))
+    cli.savefig(fig, path)
+
+
+def main():
+    ap = cli.make_parser(__doc__)
+    ap.add_argument("scans", nargs="+", help="scan directories of ipi_inputs/phase_scan/scan.py")
+    ap.add_argument("--model", default=os.path.join(REPO, "data", "models", "batio3_default.gapd"),
+                    help="dipole model for the cell dipoles (default: the default model)")
+    ap.add_argument("--gapd", default=os.path.join(REPO, "build", "gapd"), help="gapd executable")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--equilibration", type=float, default=5.0, help="ps dropped at the start of each segment")
+    ap.add_argument("--timestep-fs", type=float, default=2.0, help="MD time step of the scan (fs)")
+    ap.add_argument("--threshold", type=float, default=0.07, help="C/m^2 above which a component is ordered")
+    ap.add_argument("--cubic-a", type=float, default=4.0, help="Å, to count the repeats of the supercell")
+    ap.add_argument("--blocks", type=int, default=5, help="jackknife blocks per segment")
+    ap.add_argument("--png")
+    ap.add_argument("--table")
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    results, report = {}, {}
+    for scan in args.scans:
+        meta, done, missing = segments(scan)
+        if not done:
+            raise cli.AnalysisError("%s: no finished segment yet" % scan)
+        rows = [analyse_segment(t, seg, args) for t, seg in done]
+        name = meta["order"] if meta["order"] not in results else os.path.basename(os.path.normpath(scan))
+        results[name] = rows
+        report[name] = {"scan_dir": os.path.abspath(scan), "segments": rows, "unfinished": missing,
+                        "transitions": transitions(rows)}
+        print(table("%s (%s)%s" % (name, scan, "; unfinished: " + ", ".join(missing) if missing else ""), rows))
+        for tr in report[name]["transitions"]:
+            print("  %s -> %s between %g and %g K" % (tr["from"], tr["to"], *tr["between_K"]))
+    report["reference"] = {"paper_model_K": PAPER_MODEL_K, "experiment_K": EXPERIMENT_K,
+                           "threshold_C_m2": args.threshold, "equilibration_ps": args.equilibration}
+    if args.table:
+        with open(args.table, "w") as f:
+            f.write("\n".join(table(n, r) for n, r in results.items()))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=1)
+    if args.png:
+        plot(results, args.png, args.model)
+
+
+if __name__ == "__main__":
+    cli.run(main)
