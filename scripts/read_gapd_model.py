@@ -13,6 +13,8 @@ The returned dict has:
   selected_features   None, or the sorted indices of the power-spectrum components the model uses, in the
                       *compressed* layout (docs/model_format.md, docs/feature_selection.md); the points above
                       stay in the full layout, with zeros outside the selection
+  selected_feature_scales  None, or one factor per selected feature, applied before the normalization
+                      (models read from librascal's coefficient_subselection, docs/feature_selection.md)
   dipole              None, or the SA-GPR dipole model: {"soap", "kernel", "zeta", "inversion_symmetry",
                       "baseline": {Z: (3,)}, "cell_roles", "sparse": {Z: {"points": (M, 3Q), "weights": (M, 3)
                       [, "scalar_points": (M, D)]}}} (e·Å weights; Cartesian lambda=1 layout, docs/dipoles.md)
@@ -29,7 +31,7 @@ import numpy as np
 
 MAGIC = b"GAPDMODL"
 SUPPORTED_VERSION = 1
-KNOWN_FEATURES = {"feature_selection"}  # header required_features this reader understands
+KNOWN_FEATURES = {"feature_selection", "feature_scales"}  # header required_features this reader understands
 PREFIX = struct.Struct("<8sIQI")  # magic, format version, header length, header CRC32 (24 bytes)
 
 
@@ -74,7 +76,7 @@ def read_gapd_model(path):
         raise ValueError(f"{path}: header field 'required_features': this reader does not support {unknown}")
     model = {"format_version": version, "header": header, "description": header.get("description", ""),
              "soap": None, "zeta": None, "species": None, "self_contributions": {}, "sparse": {}, "dipole": None,
-             "selected_features": None, "arrays": arrays}
+             "selected_features": None, "selected_feature_scales": None, "arrays": arrays}
     if "potential" in header:
         soap = header["soap"]
         potential = header["potential"]
@@ -89,6 +91,13 @@ def read_gapd_model(path):
             if selected != sorted(set(selected)) or not all(0 <= i < dim for i in selected):
                 raise ValueError(f"{path}: potential.selected_features: not sorted unique indices below {dim}")
             model["selected_features"] = selected
+        if "selected_feature_scales" in potential:
+            scales = np.array(potential["selected_feature_scales"], dtype=float)
+            if model["selected_features"] is None or scales.shape != (len(model["selected_features"]),) \
+                    or not np.all(scales > 0):
+                raise ValueError(f"{path}: potential.selected_feature_scales: not one positive number per "
+                                 "selected feature")
+            model["selected_feature_scales"] = scales
         model.update(soap=soap, zeta=potential["zeta"], species=soap["species"],
                      self_contributions=dict(sorted((int(z), e) for z, e in potential["self_contributions"].items())))
     if "dipole" in header:

@@ -81,8 +81,15 @@ PowerSpectrum::PowerSpectrum(const SoapHypers& h, PowerSpectrumLayout layout)
         }
 }
 
-PowerSpectrum::PowerSpectrum(const SoapHypers& h, const std::vector<int>& selection)
+PowerSpectrum::PowerSpectrum(const SoapHypers& h, const std::vector<int>& selection, const std::vector<double>& scales)
     : PowerSpectrum(h, PowerSpectrumLayout::Compressed) {
+    if (!scales.empty() && scales.size() != selection.size())
+        throw std::invalid_argument("feature selection: " + std::to_string(scales.size()) + " scales for " +
+                                    std::to_string(selection.size()) + " selected features");
+    for (std::size_t q = 0; q < scales.size(); ++q)
+        if (!(std::isfinite(scales[q]) && scales[q] > 0))
+            throw std::invalid_argument("feature selection: scale of entry " + std::to_string(q) +
+                                        " must be positive and finite");
     if (selection.empty()) return;
     const int L = lmax_ + 1, N = nmax_;
     std::vector<char> seen(size_, 0);
@@ -118,10 +125,12 @@ PowerSpectrum::PowerSpectrum(const SoapHypers& h, const std::vector<int>& select
         const Key& k = keys_[d.key];
         double f = ((k.a < k.b) ? std::sqrt(2.0) : 1.0) * l_factor_[d.l];
         if (k.compressed && d.n1 != d.n2) f *= std::sqrt(2.0);
+        if (!scales.empty()) f *= scales[static_cast<std::size_t>(d.out)];
         const int block = d.l * d.l * N;
         entries_.push_back({k.a * nlm_ * N + block + d.n1, k.b * nlm_ * N + block + d.n2, 2 * d.l + 1, d.out, f});
     }
     selection_ = selection;
+    scales_ = scales;
     size_ = static_cast<int>(selection.size());
 }
 

@@ -24,12 +24,16 @@ class PowerSpectrum {
 public:
     explicit PowerSpectrum(const SoapHypers& hypers, PowerSpectrumLayout layout = PowerSpectrumLayout::Full);
     // Compressed layout restricted to `selection` (indices into the Compressed layout, distinct; empty = all).
-    // Throws std::invalid_argument naming the first bad index.
-    PowerSpectrum(const SoapHypers& hypers, const std::vector<int>& selection);
+    // `scales` (empty = all 1, else one positive factor per selected entry) multiplies each selected feature
+    // before the normalization: librascal's coefficient_subselection picks Full-layout entries, which are the
+    // compressed ones times 1/sqrt2 (one copy of an a = b off-diagonal pair), docs/feature_selection.md.
+    // Throws std::invalid_argument naming the first bad index or scale.
+    PowerSpectrum(const SoapHypers& hypers, const std::vector<int>& selection, const std::vector<double>& scales = {});
 
     int size() const { return size_; }  // D (the selection's size if there is one)
     PowerSpectrumLayout layout() const { return layout_; }
     const std::vector<int>& selection() const { return selection_; }
+    const std::vector<double>& scales() const { return scales_; }
 
     // features (D doubles) from the coefficients of one centre (SphericalExpansion layout); returns ||p||.
     double compute(const double* coefficients, double* features) const;
@@ -74,6 +78,7 @@ private:
     std::vector<Key> keys_;
     std::vector<double> l_factor_;  // (2l+1)^(-1/2)
     std::vector<int> selection_;
+    std::vector<double> scales_;
     std::vector<Entry> entries_;    // the selection, sorted by (a, b, l, n1, n2) for locality
 };
 

@@ -14,7 +14,7 @@ KernelRowsBuilder::KernelRowsBuilder(const GapModel& model, RadialMode mode)
     : hypers_(model.hypers),
       zeta_(model.zeta),
       expansion_(model.hypers, mode),
-      power_spectrum_(model.hypers, model.selected_features),
+      power_spectrum_(model.hypers, model.selected_features, model.selected_feature_scales),
       set_of_species_(model.hypers.species.size(), -1) {
     validate(model, "kernel rows");
     for (std::size_t k = 0; k < model.sparse.size(); ++k) {

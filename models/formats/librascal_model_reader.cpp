@@ -15,6 +15,7 @@
 #include <istream>
 #include <limits>
 #include <map>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -221,7 +222,8 @@ void check_known_keys(const Node& object, std::initializer_list<const char*> kno
 void check_representation_options(const Node& cpp) {
     check_known_keys(cpp, {"max_radial", "max_angular", "soap_type", "normalize", "gaussian_density",
                            "cutoff_function", "radial_contribution", "compute_gradients",
-                           "expansion_by_species_method", "global_species", "inversion_symmetry"});
+                           "expansion_by_species_method", "global_species", "inversion_symmetry",
+                           "coefficient_subselection"});
     if (cpp.has("compute_gradients")) cpp["compute_gradients"].boolean();  // whether librascal kept gradients
     if (cpp.has("expansion_by_species_method")) cpp["expansion_by_species_method"].expect("environment wise");
     if (cpp.has("global_species") && !(cpp["global_species"].raw().is_array() && cpp["global_species"].raw().empty()))
@@ -237,28 +239,66 @@ void check_representation_options(const Node& cpp) {
 }
 
 // The Python-side copy of the hypers (what SphericalInvariants(...) was called with): the keys that change the
-// features must have the values gapd implements here too (coefficient_subselection may live only here).
-void check_python_hypers(const Node& init) {
+// features must have the values gapd implements here too; its coefficient_subselection must be the C++ one.
+void check_python_hypers(const Node& init, const Node& cpp) {
     check_known_keys(init, {"compute_gradients", "cutoff_function_parameters", "cutoff_function_type",
                             "cutoff_smooth_width", "expansion_by_species_method", "gaussian_sigma_constant",
                             "gaussian_sigma_type", "global_species", "interaction_cutoff", "inversion_symmetry",
                             "max_angular", "max_radial", "normalize", "optimization", "radial_basis", "soap_type",
                             "coefficient_subselection"});
-    if (init.has("coefficient_subselection") && !init["coefficient_subselection"].raw().is_null())
-        init["coefficient_subselection"].fail("librascal hyper not supported by gapd (feature-sparsified power "
-                                              "spectrum); convert the selection to gapd's own feature selection");
+    if (init.has("coefficient_subselection") && !init["coefficient_subselection"].raw().is_null()) {
+        const bool same = cpp.has("coefficient_subselection") &&
+                          cpp["coefficient_subselection"].raw() == init["coefficient_subselection"].raw();
+        if (!same) init["coefficient_subselection"].fail("differs from the C++ hypers' coefficient_subselection");
+    }
     if (init.has("expansion_by_species_method")) init["expansion_by_species_method"].expect("environment wise");
     if (init.has("global_species") && !(init["global_species"].raw().is_array() && init["global_species"].raw().empty()))
         init["global_species"].fail("must be empty: gapd implements the 'environment wise' expansion only (got " +
                                     init["global_species"].raw().dump() + ")");
 }
 
-SoapHypers read_hypers(const Node& representation) {
+// librascal's coefficient_subselection: entry k is the power-spectrum component p^{a_k b_k}_{n1_k n2_k l_k}
+// (librascal's Full layout, a <= b); the features are these components in this order, normalized over them.
+struct Subselection {
+    std::vector<int> a, b, n1, n2, l;
+    bool operator==(const Subselection& o) const { return a == o.a && b == o.b && n1 == o.n1 && n2 == o.n2 && l == o.l; }
+};
+
+// Empty for an absent or null coefficient_subselection. Every malformed entry is an error naming the key.
+Subselection read_subselection(const Node& cpp, int nmax, int lmax) {
+    Subselection sel;
+    if (!cpp.has("coefficient_subselection") || cpp["coefficient_subselection"].raw().is_null()) return sel;
+    const Node node = cpp["coefficient_subselection"];
+    check_known_keys(node, {"a", "b", "n1", "n2", "l"});
+    auto read_list = [&](const char* key, long long lo, long long hi, const char* what, std::vector<int>& out) {
+        const Node list = node[key];
+        for (std::size_t i = 0; i < list.size(); ++i) {
+            const long long v = list.at(i).integer(what);
+            if (v < lo || v > hi)
+                list.at(i).fail(std::to_string(v) + " outside " + std::to_string(lo) + ".." + std::to_string(hi));
+            out.push_back(static_cast<int>(v));
+        }
+    };
+    read_list("a", 1, 1000, "an atomic number", sel.a);
+    read_list("b", 1, 1000, "an atomic number", sel.b);
+    read_list("n1", 0, nmax - 1, "a radial index", sel.n1);
+    read_list("n2", 0, nmax - 1, "a radial index", sel.n2);
+    read_list("l", 0, lmax, "an angular index", sel.l);
+    if (sel.a.empty()) node["a"].fail("empty selection");
+    for (const char* key : {"b", "n1", "n2", "l"})
+        if (node[key].size() != sel.a.size())
+            node[key].fail("has " + std::to_string(node[key].size()) + " entries, 'a' has " + std::to_string(sel.a.size()));
+    for (std::size_t k = 0; k < sel.a.size(); ++k)
+        if (sel.a[k] > sel.b[k]) node["a"].at(k).fail("species pairs must be ordered a <= b");
+    return sel;
+}
+
+SoapHypers read_hypers(const Node& representation, Subselection* subselection = nullptr) {
     representation["class_name"].expect("SphericalInvariants");
     const Node cpp = representation["data"]["cpp_representation"];
     cpp["soap_type"].expect("PowerSpectrum");
     check_representation_options(cpp);
-    if (representation.has("init_params")) check_python_hypers(representation["init_params"]);
+    if (representation.has("init_params")) check_python_hypers(representation["init_params"], cpp);
     SoapHypers h;
     const long long nmax = cpp["max_radial"].integer();
     const long long lmax = cpp["max_angular"].integer();
@@ -302,6 +342,8 @@ SoapHypers read_hypers(const Node& representation) {
         h.librascal_spline_accuracy = optimization["Spline"]["accuracy"].number();
         if (!(h.librascal_spline_accuracy > 0)) optimization["Spline"]["accuracy"].fail("must be positive");
     }
+    const Subselection sel = read_subselection(cpp, h.max_radial, h.max_angular);
+    if (subselection != nullptr) *subselection = sel;
     return h;
 }
 
@@ -317,6 +359,72 @@ double max_sparse_point_bytes() {
     return static_cast<double>(pages) * static_cast<double>(page_size);
 #endif
 }
+
+// librascal's selected entries in gapd's terms. Entry k equals c_k f_j(k), f the compressed features of
+// models/descriptors/power_spectrum.hpp (c_k = 1/sqrt2 for one copy of an a = b off-diagonal pair, else 1):
+// so x . t = sum_j f_j (sum_{k->j} c_k t_k) / ||x||, with ||x||^2 = sum_j (sum_{k->j} c_k^2) f_j^2. Feature j
+// gets scale W_j = sqrt(sum_{k->j} c_k^2) and a sparse point T_j = sum_{k->j} c_k t_k / W_j: the same dot products
+// and norms for any selection, repeated entries included.
+class SubselectionMap {
+public:
+    // key_offset: where each species pair's block starts in the Full layout.
+    SubselectionMap(const SoapHypers& h, const Subselection& sel,
+                    const std::map<std::pair<int, int>, Eigen::Index>& key_offset)
+        : full_size_(power_spectrum_size(h)) {
+        const PowerSpectrum compressed(h, PowerSpectrumLayout::Compressed);
+        const int N = h.max_radial, L = h.max_angular + 1;
+        std::vector<double> unit(static_cast<std::size_t>(full_size_), 0.0);
+        std::vector<double> image(static_cast<std::size_t>(compressed.size()));
+        std::map<int, int> halves;  // j -> sum c_k^2 in units of 1/2 (c_k^2 is 1/2 or 1), exact
+        for (std::size_t k = 0; k < sel.a.size(); ++k) {
+            const Eigen::Index full_index =
+                key_offset.at({sel.a[k], sel.b[k]}) + (sel.n1[k] * N + sel.n2[k]) * L + sel.l[k];
+            unit[static_cast<std::size_t>(full_index)] = 1.0;
+            compressed.from_full_layout(unit.data(), image.data());
+            unit[static_cast<std::size_t>(full_index)] = 0.0;
+            const auto j = std::find_if(image.begin(), image.end(), [](double v) { return v != 0.0; });
+            entry_index_.push_back(static_cast<int>(j - image.begin()));
+            entry_factor_.push_back(*j);
+            halves[entry_index_.back()] += *j == 1.0 ? 2 : 1;
+        }
+        for (const auto& [j, h2] : halves) {
+            position_[j] = static_cast<int>(selection_.size());
+            selection_.push_back(j);
+            scales_.push_back(h2 == 2 ? 1.0 : std::sqrt(0.5 * h2));
+        }
+        // All 1 (no lone off-diagonal copy, no repeats): a plain selection, readable without feature_scales.
+        if (std::all_of(scales_.begin(), scales_.end(), [](double w) { return w == 1.0; })) scales_.clear();
+        selected_ = std::make_unique<PowerSpectrum>(h, selection_, scales_);
+    }
+
+    const std::vector<int>& selection() const { return selection_; }
+    const std::vector<double>& scales() const { return scales_; }
+
+    // librascal's sparse points (rows in its selection order) -> Full-layout rows of gapd's selected model.
+    RowMatrix full_points(const RowMatrix& librascal) const {
+        RowMatrix full(librascal.rows(), full_size_);
+        std::vector<double> t(selection_.size());
+        for (Eigen::Index m = 0; m < librascal.rows(); ++m) {
+            std::fill(t.begin(), t.end(), 0.0);
+            for (std::size_t k = 0; k < entry_index_.size(); ++k)
+                t[static_cast<std::size_t>(position_.at(entry_index_[k]))] +=
+                    entry_factor_[k] * librascal(m, static_cast<Eigen::Index>(k));
+            if (!scales_.empty())
+                for (std::size_t q = 0; q < t.size(); ++q) t[q] /= scales_[q];
+            selected_->to_full_layout(t.data(), full.row(m).data());
+        }
+        return full;
+    }
+
+private:
+    int full_size_;
+    std::vector<int> entry_index_;      // j(k)
+    std::vector<double> entry_factor_;  // c_k
+    std::map<int, int> position_;       // j -> its place in selection_
+    std::vector<int> selection_;        // sorted distinct j
+    std::vector<double> scales_;        // W_j
+    std::unique_ptr<PowerSpectrum> selected_;
+};
 
 struct Block {
     int species;                // central species
@@ -351,7 +459,8 @@ GapModel read_librascal_model(const std::string& path) {
     if (zeta < 1 || zeta > 1000) kernel_params["zeta"].fail("must be a positive integer, got " + std::to_string(zeta));
     model.zeta = static_cast<int>(zeta);
     // Predictions use the kernel's representation (the X_train copy may differ in compute_gradients).
-    model.hypers = read_hypers(kernel_params["representation"]);
+    Subselection subselection;
+    model.hypers = read_hypers(kernel_params["representation"], &subselection);
     const SoapHypers& h = model.hypers;
 
     if (!params["self_contributions"].raw().is_object()) params["self_contributions"].fail("expected an object");
@@ -372,7 +481,11 @@ GapModel read_librascal_model(const std::string& path) {
     // on everything but compute_gradients.
     if (x_train.has("init_params") && x_train["init_params"].has("representation")) {
         const Node xr = x_train["init_params"]["representation"];
-        const SoapHypers xh = read_hypers(xr);
+        Subselection xsel;
+        const SoapHypers xh = read_hypers(xr, &xsel);
+        if (!(xsel == subselection))
+            xr.fail("coefficient_subselection differs from the kernel's (the sparse points and the kernel would not "
+                    "match)");
         if (!(xh.max_radial == h.max_radial && xh.max_angular == h.max_angular && xh.normalize == h.normalize &&
               xh.gaussian_sigma == h.gaussian_sigma && xh.cutoff.kind == h.cutoff.kind &&
               xh.cutoff.cutoff == h.cutoff.cutoff && xh.cutoff.smooth_width == h.cutoff.smooth_width &&
@@ -382,10 +495,23 @@ GapModel read_librascal_model(const std::string& path) {
     }
     const Node sparse = x_train["data"]["sparse_points"];
     const long long inner_size = sparse["inner_size"].integer();
-    const long long expected_inner = static_cast<long long>(h.max_radial) * h.max_radial * (h.max_angular + 1);
+    // With a coefficient_subselection librascal stores all selected entries under one key [0, 0].
+    const bool selected = !subselection.a.empty();
+    const long long expected_inner =
+        selected ? static_cast<long long>(subselection.a.size())
+                 : static_cast<long long>(h.max_radial) * h.max_radial * (h.max_angular + 1);
     if (inner_size != expected_inner)
-        sparse["inner_size"].fail("is " + std::to_string(inner_size) + " but max_radial^2 (max_angular+1) = " +
+        sparse["inner_size"].fail("is " + std::to_string(inner_size) + " but " +
+                                  (selected ? std::string("coefficient_subselection has ")
+                                            : std::string("max_radial^2 (max_angular+1) = ")) +
                                   std::to_string(expected_inner));
+    const std::pair<int, int> selected_key{0, 0};
+    auto feature_key = [&](const Node& node) {
+        if (!selected) return species_pair(node);
+        if (node.size() != 2 || node.at(0).integer() != 0 || node.at(1).integer() != 0)
+            node.fail("expected the key [0, 0] of a coefficient_subselection");
+        return selected_key;
+    };
 
     // Species: central species and every species named in a feature key.
     std::vector<int> centers;
@@ -394,9 +520,12 @@ GapModel read_librascal_model(const std::string& path) {
     if (!strictly_increasing(centers))
         center_list.fail("must be sorted and without repeats");
     std::set<int> species(centers.begin(), centers.end());
+    species.insert(subselection.a.begin(), subselection.a.end());
+    species.insert(subselection.b.begin(), subselection.b.end());
     const Node key_list = sparse["keys"];
     for (std::size_t i = 0; i < key_list.size(); ++i) {
-        const auto key = species_pair(key_list.at(i));
+        const auto key = feature_key(key_list.at(i));
+        if (selected) continue;
         species.insert(key.first);
         species.insert(key.second);
     }
@@ -405,9 +534,11 @@ GapModel read_librascal_model(const std::string& path) {
         const int sp = species_number(sp_node);
         if (!std::binary_search(centers.begin(), centers.end(), sp)) sp_node.fail("not in center_species");
         for (const auto& [key_node, indices] : map_entries(per_key)) {
-            const auto key = species_pair(key_node);
-            species.insert(key.first);
-            species.insert(key.second);
+            const auto key = feature_key(key_node);
+            if (!selected) {
+                species.insert(key.first);
+                species.insert(key.second);
+            }
             for (const Block& b : blocks)
                 if (b.species == sp && b.key == key) key_node.fail("repeated key");
             blocks.push_back({sp, key, indices});
@@ -416,17 +547,23 @@ GapModel read_librascal_model(const std::string& path) {
     model.hypers.species.assign(species.begin(), species.end());
     // power_spectrum_size() is an int: refuse hypers whose feature count would overflow it.
     const long long nspecies = static_cast<long long>(h.species.size());
-    const long long features = nspecies * (nspecies + 1) / 2 * inner_size;
+    const long long block_size = static_cast<long long>(h.max_radial) * h.max_radial * (h.max_angular + 1);
+    const long long features = nspecies * (nspecies + 1) / 2 * block_size;
     if (features > std::numeric_limits<int>::max())
-        sparse["keys"].fail(std::to_string(nspecies) + " species with inner_size " + std::to_string(inner_size) +
-                            " give " + std::to_string(features) + " features per environment, more than gapd supports");
+        sparse["keys"].fail(std::to_string(nspecies) + " species with max_radial^2 (max_angular+1) = " +
+                            std::to_string(block_size) + " give " + std::to_string(features) +
+                            " features per environment, more than gapd supports");
 
-    // Feature layout: key blocks (a <= b, lexicographic) concatenated.
+    // Feature layout: key blocks (a <= b, lexicographic) of nmax^2 (lmax+1) concatenated. With a subselection the
+    // file holds the selected entries in librascal's order (read_offset), mapped onto gapd's selection once read.
     std::map<std::pair<int, int>, Eigen::Index> key_offset;
     for (std::size_t a = 0; a < h.species.size(); ++a)
         for (std::size_t b = a; b < h.species.size(); ++b)
-            key_offset[{h.species[a], h.species[b]}] = static_cast<Eigen::Index>(key_offset.size()) * inner_size;
+            key_offset[{h.species[a], h.species[b]}] = static_cast<Eigen::Index>(key_offset.size()) * block_size;
+    const std::map<std::pair<int, int>, Eigen::Index> read_offset =
+        selected ? std::map<std::pair<int, int>, Eigen::Index>{{selected_key, 0}} : key_offset;
     const Eigen::Index dim = power_spectrum_size(h);
+    const Eigen::Index read_width = selected ? static_cast<Eigen::Index>(inner_size) : dim;
 
     std::map<int, long long> counts;
     for (const auto& [sp_node, count_node] : map_entries(sparse["counters"])) {
@@ -458,7 +595,7 @@ GapModel read_librascal_model(const std::string& path) {
         const auto it = counts.find(sp);
         SparseSet set;
         set.species = sp;
-        set.points = RowMatrix::Zero(static_cast<Eigen::Index>(it->second), dim);
+        set.points = RowMatrix::Zero(static_cast<Eigen::Index>(it->second), read_width);
         model.sparse.push_back(std::move(set));
     }
     auto set_of = [&](int sp) -> SparseSet& {
@@ -472,7 +609,7 @@ GapModel read_librascal_model(const std::string& path) {
     for (const auto& [sp_node, per_key] : map_entries(sparse["values"])) {
         const int sp = species_number(sp_node);
         for (const auto& [key_node, values] : map_entries(per_key)) {
-            const auto key = species_pair(key_node);
+            const auto key = feature_key(key_node);
             std::size_t b = 0;
             while (b < blocks.size() && !(blocks[b].species == sp && blocks[b].key == key)) ++b;
             if (b == blocks.size()) key_node.fail("has values but no indices");
@@ -497,7 +634,7 @@ GapModel read_librascal_model(const std::string& path) {
             json& numbers = values.raw();
             for (std::size_t k = 0; k < nblocks; ++k) {
                 const auto index = static_cast<Eigen::Index>(indices.at(k).raw().get<long long>());
-                double* row = set.points.row(index).data() + key_offset.at(key);
+                double* row = set.points.row(index).data() + read_offset.at(key);
                 for (long long j = 0; j < inner_size; ++j) {
                     const json& x = numbers[k * static_cast<std::size_t>(inner_size) + static_cast<std::size_t>(j)];
                     if (!x.is_number()) values.fail("expected numbers, got " + excerpt(x.dump()));
@@ -510,6 +647,12 @@ GapModel read_librascal_model(const std::string& path) {
     }
     for (std::size_t b = 0; b < blocks.size(); ++b)
         if (!values_seen[b] && blocks[b].indices.size() > 0) blocks[b].indices.fail("has indices but no values");
+    if (selected) {
+        const SubselectionMap map(h, subselection, key_offset);
+        model.selected_features = map.selection();
+        model.selected_feature_scales = map.scales();
+        for (SparseSet& s : model.sparse) s.points = map.full_points(s.points);
+    }
 
     std::vector<double> w(weights.size());
     read_numbers(weights, w.data());

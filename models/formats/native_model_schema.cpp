@@ -18,6 +18,9 @@ using nlohmann::json;
 // Changes the meaning of the sparse points: files with a feature selection list it in required_features, so that
 // older readers refuse them.
 constexpr const char* kFeatureSelection = "feature_selection";
+// Per-feature scales of a selection (librascal's coefficient_subselection): an older reader would normalize
+// the features without them.
+constexpr const char* kFeatureScales = "feature_scales";
 constexpr const char* kLambda1Descriptor = "spherical_covariants_lambda1";
 
 const char* cutoff_name(CutoffKind kind) { return kind == CutoffKind::ShiftedCosine ? "ShiftedCosine" : "RadialScaling"; }
@@ -229,7 +232,7 @@ DipoleModel read_dipole_section(NativeFileReader& file, const json& d) {
 }  // namespace
 
 const std::vector<std::string>& native_model_features() {
-    static const std::vector<std::string> features{kFeatureSelection};
+    static const std::vector<std::string> features{kFeatureSelection, kFeatureScales};
     return features;
 }
 
@@ -251,6 +254,10 @@ json native_model_header(const ModelFileContents& contents) {
         if (!model.selected_features.empty()) {
             header["required_features"] = json::array({kFeatureSelection});
             header["potential"]["selected_features"] = model.selected_features;
+        }
+        if (!model.selected_feature_scales.empty()) {
+            header["required_features"].push_back(kFeatureScales);
+            header["potential"]["selected_feature_scales"] = model.selected_feature_scales;
         }
     } else if (contents.dipole) {
         header["description"] = contents.dipole->description;
@@ -357,6 +364,18 @@ ModelFileContents read_native_model_sections(NativeFileReader& file, bool read_d
             PowerSpectrum(model.hypers, model.selected_features);
         } catch (const std::invalid_argument& e) {
             r.fail("potential.selected_features", e.what());
+        }
+    }
+    if (potential.contains("selected_feature_scales")) {
+        const std::string field = "potential.selected_feature_scales";
+        const json& scales = potential["selected_feature_scales"];
+        if (!scales.is_array() || scales.size() != model.selected_features.size())
+            r.fail(field, "expected one number per entry of potential.selected_features");
+        for (const json& v : scales) model.selected_feature_scales.push_back(r.number(v, field));
+        try {
+            PowerSpectrum(model.hypers, model.selected_features, model.selected_feature_scales);
+        } catch (const std::invalid_argument& e) {
+            r.fail(field, e.what());
         }
     }
     contents.gap = std::move(model);

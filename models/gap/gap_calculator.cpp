@@ -114,7 +114,7 @@ GapCalculator::GapCalculator(GapModel model, RadialMode mode, KernelPrecision pr
       mode_(mode),
       expansion_(model_.hypers, mode),
       full_power_spectrum_(model_.hypers, PowerSpectrumLayout::Full),
-      power_spectrum_(model_.hypers, model_.selected_features),
+      power_spectrum_(model_.hypers, model_.selected_features, model_.selected_feature_scales),
       precision_(KernelPrecision::Float64),
       sparse_of_species_(model_.hypers.species.size(), -1) {
     validate(model_);

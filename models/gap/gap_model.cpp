@@ -26,7 +26,7 @@ void validate(const GapModel& model, const std::string& context) {
                  ", weights " + std::to_string(s.weights.size()) + ", expected M x " + std::to_string(dim) + " and M");
     }
     try {
-        PowerSpectrum(h, model.selected_features);  // checks the selection (range, repeats)
+        PowerSpectrum(h, model.selected_features, model.selected_feature_scales);  // checks the selection
     } catch (const std::invalid_argument& e) {
         fail(e.what());
     }

@@ -31,12 +31,15 @@ struct GapModel {
     // (models/descriptors/power_spectrum.hpp); empty = all features. With a selection, x_i is normalized over the selected
     // components only and sparse points hold zeros on the others (still stored in the Full layout).
     std::vector<int> selected_features;
+    // Empty (all 1), or one positive factor per selected feature, applied before the normalization: how a
+    // librascal coefficient_subselection maps onto the compressed layout (docs/feature_selection.md).
+    std::vector<double> selected_feature_scales;
 };
 
 // Throws std::invalid_argument, one line "<context>: <problem>", unless the model is consistent: hypers.species
 // non-empty, sorted, without repeats; zeta >= 1; sparse sets sorted by species without repeats, each of a species
 // in hypers.species, points M x power_spectrum_size(hypers) (Full layout) and M weights; selected_features a
-// valid selection (in range, no repeats). Every reader, writer, calculator and the fit check models with this.
+// valid selection (in range, no repeats; scales positive, one per selected feature). Every reader, writer, calculator and the fit check models with this.
 void validate(const GapModel& model, const std::string& context = "GAP model");
 
 }  // namespace gapd

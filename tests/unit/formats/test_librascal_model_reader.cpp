@@ -337,12 +337,15 @@ TEST_CASE("librascal reader: every hyper gapd does not implement is refused by n
         std::string field, message;
     };
     const std::vector<Case> cases = {
-        {"coefficient_subselection (cpp)",
-         [&](auto& d) { cpp(d)["coefficient_subselection"] = {{"a", {8, 8}}, {"b", {8, 22}}}; },
-         rep + ".data.cpp_representation.coefficient_subselection", "librascal hyper not supported by gapd"},
-        {"coefficient_subselection (python)",
+        // Supported (test_librascal_subselection.cpp); malformed ones are refused naming the entry.
+        {"coefficient_subselection (malformed)",
+         [&](auto& d) {
+             cpp(d)["coefficient_subselection"] = {{"a", {8, 8}}, {"b", {8, 22}}, {"n1", {0, 1}}, {"n2", {0, 0}}, {"l", {0, 9}}};
+         },
+         rep + ".data.cpp_representation.coefficient_subselection.l[1]", "9 outside 0..3"},
+        {"coefficient_subselection (python only)",
          [&](auto& d) { python(d)["coefficient_subselection"] = {{"a", {8, 8}}}; },
-         rep + ".init_params.coefficient_subselection", "feature-sparsified power spectrum"},
+         rep + ".init_params.coefficient_subselection", "differs from the C++ hypers"},
         {"expansion_by_species_method",
          [&](auto& d) { cpp(d)["expansion_by_species_method"] = "user defined"; },
          rep + ".data.cpp_representation.expansion_by_species_method", "expected \"environment wise\""},
