@@ -226,23 +226,30 @@ private:
     }
 
     wire::Bytes compute(const std::vector<wire::WireStructure>& structures, std::size_t natoms) {
-        std::vector<wire::WireResult> results;
-        results.reserve(structures.size());
+        // i-PI pads short batches by repeating the last structure: each repeat reuses its predecessor's result.
+        std::vector<Frame> frames;
+        std::vector<std::size_t> result_of(structures.size());
         for (std::size_t i = 0; i < structures.size(); ++i) {
-            // i-PI pads short batches by repeating the last structure: reuse its result.
             if (i > 0 && same_structure(structures[i], structures[i - 1])) {
-                results.push_back(results.back());
+                result_of[i] = result_of[i - 1];
                 continue;
             }
-            const Frame frame = frame_from_wire(structures[i], engine_.uses_cell());
-            ForceResult result;
-            try {
-                result = engine_.compute(frame);
-            } catch (const std::exception& e) {
-                throw std::runtime_error(std::string("force engine failed: ") + e.what());
-            }
-            results.push_back(result_to_wire(result, natoms));
+            result_of[i] = frames.size();
+            frames.push_back(frame_from_wire(structures[i], engine_.uses_cell()));
         }
+        std::vector<ForceResult> computed;
+        try {
+            computed = frames.size() == 1 ? std::vector<ForceResult>{engine_.compute(frames.front())}
+                                          : engine_.compute_batch(frames);
+        } catch (const std::exception& e) {
+            throw std::runtime_error(std::string("force engine failed: ") + e.what());
+        }
+        if (computed.size() != frames.size())
+            throw std::logic_error("force engine returned " + std::to_string(computed.size()) + " results for " +
+                                   std::to_string(frames.size()) + " structures");
+        std::vector<wire::WireResult> results;
+        results.reserve(structures.size());
+        for (std::size_t i = 0; i < structures.size(); ++i) results.push_back(result_to_wire(computed[result_of[i]], natoms));
         return wire::encode_forceready(results);
     }
 

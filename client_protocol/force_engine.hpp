@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace gapd {
 
@@ -47,6 +48,15 @@ public:
 
     // May throw std::exception: the client reports it, closes the connection cleanly and exits non-zero.
     virtual ForceResult compute(const Frame& frame) = 0;
+
+    // The frames of one batched request (INIT's batch_size:N), results in the same order. By default one
+    // compute() each; engines that evaluate several structures at once more cheaply override it.
+    virtual std::vector<ForceResult> compute_batch(const std::vector<Frame>& frames) {
+        std::vector<ForceResult> results;
+        results.reserve(frames.size());
+        for (const Frame& frame : frames) results.push_back(compute(frame));
+        return results;
+    }
 };
 
 }  // namespace gapd

@@ -3,6 +3,7 @@
 #include "models/dipoles/dipole_calculator.hpp"
 #include "models/fit/dipole_kernel_rows.hpp"
 #include "models/core/elements.hpp"
+#include "models/core/frame_loop.hpp"
 #include "models/fit/sparse_gpr.hpp"
 #include "models/fit/sparse_selection.hpp"
 
@@ -182,9 +183,19 @@ DipoleFitResult fit_dipoles(const DipoleFitInputs& inputs, ErrorTable& train_err
 
     // --- errors with the calculator that serves the model
     const DipoleCalculator calc(model, radial);
-    for (auto [split, table] : {std::pair{&train, &train_errors}, std::pair{&test, &test_errors}})
-        for (const LabelledFrame* f : *split)
-            if (f->has_dipole) table->add_dipole(*f, target.at(f), calc.compute(f->structure).total);
+    for (auto [split, table] : {std::pair{&train, &train_errors}, std::pair{&test, &test_errors}}) {
+        const std::vector<const LabelledFrame*>& frames = *split;
+        std::vector<Eigen::Vector3d> dipoles(frames.size());
+        std::size_t largest = 0;
+        for (const LabelledFrame* f : frames) largest = std::max(largest, f->structure.size());
+        for_each_frame(
+            frames.size(), parallel_over_frames(frames.size(), largest), [] { return DipoleWorkspace(); },
+            [&](std::size_t k, DipoleWorkspace& w) {
+                if (frames[k]->has_dipole) dipoles[k] = calc.compute(frames[k]->structure, {nullptr, &w}).total;
+            });
+        for (std::size_t k = 0; k < frames.size(); ++k)
+            if (frames[k]->has_dipole) table->add_dipole(*frames[k], target.at(frames[k]), dipoles[k]);
+    }
 
     DipoleFitResult result;
     model.description = "SA-GPR dipoles fitted by gapd fit to " + std::to_string(fit_frames.size()) + " frames";

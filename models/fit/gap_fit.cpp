@@ -1,6 +1,7 @@
 #include "models/fit/gap_fit.hpp"
 
 #include "models/core/elements.hpp"
+#include "models/core/frame_loop.hpp"
 #include "models/core/openmp.hpp"
 #include "models/descriptors/power_spectrum.hpp"
 #include "models/fit/feature_selection.hpp"
@@ -223,7 +224,15 @@ ErrorTable gap_errors(const GapModel& model, RadialMode mode, const std::vector<
     const GapCalculator calc(model, mode);
     ErrorTable table;
     table.formula_unit_atoms = formula_unit_atoms;
-    for (const LabelledFrame* f : frames) table.add(*f, calc.compute_with_gradients(f->structure));
+    std::vector<GapPrediction> predictions(frames.size());
+    std::size_t largest = 0;
+    for (const LabelledFrame* f : frames) largest = std::max(largest, f->structure.size());
+    for_each_frame(
+        frames.size(), parallel_over_frames(frames.size(), largest), [] { return GapWorkspace(); },
+        [&](std::size_t k, GapWorkspace& w) {
+            predictions[k] = calc.compute_with_gradients(frames[k]->structure, {nullptr, &w});
+        });
+    for (std::size_t k = 0; k < frames.size(); ++k) table.add(*frames[k], predictions[k]);
     return table;
 }
 

@@ -188,22 +188,48 @@ GapPrediction GapCalculator::compute_with_gradients(const Structure& s, const Ne
     return evaluate(s, &nl, true, options);
 }
 
+std::vector<GapPrediction> GapCalculator::compute_batch_with_gradients(const std::vector<StructureNeighbours>& batch,
+                                                                       const GapComputeOptions& options) const {
+    return evaluate_batch(batch, true, options);
+}
+
 GapPrediction GapCalculator::evaluate(const Structure& s, const NeighbourList* shared_list, bool gradients,
                                       const GapComputeOptions& options) const {
+    if (shared_list) return std::move(evaluate_batch({{s, *shared_list}}, gradients, options).front());
+    species_indices(s.numbers);  // unknown species are refused before the list is built
+    PhaseTimes list_time;
+    GapPhaseClock clock(options.times ? &list_time : nullptr);
+    const NeighbourList nl = build_neighbour_list(s, cutoff());
+    clock.lap(&PhaseTimes::neighbours);
+    GapPrediction p = std::move(evaluate_batch({{s, nl}}, gradients, options).front());
+    if (options.times) options.times->neighbours += list_time.neighbours;
+    return p;
+}
+
+std::vector<GapPrediction> GapCalculator::evaluate_batch(const std::vector<StructureNeighbours>& batch,
+                                                         bool gradients, const GapComputeOptions& options) const {
     PhaseTimes* times = options.times;
     if (times) *times = PhaseTimes{};
     GapPhaseClock clock(times);
     GapWorkspace local;
     GapWorkspace& w = options.workspace ? *options.workspace : local;
-    const std::vector<int> species_of = species_indices(s.numbers);
-    NeighbourList own_list;
-    if (!shared_list) own_list = build_neighbour_list(s, cutoff());
-    const NeighbourList& nl = shared_list ? *shared_list : own_list;
-    if (nl.offsets.size() != s.size() + 1)
-        throw std::invalid_argument("GAP model: the neighbour list is not the structure's");
+    // The batch's atoms and neighbour entries numbered one structure after the other.
+    const std::size_t n_structures = batch.size();
+    std::vector<std::vector<int>> species_of(n_structures);
+    std::vector<int> atom_offset(n_structures + 1, 0);
+    std::vector<std::size_t> entry_offset(n_structures + 1, 0);
+    for (std::size_t b = 0; b < n_structures; ++b) {
+        const Structure& s = batch[b].structure;
+        const NeighbourList& nl = batch[b].neighbours;
+        species_of[b] = species_indices(s.numbers);
+        if (nl.offsets.size() != s.size() + 1)
+            throw std::invalid_argument("GAP model: the neighbour list is not the structure's");
+        atom_offset[b + 1] = atom_offset[b] + static_cast<int>(s.size());
+        entry_offset[b + 1] = entry_offset[b] + nl.size();
+    }
     clock.lap(&PhaseTimes::neighbours);
 
-    const int n_atoms = static_cast<int>(s.size());
+    const int n_atoms = atom_offset.back();
     const int S = expansion_.size();
     const int D = power_spectrum_.size();
     const int zeta = model_.zeta;
@@ -214,27 +240,38 @@ GapPrediction GapCalculator::evaluate(const Structure& s, const NeighbourList* s
     }
     for (auto& v : w.work) v.resize(D);
 
-    GapPrediction out;
-    out.atom_energies.resize(n_atoms);
-    for (int i = 0; i < n_atoms; ++i) {
-        const auto e0 = model_.self_contributions.find(s.numbers[i]);
-        out.atom_energies[i] = (e0 != model_.self_contributions.end()) ? e0->second : 0.0;
+    Eigen::VectorXd atom_energies(n_atoms);
+    for (std::size_t b = 0; b < n_structures; ++b) {
+        const Structure& s = batch[b].structure;
+        for (std::size_t i = 0; i < s.size(); ++i) {
+            const auto e0 = model_.self_contributions.find(s.numbers[i]);
+            atom_energies[atom_offset[b] + static_cast<int>(i)] =
+                (e0 != model_.self_contributions.end()) ? e0->second : 0.0;
+        }
     }
     // dE/dr_ij of every neighbour entry; entries of centres without a sparse set stay zero.
-    w.pair_gradients.assign(gradients ? 3 * nl.size() : 0, 0.0);
+    w.pair_gradients.assign(gradients ? 3 * entry_offset.back() : 0, 0.0);
 
     for (std::size_t k = 0; k < model_.sparse.size(); ++k) {
         const SparseSet& set = model_.sparse[k];
         const RowMatrix& T = compressed_points_[k];
         w.centres.clear();
-        for (int i = 0; i < n_atoms; ++i)
-            if (s.numbers[i] == set.species) w.centres.push_back(i);
+        w.centre_structure.clear();
+        for (std::size_t b = 0; b < n_structures; ++b) {
+            const Structure& s = batch[b].structure;
+            for (std::size_t i = 0; i < s.size(); ++i)
+                if (s.numbers[i] == set.species) {
+                    w.centres.push_back(atom_offset[b] + static_cast<int>(i));
+                    w.centre_structure.push_back(static_cast<int>(b));
+                }
+        }
         const int M = static_cast<int>(T.rows());
         if (w.K.size() < model_.sparse.size()) w.K.resize(model_.sparse.size());
 
         for (std::size_t start = 0; start < w.centres.size(); start += chunk_size) {
             const int B = static_cast<int>(std::min<std::size_t>(chunk_size, w.centres.size() - start));
             const int* chunk = w.centres.data() + start;
+            const int* chunk_structure = w.centre_structure.data() + start;
             reserve_rows(w.C, B, S);
             reserve_rows(w.X, B, D);
             reserve_rows(w.K[k], B, M);
@@ -263,14 +300,22 @@ GapPrediction GapCalculator::evaluate(const Structure& s, const NeighbourList* s
                 const auto [t, b0, b1] = thread_rows(B);
                 GapPhaseClock phase(t == 0 ? times : nullptr);
                 if (b1 > b0) {
-                    for (int b = b0; b < b1; ++b)
-                        expansion_.compute(nl, species_of, chunk[b], w.C.row(b).data(), w.expansion[t]);
+                    // Centre b of the chunk: atom chunk[b] - atom_offset[sb] of batch structure sb.
+                    const auto centre = [&](int b) {
+                        const int sb = chunk_structure[b];
+                        return std::pair<int, int>{sb, chunk[b] - atom_offset[sb]};
+                    };
+                    for (int b = b0; b < b1; ++b) {
+                        const auto [sb, i] = centre(b);
+                        expansion_.compute(batch[sb].neighbours, species_of[sb], i, w.C.row(b).data(),
+                                           w.expansion[t]);
+                    }
                     phase.lap(&PhaseTimes::expansion);
                     for (int b = b0; b < b1; ++b)
                         w.norms[b] = power_spectrum_.compute(w.C.row(b).data(), w.X.row(b).data());
                     phase.lap(&PhaseTimes::power_spectrum);
 
-                    const KernelChunk rows{w.X, w.G, chunk, b0, b1, gradients, out.atom_energies, phase};
+                    const KernelChunk rows{w.X, w.G, chunk, b0, b1, gradients, atom_energies, phase};
                     const KernelTerms terms{set.weights, zeta};
                     if (precision_ == KernelPrecision::Float64)
                         kernel_and_gradient(rows, T, terms, w.K[k]);
@@ -282,9 +327,11 @@ GapPrediction GapCalculator::evaluate(const Structure& s, const NeighbourList* s
                             power_spectrum_.backpropagate(w.C.row(b).data(), w.X.row(b).data(), w.norms[b],
                                                           w.G.row(b).data(), w.dC.row(b).data(), w.work[t].data());
                         phase.lap(&PhaseTimes::power_spectrum_adjoint);
-                        for (int b = b0; b < b1; ++b)
-                            expansion_.backpropagate(nl, species_of, chunk[b], w.dC.row(b).data(),
-                                                     w.pair_gradients.data(), w.expansion[t]);
+                        for (int b = b0; b < b1; ++b) {
+                            const auto [sb, i] = centre(b);
+                            expansion_.backpropagate(batch[sb].neighbours, species_of[sb], i, w.dC.row(b).data(),
+                                                     w.pair_gradients.data() + 3 * entry_offset[sb], w.expansion[t]);
+                        }
                         phase.lap(&PhaseTimes::expansion_adjoint);
                     }
                 }
@@ -294,17 +341,23 @@ GapPrediction GapCalculator::evaluate(const Structure& s, const NeighbourList* s
     }
 
     // Serial sums: the same result whatever the thread count.
-    out.energy = 0.0;
-    for (int i = 0; i < n_atoms; ++i) out.energy += out.atom_energies[i];
-    if (gradients) {
-        // forces = -dE/dr, virial = -dE/d(strain); the negation is exact, so this is the same sum as accumulating
-        // the negated terms directly.
-        Matrix3N dE_dr = Matrix3N::Zero(n_atoms, 3);
-        Eigen::Matrix3d dE_dstrain = Eigen::Matrix3d::Zero();
-        scatter_pair_gradients(nl, w.pair_gradients.data(), [&](int k, int b) -> double& { return dE_dr(k, b); },
-                               dE_dstrain);
-        out.forces = -dE_dr;
-        out.virial = -dE_dstrain;
+    std::vector<GapPrediction> out(n_structures);
+    for (std::size_t b = 0; b < n_structures; ++b) {
+        const int n = static_cast<int>(batch[b].structure.size());
+        GapPrediction& p = out[b];
+        p.atom_energies = atom_energies.segment(atom_offset[b], n);
+        p.energy = 0.0;
+        for (int i = 0; i < n; ++i) p.energy += p.atom_energies[i];
+        if (gradients) {
+            // forces = -dE/dr, virial = -dE/d(strain); the negation is exact, so this is the same sum as
+            // accumulating the negated terms directly.
+            Matrix3N dE_dr = Matrix3N::Zero(n, 3);
+            Eigen::Matrix3d dE_dstrain = Eigen::Matrix3d::Zero();
+            scatter_pair_gradients(batch[b].neighbours, w.pair_gradients.data() + 3 * entry_offset[b],
+                                   [&](int a, int c) -> double& { return dE_dr(a, c); }, dE_dstrain);
+            p.forces = -dE_dr;
+            p.virial = -dE_dstrain;
+        }
     }
     clock.lap(&PhaseTimes::scatter);
     return out;

@@ -73,7 +73,14 @@ struct GapWorkspace {
     std::vector<double> pair_gradients;        // 3 per neighbour entry
     std::vector<ExpansionScratch> expansion;   // one per thread
     std::vector<std::vector<double>> work;     // one per thread, D doubles
-    std::vector<int> centres;
+    std::vector<int> centres;                  // atom index of each centre in the batch's atom numbering
+    std::vector<int> centre_structure;         // the batch structure each centre belongs to
+};
+
+// One structure of a batch with its neighbour list, built with build_neighbour_list(structure, cutoff()).
+struct StructureNeighbours {
+    const Structure& structure;
+    const NeighbourList& neighbours;
 };
 
 // Optional per-call inputs and outputs.
@@ -109,6 +116,13 @@ public:
     GapPrediction compute_with_gradients(const Structure& s, const NeighbourList& nl,
                                          const GapComputeOptions& options = {}) const;
 
+    // Several structures as one batch: one neighbour list each (the caller's), kernel GEMMs over the
+    // same-species centres of all of them, so that small structures (i-PI's batched requests: replicas, beads)
+    // fill the GEMMs. Each prediction equals compute_with_gradients(structure, neighbours) to round-off (the
+    // GEMM rows of a centre are summed in the same order; only the blocking of the GEMM may differ).
+    std::vector<GapPrediction> compute_batch_with_gradients(const std::vector<StructureNeighbours>& batch,
+                                                            const GapComputeOptions& options = {}) const;
+
     // Throws std::invalid_argument naming `source` and the first atom whose species the model lacks.
     void check_species(const std::vector<int>& numbers, const std::string& source) const;
 
@@ -125,6 +139,8 @@ private:
     std::vector<int> species_indices(const std::vector<int>& numbers) const;
     GapPrediction evaluate(const Structure& s, const NeighbourList* nl, bool gradients,
                            const GapComputeOptions& options) const;
+    std::vector<GapPrediction> evaluate_batch(const std::vector<StructureNeighbours>& batch, bool gradients,
+                                              const GapComputeOptions& options) const;
 
     GapModel model_;
     RadialMode mode_;

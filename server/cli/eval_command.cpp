@@ -1,5 +1,6 @@
 // gapd eval: the error table of a model on any labelled extxyz file (+ optional predictions file).
 
+#include "models/core/frame_loop.hpp"
 #include "models/core/openmp.hpp"
 #include "models/core/atomic_file_write.hpp"
 #include "models/dipoles/dipole_calculator.hpp"
@@ -14,13 +15,16 @@
 #include "server/cli/model_loading.hpp"
 #include "server/cli/yaml_config.hpp"
 #include "server/cli/pair_limit_option.hpp"
+#include "server/serve/model_evaluator.hpp"
 #include "models/core/same_file.hpp"
 
 #include <CLI/CLI.hpp>
 #include <Eigen/LU>
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 namespace gapd {
 
@@ -54,14 +58,27 @@ int run_eval(const EvalOptions& o) {
     std::vector<LabelledFrame> frames = read_labelled_frames(o.data, read);
     ErrorTable table;
     table.formula_unit_atoms = o.formula_unit_atoms;
-    std::vector<ExtxyzFrame> out;
-    for (LabelledFrame& f : frames) {
+    // Predictions in parallel (over frames when they are small), the table filled in frame order afterwards.
+    std::optional<DipoleServing> serving;
+    if (dipoles) serving.emplace(DipoleServing{*dipoles, parse_extras_selection("dipole"), CellDipoleRoles{}});
+    std::vector<ModelEvaluation> predictions(frames.size());
+    std::size_t largest = 0;
+    for (const LabelledFrame& f : frames) {
         calc->check_species(f.structure.numbers, frame_label(f));
-        const GapPrediction p = calc->compute_with_gradients(f.structure);
+        largest = std::max(largest, f.structure.size());
+    }
+    for_each_frame(
+        frames.size(), parallel_over_frames(frames.size(), largest),
+        [&] { return ModelEvaluator(calc.get(), serving); },
+        [&](std::size_t k, ModelEvaluator& evaluator) { predictions[k] = evaluator.evaluate(frames[k].structure); });
+    std::vector<ExtxyzFrame> out;
+    for (std::size_t k = 0; k < frames.size(); ++k) {
+        LabelledFrame& f = frames[k];
+        const GapPrediction& p = *predictions[k].gap;
         table.add(f, p);
         Eigen::Vector3d dipole = Eigen::Vector3d::Zero(), reference = f.dipole;
         if (dipoles) {
-            dipole = dipoles->compute(f.structure).total;
+            dipole = predictions[k].dipoles->prediction.total;
             // A periodic cell's dipole is defined modulo the polarization quantum: compare on the reference's
             // branch closest to the prediction (docs/fitting.md).
             const bool periodic = f.structure.pbc[0] && f.structure.pbc[1] && f.structure.pbc[2];

@@ -1,6 +1,7 @@
 // gapd predict: evaluate a model on every frame of an extxyz file, write extxyz with ASE-convention results
 // (and the dipole quantities of an SA-GPR model, in e·Å and e, chosen by the same flags as gapd serve).
 
+#include "models/core/frame_loop.hpp"
 #include "models/core/openmp.hpp"
 #include "models/formats/extxyz.hpp"
 #include "server/cli/commands.hpp"
@@ -10,14 +11,18 @@
 #include "server/cli/model_loading.hpp"
 #include "server/cli/yaml_config.hpp"
 #include "server/cli/pair_limit_option.hpp"
+#include "server/serve/model_evaluator.hpp"
 #include "models/core/same_file.hpp"
 
 #include <CLI/CLI.hpp>
 #include <Eigen/LU>
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 namespace gapd {
 
@@ -30,10 +35,9 @@ struct PredictOptions {
     DipoleOptions dipoles;
 };
 
-void write_gap_results(const GapCalculator& calculator, ExtxyzFrame& frame, const std::string& prefix) {
+void write_gap_results(const GapPrediction& p, ExtxyzFrame& frame, const std::string& prefix) {
     const std::string k_energy = prefix + "energy", k_forces = prefix + "forces", k_stress = prefix + "stress",
                       k_virial = prefix + "virial";
-    const GapPrediction p = calculator.compute_with_gradients(frame.structure);
     frame.info[k_energy] = format_info_numbers(&p.energy, 1);
     frame.arrays[k_forces] = p.forces;
     // Stress and virial only mean something for a fully periodic cell with a volume.
@@ -54,9 +58,8 @@ void write_gap_results(const GapCalculator& calculator, ExtxyzFrame& frame, cons
 // per atom as arrays. Two keys are laid out per atom for extxyz: cell_dipoles puts each cell dipole on its
 // B-site atom's row (zeros elsewhere), and BEC becomes born_charges, row i = BEC rows 3i..3i+2 flattened
 // ([dM_x/dr_ix, dM_y/dr_ix, dM_z/dr_ix, dM_x/dr_iy, ...]).
-void write_dipole_results(const DipoleCalculator& calculator, const ExtrasSelection& selection,
-                          const CellDipoleRoles& roles, ExtxyzFrame& frame, const std::string& prefix) {
-    const DipoleResults d = compute_dipole_results(calculator, frame.structure, selection, roles);
+void write_dipole_results(const DipoleResults& d, const ExtrasSelection& selection, ExtxyzFrame& frame,
+                          const std::string& prefix) {
     const Extras extras = dipole_extras(selection, d, std::abs(frame.structure.cell.determinant()));
     const Eigen::Index n = static_cast<Eigen::Index>(frame.structure.size());
     for (const ExtraArray& extra : extras.arrays) {
@@ -86,22 +89,32 @@ int run_predict(const PredictOptions& o) {
     if (!o.clusters) require_periodicity_given(frames, o.input);
     if (models.gap && o.precision == "float32" && !frames.empty())
         report_float32_deviation(*models.gap, frames.front().structure, o.input + " frame 0");
+    std::optional<DipoleServing> dipoles;
+    if (models.dipole) dipoles.emplace(DipoleServing{*models.dipole, models.selection, models.roles});
+    std::size_t largest = 0;
+    for (const ExtxyzFrame& frame : frames) largest = std::max(largest, frame.structure.size());
     auto last_report = std::chrono::steady_clock::now();
-    for (std::size_t f = 0; f < frames.size(); ++f) {
-        ExtxyzFrame& frame = frames[f];
-        try {
-            if (models.gap) write_gap_results(*models.gap, frame, o.prefix);
-            if (models.dipole)
-                write_dipole_results(*models.dipole, models.selection, models.roles, frame, o.prefix);
-        } catch (const std::exception& e) {
-            throw std::runtime_error(o.input + ": frame " + std::to_string(f) + " (0-based): " + e.what());
-        }
-        const auto now = std::chrono::steady_clock::now();
-        if (std::chrono::duration<double>(now - last_report).count() > 2.0) {
-            std::cerr << "gapd: predicted " << f + 1 << "/" << frames.size() << " frames\n";
-            last_report = now;
-        }
-    }
+    std::atomic<std::size_t> done{0};
+    for_each_frame(
+        frames.size(), parallel_over_frames(frames.size(), largest),
+        [&] { return ModelEvaluator(models.gap.get(), dipoles); },
+        [&](std::size_t f, ModelEvaluator& evaluator) {
+            ExtxyzFrame& frame = frames[f];
+            try {
+                const ModelEvaluation e = evaluator.evaluate(frame.structure);
+                if (e.gap) write_gap_results(*e.gap, frame, o.prefix);
+                if (e.dipoles) write_dipole_results(*e.dipoles, models.selection, frame, o.prefix);
+            } catch (const std::exception& e) {
+                throw std::runtime_error(o.input + ": frame " + std::to_string(f) + " (0-based): " + e.what());
+            }
+            const std::size_t finished = ++done;
+            if (openmp::thread_num() != 0) return;  // one thread reports
+            const auto now = std::chrono::steady_clock::now();
+            if (std::chrono::duration<double>(now - last_report).count() > 2.0) {
+                std::cerr << "gapd: predicted " << finished << "/" << frames.size() << " frames\n";
+                last_report = now;
+            }
+        });
     write_extxyz(o.output, frames);
     std::cerr << "gapd: wrote " << frames.size() << " frames to " << o.output << "\n";
     return 0;

@@ -1,7 +1,5 @@
 #include "server/serve/model_force_engine.hpp"
 
-#include "models/descriptors/neighbour_list.hpp"
-
 #include <Eigen/LU>
 
 #include <cmath>
@@ -14,41 +12,45 @@ ModelForceEngine::ModelForceEngine(const GapCalculator& calculator, std::vector<
 
 ModelForceEngine::ModelForceEngine(const GapCalculator* gap, std::vector<int> numbers,
                                    std::optional<DipoleServing> dipoles)
-    : calculator_(gap), numbers_(std::move(numbers)), dipoles_(std::move(dipoles)) {
-    if (!calculator_ && !dipoles_) throw std::invalid_argument("ModelForceEngine: neither a GAP nor a dipole model");
-    if (dipoles_ && !dipoles_->selection.any())
-        throw std::invalid_argument("ModelForceEngine: a dipole model with no extras selected");
-}
+    : numbers_(std::move(numbers)),
+      selection_(dipoles ? std::optional<ExtrasSelection>(dipoles->selection) : std::nullopt),
+      evaluator_(gap, std::move(dipoles)) {}
 
-ForceResult ModelForceEngine::compute(const Frame& frame) {
+Structure ModelForceEngine::structure(const Frame& frame) const {
     Structure s;
     s.cell = frame.cell;
     s.pbc = {{true, true, true}};  // i-PI always simulates a periodic cell
     s.positions = frame.positions;
     s.numbers = numbers_;
+    return s;
+}
+
+ForceResult ModelForceEngine::result(ModelEvaluation evaluation, const Frame& frame) const {
     ForceResult r;
-    std::optional<NeighbourList> gap_list;
-    if (calculator_) {
-        gap_list = build_neighbour_list(s, calculator_->cutoff());
-        GapPrediction p = calculator_->compute_with_gradients(s, *gap_list, {nullptr, &gap_workspace_});
-        r.energy = p.energy;
-        r.forces = std::move(p.forces);
-        r.virial = p.virial;
+    if (evaluation.gap) {
+        r.energy = evaluation.gap->energy;
+        r.forces = std::move(evaluation.gap->forces);
+        r.virial = evaluation.gap->virial;
     } else {
         r.forces = Matrix3N::Zero(static_cast<Eigen::Index>(numbers_.size()), 3);  // dipole-only mode
     }
-    if (dipoles_) {
-        const DipoleCalculator& dipole = dipoles_->calculator;
-        // Shared only for equal cutoffs: a longer list would reorder the expansion's sums (see the calculators).
-        std::optional<NeighbourList> dipole_list;
-        if (!gap_list || dipole.cutoff() != calculator_->cutoff())
-            dipole_list = build_neighbour_list(s, dipole.cutoff());
-        const NeighbourList& nl = dipole_list ? *dipole_list : *gap_list;
-        const DipoleResults d = compute_dipole_results(dipole, s, dipoles_->selection, dipoles_->roles, nl,
-                                                       {nullptr, &dipole_workspace_});
-        r.extras = dipole_extras(dipoles_->selection, d, std::abs(frame.cell.determinant()));
-    }
+    if (evaluation.dipoles) r.extras = dipole_extras(*selection_, *evaluation.dipoles, std::abs(frame.cell.determinant()));
     return r;
+}
+
+ForceResult ModelForceEngine::compute(const Frame& frame) {
+    return result(evaluator_.evaluate(structure(frame)), frame);
+}
+
+std::vector<ForceResult> ModelForceEngine::compute_batch(const std::vector<Frame>& frames) {
+    std::vector<Structure> structures;
+    structures.reserve(frames.size());
+    for (const Frame& frame : frames) structures.push_back(structure(frame));
+    std::vector<ModelEvaluation> evaluations = evaluator_.evaluate_batch(structures);
+    std::vector<ForceResult> results;
+    results.reserve(frames.size());
+    for (std::size_t k = 0; k < frames.size(); ++k) results.push_back(result(std::move(evaluations[k]), frames[k]));
+    return results;
 }
 
 }  // namespace gapd

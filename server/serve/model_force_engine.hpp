@@ -4,21 +4,12 @@
 // dipole extras (models/dipoles/dipole_extras.hpp) of an SA-GPR model if one is served, in model units.
 
 #include "client_protocol/force_engine.hpp"
-#include "models/dipoles/dipole_calculator.hpp"
-#include "models/gap/gap_calculator.hpp"
-#include "models/dipoles/dipole_extras.hpp"
+#include "server/serve/model_evaluator.hpp"
 
 #include <optional>
 #include <vector>
 
 namespace gapd {
-
-// What a served dipole model sends with every reply.
-struct DipoleServing {
-    const DipoleCalculator& calculator;
-    ExtrasSelection selection;
-    CellDipoleRoles roles;
-};
 
 class ModelForceEngine : public ForceEngine {
 public:
@@ -28,17 +19,19 @@ public:
     ModelForceEngine(const GapCalculator* gap, std::vector<int> numbers, std::optional<DipoleServing> dipoles);
 
     std::size_t natoms() const override { return numbers_.size(); }
-    // One neighbour list per request when the GAP and the dipole model have the same cutoff (else one each;
+    // One neighbour list per structure when the GAP and the dipole model have the same cutoff (else one each;
     // cell dipoles reuse the dipole model's list when it reaches their shells).
     ForceResult compute(const Frame& frame) override;
+    // A batched request: the GAP evaluates its structures as one batch (kernel GEMMs over all their centres).
+    std::vector<ForceResult> compute_batch(const std::vector<Frame>& frames) override;
 
 private:
-    const GapCalculator* calculator_;
+    Structure structure(const Frame& frame) const;
+    ForceResult result(ModelEvaluation evaluation, const Frame& frame) const;
+
     std::vector<int> numbers_;
-    std::optional<DipoleServing> dipoles_;
-    // Reused by every request of this connection.
-    GapWorkspace gap_workspace_;
-    DipoleWorkspace dipole_workspace_;
+    std::optional<ExtrasSelection> selection_;  // the dipole extras sent, if a dipole model is served
+    ModelEvaluator evaluator_;                  // reused by every request of this connection
 };
 
 }  // namespace gapd

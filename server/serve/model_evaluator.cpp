@@ -1,0 +1,56 @@
+#include "server/serve/model_evaluator.hpp"
+
+#include "models/descriptors/neighbour_list.hpp"
+
+#include <stdexcept>
+
+namespace gapd {
+
+ModelEvaluator::ModelEvaluator(const GapCalculator* gap, std::optional<DipoleServing> dipoles)
+    : gap_(gap), dipoles_(std::move(dipoles)) {
+    if (!gap_ && !dipoles_) throw std::invalid_argument("ModelEvaluator: neither a GAP nor a dipole model");
+    if (dipoles_ && !dipoles_->selection.any())
+        throw std::invalid_argument("ModelEvaluator: a dipole model with no extras selected");
+}
+
+DipoleResults ModelEvaluator::dipoles(const Structure& s, const NeighbourList* gap_list) {
+    const DipoleCalculator& dipole = dipoles_->calculator;
+    const DipoleComputeOptions options{nullptr, &dipole_workspace_};
+    // Shared only for equal cutoffs: a longer list would reorder the expansion's sums (see the calculators).
+    if (gap_list && dipole.cutoff() == gap_->cutoff())
+        return compute_dipole_results(dipole, s, dipoles_->selection, dipoles_->roles, *gap_list, options);
+    return compute_dipole_results(dipole, s, dipoles_->selection, dipoles_->roles,
+                                  build_neighbour_list(s, dipole.cutoff()), options);
+}
+
+ModelEvaluation ModelEvaluator::evaluate(const Structure& s) {
+    ModelEvaluation r;
+    std::optional<NeighbourList> gap_list;
+    if (gap_) {
+        gap_list = build_neighbour_list(s, gap_->cutoff());
+        r.gap = gap_->compute_with_gradients(s, *gap_list, {nullptr, &gap_workspace_});
+    }
+    if (dipoles_) r.dipoles = dipoles(s, gap_list ? &*gap_list : nullptr);
+    return r;
+}
+
+std::vector<ModelEvaluation> ModelEvaluator::evaluate_batch(const std::vector<Structure>& structures) {
+    std::vector<ModelEvaluation> r(structures.size());
+    std::vector<NeighbourList> lists;
+    if (gap_) {
+        lists.reserve(structures.size());
+        std::vector<StructureNeighbours> batch;
+        for (const Structure& s : structures) {
+            lists.push_back(build_neighbour_list(s, gap_->cutoff()));
+            batch.push_back({s, lists.back()});
+        }
+        std::vector<GapPrediction> p = gap_->compute_batch_with_gradients(batch, {nullptr, &gap_workspace_});
+        for (std::size_t k = 0; k < structures.size(); ++k) r[k].gap = std::move(p[k]);
+    }
+    if (dipoles_)
+        for (std::size_t k = 0; k < structures.size(); ++k)
+            r[k].dipoles = dipoles(structures[k], gap_ ? &lists[k] : nullptr);
+    return r;
+}
+
+}  // namespace gapd

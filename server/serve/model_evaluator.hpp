@@ -1,0 +1,51 @@
+#pragma once
+// A GAP and/or an SA-GPR dipole model evaluated on structures by one caller (a connection of gapd serve, a thread
+// of gapd predict or eval): the calculators' buffers are kept from call to call (nothing large is allocated
+// once the first structure of a given size has run), and the two models share one neighbour list when their
+// cutoffs are equal. Several structures can be evaluated as one batch (the GAP's kernel GEMMs over all of
+// their centres).
+
+#include "models/dipoles/dipole_calculator.hpp"
+#include "models/dipoles/dipole_extras.hpp"
+#include "models/gap/gap_calculator.hpp"
+
+#include <optional>
+#include <vector>
+
+namespace gapd {
+
+// The dipole model of an evaluation and the quantities asked of it.
+struct DipoleServing {
+    const DipoleCalculator& calculator;
+    ExtrasSelection selection;
+    CellDipoleRoles roles;
+};
+
+// The models' results for one structure, in model units.
+struct ModelEvaluation {
+    std::optional<GapPrediction> gap;       // energy, atom energies, forces, virial; empty without a GAP
+    std::optional<DipoleResults> dipoles;   // empty without a dipole model
+};
+
+class ModelEvaluator {
+public:
+    // `gap` null: dipoles only. Throws std::invalid_argument with neither model or an empty dipole selection.
+    ModelEvaluator(const GapCalculator* gap, std::optional<DipoleServing> dipoles);
+
+    // Throws what the calculators throw (unknown species, a bad cell, a failed cell-dipole shell check).
+    ModelEvaluation evaluate(const Structure& s);
+    // The same for several structures, results in order; the GAP evaluates them as one batch
+    // (GapCalculator::compute_batch_with_gradients), so they equal evaluate()'s to round-off.
+    std::vector<ModelEvaluation> evaluate_batch(const std::vector<Structure>& structures);
+
+private:
+    // The dipole model's results on `s`, on `gap_list` if it was built with the same cutoff.
+    DipoleResults dipoles(const Structure& s, const NeighbourList* gap_list);
+
+    const GapCalculator* gap_;
+    std::optional<DipoleServing> dipoles_;
+    GapWorkspace gap_workspace_;
+    DipoleWorkspace dipole_workspace_;
+};
+
+}  // namespace gapd
