@@ -9,7 +9,10 @@ i-PI from $IPI_ROOT, next to the UNIX socket (40-atom BaTiO3, small model, NVT):
                                finishes the run, i-PI exit 0, no segment left
   mpi_gapd_killed              SIGKILL to the gapd rank mid-run: mpirun ends the whole job (i-PI included) within
                                60 s, exit non-zero; nothing left running (an MPI job cannot lose a rank and go on)
-  mpi_sigterm                  SIGTERM to mpirun mid-run: i-PI and gapd leave, no process is left behind
+  mpi_sigterm                  SIGTERM to mpirun mid-run: i-PI and gapd leave, no process is left behind (OpenMPI
+                               4.1's mpirun kills the ranks ~2 s later, before i-PI's soft exit reaches EXIT)
+  mpi_exit_file                i-PI's soft exit (a file EXIT in its directory): i-PI sends EXIT, gapd leaves the
+                               job, mpirun exit 0 -- the clean way to end an MPI run early
 
 Without IPI_ROOT: exit 77 (skipped). The MPI rows are skipped (and said so) without mpirun, mpi4py, or a gapd built
 with MPI.
@@ -247,6 +250,19 @@ def row_mpi_sigterm(env):
     return "SIGTERM to mpirun at step %d: job ended in %.1f s, exit %d; %s" % (at, time.time() - t0, code, how)
 
 
+def row_mpi_exit_file(env):
+    """i-PI's own soft exit (a file named EXIT in its directory): the clean way to stop an MPI job early."""
+    d, job = start_mpi_job(env, "mpi_exit_file", 5000)
+    open(os.path.join(d, "EXIT"), "w").close()
+    at = last_step(d)
+    code = common.wait_process(job, 60, "mpirun after i-PI's soft exit")
+    text = read(os.path.join(d, "job.log"))
+    if code != 0 or "i-PI sent EXIT" not in text:
+        raise TestFailure("mpirun exit %d, gapd saw EXIT: %s; log tail:\n%s" % (code, "i-PI sent EXIT" in text,
+                                                                            text[-1500:]))
+    return "EXIT file at step %d: i-PI sent EXIT, gapd left the job, mpirun exit 0" % at
+
+
 def mpi_state(gapd):
     r = common.run([gapd, "serve", "--mpi", "-m", common.SMALL_MODEL, "-t", "/nonexistent.xyz"], 60)
     if "built without MPI" in r.stderr:
@@ -299,7 +315,8 @@ def main():
             checks("nvt_shm", nvt("shm"))
             checks("shm_gapd_killed", lambda: row_shm_killed(env))
             for name, fn in (("nvt_mpi", nvt("mpi")), ("mpi_gapd_killed", lambda: row_mpi_killed(env)),
-                             ("mpi_sigterm", lambda: row_mpi_sigterm(env))):
+                             ("mpi_sigterm", lambda: row_mpi_sigterm(env)),
+                             ("mpi_exit_file", lambda: row_mpi_exit_file(env))):
                 checks(name, fn if state == "ok" else (lambda: "SKIPPED (%s)" % state))
         finally:
             env.cleanup()
