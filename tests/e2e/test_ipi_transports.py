@@ -5,8 +5,9 @@ i-PI from $IPI_ROOT, next to the UNIX socket (40-atom BaTiO3, small model, NVT):
   nvt_unix, nvt_shm, nvt_mpi   each run completes (i-PI exit 0, every step in its properties), gapd exits 0 after
                                EXIT; the step-0 potential and virial of shm and MPI equal the UNIX-socket run's
                                (they carry the same doubles: equal to the last bit); no ipi_shm_* segment is left
-  shm_gapd_killed              SIGKILL to gapd --shm mid-run: i-PI re-queues the request, a second gapd --shm
-                               finishes the run, i-PI exit 0, no segment left
+  shm_gapd_killed              SIGKILL to gapd --shm in the middle of a request (320 atoms, as the socket fault
+                               matrix): i-PI re-queues it, a second gapd --shm finishes the run, i-PI exit 0, no
+                               segment left
   mpi_gapd_killed              SIGKILL to the gapd rank mid-run: mpirun ends the whole job (i-PI included) within
                                60 s, exit non-zero; nothing left running (an MPI job cannot lose a rank and go on)
   mpi_sigterm                  SIGTERM to mpirun mid-run: i-PI and gapd leave, no process is left behind (OpenMPI
@@ -69,13 +70,15 @@ class Env:
         self.procs = []
         symbols, pos, cell = build_supercell(2, 4.0, displacement=0.05, seed=2024)
         self.init_text = ipi_xyz_text(symbols, pos, cell)
+        symbols, pos, cell = build_supercell(4, 4.0, displacement=0.05, seed=2024)
+        self.init_text_320 = ipi_xyz_text(symbols, pos, cell)
 
-    def run_dir(self, tag, mode, steps):
+    def run_dir(self, tag, mode, steps, init_text=None):
         d = os.path.join(self.workdir, tag)
         os.makedirs(d)
         address = "gapd-tr-%s-%d" % (tag, os.getpid())
         with open(os.path.join(d, "init.xyz"), "w") as f:
-            f.write(self.init_text)
+            f.write(init_text or self.init_text)
         with open(os.path.join(d, "input.xml"), "w") as f:
             f.write(INPUT.format(steps=steps, forcefield=FORCEFIELDS[mode].format(address=address)))
         if os.path.exists("/tmp/ipi_" + address):
@@ -90,8 +93,9 @@ class Env:
         env["PYTHONPATH"] = self.ipi_root + (":" + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         return env
 
-    def gapd_cmd(self, d, route, address=None):
-        cmd = [self.gapd, "serve", "-m", common.SMALL_MODEL, "-t", os.path.join(d, "init.xyz"), "--threads", "1", "-v"]
+    def gapd_cmd(self, d, route, address=None, extra=()):
+        cmd = [self.gapd, "serve", "-m", common.SMALL_MODEL, "-t", os.path.join(d, "init.xyz"), "--threads", "1",
+               "-v"] + list(extra)
         if route == "mpi":
             return cmd + ["--mpi"]
         return cmd + ["--connect-timeout", "60", "-a", address] + (["--shm"] if route == "shm" else ["-u"])
@@ -172,12 +176,25 @@ def last_step(d):
         return -1
 
 
+def request_times(log_path):
+    return [float(l.split(" in ")[1].split()[0]) / 1e3 for l in read(log_path).splitlines()
+            if l.startswith("gapd: request ")]
+
+
 def row_shm_killed(env):
-    steps = 200
-    d, address = env.run_dir("shm_killed", "shm", steps)
+    """As the socket fault matrix (test_fault_matrix.py, ipi_sigkill_timeout): the kill lands a quarter into a
+    long request (320 atoms, --radial exact), when gapd has read POSDATA and GETFORCE. A kill while a request sits
+    unread in gapd's socket makes the kernel reset the connection, and i-PI 3.3.0 hangs on a reset whatever the
+    transport (docs/ipi.md)."""
+    steps = 12
+    d, address = env.run_dir("shm_killed", "shm", steps, env.init_text_320)
     ipi = env.start(env.ipi_cmd(), os.path.join(d, "ipi.log"), cwd=d)
-    a = env.start(env.gapd_cmd(d, "shm", address), os.path.join(d, "gapd_a.log"))
-    wait_for(lambda: last_step(d) >= 20 or ipi.poll() is not None, 120, "20 i-PI steps")
+    slow = ["--radial", "exact"]
+    a_log = os.path.join(d, "gapd_a.log")
+    a = env.start(env.gapd_cmd(d, "shm", address, slow), a_log)
+    wait_for(lambda: len(request_times(a_log)) >= 2 or ipi.poll() is not None, 120, "two requests served")
+    t = request_times(a_log)[-1]
+    time.sleep(0.25 * t)
     a.send_signal(signal.SIGKILL)
     a.wait(10)
     killed_at = last_step(d)
@@ -191,8 +208,8 @@ def row_shm_killed(env):
         raise TestFailure("second gapd exit %d" % bcode)
     if leftover_segments(ipi.pid):
         raise TestFailure("segments left in /dev/shm: %s" % leftover_segments(ipi.pid))
-    return ("gapd --shm SIGKILLed at step %d: a second gapd --shm finished all %d steps, both exit 0 (i-PI, gapd), "
-            "no segment left" % (killed_at, steps))
+    return ("gapd --shm SIGKILLed %.2f s into a %.2f s request (step %d, 320 atoms): a second gapd --shm finished all "
+            "%d steps, i-PI and gapd exit 0, no segment left" % (0.25 * t, t, killed_at, steps))
 
 
 def pids_with(marker):
