@@ -1,11 +1,12 @@
 #include "client_protocol/driver_session.hpp"
 
-#include "client_protocol/frame_conversion.hpp"
+#include "client_protocol/request_batch.hpp"
 #include "client_protocol/stop_signal.hpp"
 #include "client_protocol/wire_messages.hpp"
 #include "models/core/text_excerpt.hpp"
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -26,16 +27,13 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
-bool same_structure(const wire::WireStructure& a, const wire::WireStructure& b) {
-    return a.h == b.h && a.positions == b.positions;
-}
-
 class Session {
 public:
     Session(Transport& transport, ForceEngine& engine, const DriverOptions& options)
         : transport_(transport), engine_(engine), verbose_(options.verbose),
           log_(options.log != nullptr ? *options.log : std::cerr), atoms_source_(options.atoms_source),
-          message_timeout_s_(options.message_timeout_s), stop_grace_s_(options.stop_grace_s) {}
+          message_timeout_s_(options.message_timeout_s), stop_grace_s_(options.stop_grace_s),
+          payload_(make_payload_channel(options.payload)) {}
 
     SessionEnd run() {
         transport_.set_wait_check([this](const TransferWait& wait) { check_wait(wait); });
@@ -134,7 +132,7 @@ private:
                 return true;
             case Header::GetForce:
                 if (!pending_) throw wire::ProtocolError("i-PI sent GETFORCE with no POSDATA to answer");
-                transport_.write_all(pending_->data(), pending_->size());
+                send_results(*pending_);
                 pending_.reset();
                 ++served_;
                 return true;
@@ -171,24 +169,21 @@ private:
         if (!initialized_) throw wire::ProtocolError("i-PI sent POSDATA before INIT");
         if (pending_) throw wire::ProtocolError("i-PI sent POSDATA while a result was waiting for GETFORCE");
 
-        const std::size_t head = wire::posdata_head_size(batch_);
-        wire::Bytes body(head);
-        transport_.read_exact(body.data(), head);
-        const std::size_t natoms = wire::posdata_natoms(body.data(), batch_);
-        if (natoms != engine_.natoms()) {
-            throw std::runtime_error("i-PI sent " + std::to_string(natoms) + " atoms but " + atoms_source_ + " has " +
-                                     std::to_string(engine_.natoms()) + " (the atom count is fixed per run)");
-        }
-        const std::size_t rest = wire::posdata_rest_size(natoms, batch_);
-        body.resize(head + rest);
-        transport_.read_exact(body.data() + head, rest);
-        const auto structures = wire::decode_posdata_body(body, batch_);
+        std::size_t natoms = 0;
+        const auto structures = payload_->read_posdata(transport_, batch_, [&](std::size_t n) {
+            if (n != engine_.natoms()) {
+                throw std::runtime_error("i-PI sent " + std::to_string(n) + " atoms but " + atoms_source_ +
+                                         " has " + std::to_string(engine_.natoms()) +
+                                         " (the atom count is fixed per run)");
+            }
+            natoms = n;
+        });
 
         // Fused: GETFORCE is consumed before computing, so that if gapd dies meanwhile nothing is left unread
         // and i-PI re-queues the request. Legacy: compute now, answer STATUS/GETFORCE as they come.
         const bool fused = take_fused_getforce();
         const auto t0 = std::chrono::steady_clock::now();
-        wire::Bytes message = compute(structures, natoms);
+        std::vector<wire::WireResult> results = compute_requests(engine_, structures, natoms);
         if (verbose_) {
             log_ << "gapd: request " << served_ + 1 << ": " << natoms << " atoms x " << batch_ << " in "
                  << ms_since(t0) << " ms\n" << std::flush;
@@ -197,10 +192,10 @@ private:
             if (stop_requests() >= 2)
                 throw WaitAbandoned("stop requested twice; the reply to request " + std::to_string(served_ + 1) +
                                     " was not sent (not a byte of it: i-PI can re-queue the request)");
-            transport_.write_all(message.data(), message.size());
+            send_results(results);
             ++served_;
         } else {
-            pending_ = std::move(message);
+            pending_ = std::move(results);
         }
     }
 
@@ -225,32 +220,9 @@ private:
         return true;
     }
 
-    wire::Bytes compute(const std::vector<wire::WireStructure>& structures, std::size_t natoms) {
-        // i-PI pads short batches by repeating the last structure: each repeat reuses its predecessor's result.
-        std::vector<Frame> frames;
-        std::vector<std::size_t> result_of(structures.size());
-        for (std::size_t i = 0; i < structures.size(); ++i) {
-            if (i > 0 && same_structure(structures[i], structures[i - 1])) {
-                result_of[i] = result_of[i - 1];
-                continue;
-            }
-            result_of[i] = frames.size();
-            frames.push_back(frame_from_wire(structures[i], engine_.uses_cell()));
-        }
-        std::vector<ForceResult> computed;
-        try {
-            computed = frames.size() == 1 ? std::vector<ForceResult>{engine_.compute(frames.front())}
-                                          : engine_.compute_batch(frames);
-        } catch (const std::exception& e) {
-            throw std::runtime_error(std::string("force engine failed: ") + e.what());
-        }
-        if (computed.size() != frames.size())
-            throw std::logic_error("force engine returned " + std::to_string(computed.size()) + " results for " +
-                                   std::to_string(frames.size()) + " structures");
-        std::vector<wire::WireResult> results;
-        results.reserve(structures.size());
-        for (std::size_t i = 0; i < structures.size(); ++i) results.push_back(result_to_wire(computed[result_of[i]], natoms));
-        return wire::encode_forceready(results);
+    void send_results(const std::vector<wire::WireResult>& results) {
+        const wire::Bytes message = payload_->forceready(results);
+        transport_.write_all(message.data(), message.size());
     }
 
     Transport& transport_;
@@ -267,7 +239,8 @@ private:
     std::optional<std::chrono::steady_clock::time_point> stop_seen_;  // a stop first seen with a result pending
     std::size_t batch_ = 1;
     Mode mode_ = Mode::Unknown;
-    std::optional<wire::Bytes> pending_;  // legacy: FORCEREADY built, waiting for GETFORCE
+    std::unique_ptr<PayloadChannel> payload_;
+    std::optional<std::vector<wire::WireResult>> pending_;  // legacy: computed, waiting for GETFORCE
     std::size_t served_ = 0;
 };
 

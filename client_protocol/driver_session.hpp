@@ -1,9 +1,11 @@
 #pragma once
 // The i-PI client state machine: answers STATUS, takes INIT, computes each POSDATA with a ForceEngine and
-// returns FORCEREADY, in i-PI's default (POSDATA+GETFORCE fused), legacy and batched variants.
+// returns FORCEREADY, in i-PI's default (POSDATA+GETFORCE fused), legacy and batched variants, with the arrays
+// in the socket messages or in shared memory (payload_channel.hpp).
 // See docs/protocol.md for the behaviour on EXIT, loss of i-PI, signals and errors.
 
 #include "client_protocol/force_engine.hpp"
+#include "client_protocol/payload_channel.hpp"
 #include "client_protocol/transport.hpp"
 
 #include <iostream>
@@ -26,6 +28,7 @@ struct DriverOptions {
     // before the connection counts as stalled: error, exit 1. Between messages i-PI may be silent forever.
     double message_timeout_s = kDefaultMessageTimeoutS;
     double stop_grace_s = kDefaultStopGraceS;  // see kDefaultStopGraceS (tests and the fuzzer shorten it)
+    PayloadRoute payload = PayloadRoute::Socket;  // where positions and forces travel (payload_channel.hpp)
 };
 
 // Exit codes returned by run_driver.

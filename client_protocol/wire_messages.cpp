@@ -25,6 +25,22 @@ constexpr Keyword kKeywords[] = {
     {Header::GetForce, "GETFORCE"}, {Header::ForceReady, "FORCEREADY"}, {Header::Exit, "EXIT"},
 };
 
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+    return s;
+}
+
+// Checked before allocating `count` doubles, so that a lying size cannot cause a huge allocation.
+void require_doubles(const ByteReader& reader, std::size_t count, const char* what) {
+    if (reader.remaining() / sizeof(double) < count) {
+        throw ProtocolError(std::string("truncated ") + what + ": " + std::to_string(count) +
+                            " values announced, " + std::to_string(reader.remaining()) + " bytes left");
+    }
+}
+
+}  // namespace
+
 void put_i32(Bytes& out, std::int32_t v) {
     const auto* p = reinterpret_cast<const std::uint8_t*>(&v);
     out.insert(out.end(), p, p + sizeof v);
@@ -48,12 +64,6 @@ void put_text(Bytes& out, const std::string& text) {
     out.insert(out.end(), text.begin(), text.end());
 }
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-    return s;
-}
-
 // natoms from the wire: positive and, times the batch size, within kMaxAtoms.
 std::size_t checked_natoms(long long natoms, std::size_t batch, const char* what) {
     if (natoms <= 0 || static_cast<unsigned long long>(natoms) > kMaxAtoms / batch) {
@@ -63,16 +73,6 @@ std::size_t checked_natoms(long long natoms, std::size_t batch, const char* what
     }
     return static_cast<std::size_t>(natoms);
 }
-
-// Checked before allocating `count` doubles, so that a lying size cannot cause a huge allocation.
-void require_doubles(const ByteReader& reader, std::size_t count, const char* what) {
-    if (reader.remaining() / sizeof(double) < count) {
-        throw ProtocolError(std::string("truncated ") + what + ": " + std::to_string(count) +
-                            " values announced, " + std::to_string(reader.remaining()) + " bytes left");
-    }
-}
-
-}  // namespace
 
 std::array<char, kHeaderSize> header_bytes(Header header) {
     for (const auto& k : kKeywords) {

@@ -59,6 +59,14 @@ private:
     std::size_t pos_ = 0;
 };
 
+// Little-endian appends shared by every layout (socket, shared memory, MPI).
+void put_i32(Bytes& out, std::int32_t v);
+void put_f64s(Bytes& out, const double* v, std::size_t count);
+void put_header(Bytes& out, Header h);
+void put_text(Bytes& out, const std::string& text);  // int32 length, then the bytes
+// natoms from the wire: positive and, times the batch size, within kMaxAtoms; ProtocolError naming `what`.
+std::size_t checked_natoms(long long natoms, std::size_t batch, const char* what);
+
 // One structure as i-PI sends it: h row-major with lattice vectors as COLUMNS, Bohr. h^-1 is redundant
 // (and infinite for i-PI's zero placeholder cell); it is kept only so that messages re-encode exactly.
 struct WireStructure {

@@ -3,6 +3,7 @@
 
 #include "models/core/openmp.hpp"
 #include "client_protocol/driver_session.hpp"
+#include "client_protocol/mpi_client.hpp"
 #include "client_protocol/stop_signal.hpp"
 #include "models/formats/extxyz.hpp"
 #include "server/cli/commands.hpp"
@@ -28,8 +29,8 @@ namespace {
 
 struct ServeOptions {
     std::string model, template_path, address = "localhost", prefix = "/tmp/ipi_", radial = "spline";
-    std::string precision = "float64";
-    bool unix_socket = false, verbose = false, no_reconnect = false;
+    std::string precision = "float64", mpi_name;
+    bool unix_socket = false, shm = false, mpi = false, verbose = false, no_reconnect = false;
     int port = 31415, threads = 0, connections = 1;
     double connect_timeout = 120.0, message_timeout = kDefaultMessageTimeoutS;
     DipoleOptions dipoles;
@@ -55,7 +56,21 @@ void report_float32_on_template(GapCalculator& calculator, const std::string& pa
     report_float32_deviation(calculator, frames.front().structure, path);
 }
 
+// Where i-PI is, for the "serving ..." line.
+std::string describe_route(const ServeOptions& o) {
+    if (o.mpi) return "i-PI's MPI job" + (o.mpi_name.empty() ? std::string() : " (<ffmpi name='" + o.mpi_name + "'>)");
+    if (o.shm) return "UNIX socket " + o.prefix + o.address + " + shared memory";
+    if (o.unix_socket) return "UNIX socket " + o.prefix + o.address;
+    return "TCP " + o.address + ":" + std::to_string(o.port);
+}
+
 int run_serve(const ServeOptions& o) {
+    // Before the model loads: a build without MPI cannot serve --mpi at all.
+    if (o.mpi && !mpi_client_available()) {
+        std::cerr << "gapd: error: this gapd was built without MPI, so --mpi is not available (install an MPI library, "
+                     "e.g. apt-get install libopenmpi-dev, and rebuild with cmake -DGAPD_MPI=ON)\n";
+        return kExitNoConnection;
+    }
     set_thread_count(o.threads);
     // --connections N: the --threads total (default: OpenMP's) divided between the N connections.
     const std::vector<int> threads = divide_threads(current_thread_count(), o.connections);
@@ -77,7 +92,7 @@ int run_serve(const ServeOptions& o) {
         engines.push_back(std::make_unique<ModelForceEngine>(models.gap.get(), numbers, dipoles));
 
     ConnectionOptions connection;
-    connection.unix_socket = o.unix_socket;
+    connection.unix_socket = o.unix_socket || o.shm;  // shm: the handshake stays on a UNIX socket
     connection.address = o.address;
     connection.unix_prefix = o.prefix;
     connection.port = o.port;
@@ -87,6 +102,7 @@ int run_serve(const ServeOptions& o) {
     driver.verbose = o.verbose;
     driver.reconnect = !o.no_reconnect;
     driver.atoms_source = "the template " + o.template_path;
+    driver.payload = o.shm ? PayloadRoute::SharedMemory : PayloadRoute::Socket;
     const std::string what =
         (models.gap ? o.model : std::string("no GAP (--dipole-only)")) +
         (models.dipole ? ", extras " + extras_selection_names(models.selection) + " from " +
@@ -95,10 +111,16 @@ int run_serve(const ServeOptions& o) {
     // Only now: while loading, SIGINT/SIGTERM keep their default action and end gapd at once (the polite
     // handlers would only count them, and a long or blocked load would ignore them).
     install_stop_handlers();
-    std::cerr << "gapd: serving " << what << " for " << numbers.size() << " atoms on "
-              << (o.unix_socket ? "UNIX socket " + o.prefix + o.address
-                                : "TCP " + o.address + ":" + std::to_string(o.port))
+    std::cerr << "gapd: serving " << what << " for " << numbers.size() << " atoms on " << describe_route(o)
               << " with " << current_thread_count() << " thread(s)";
+    if (o.mpi) {
+        std::cerr << "\n";
+        MpiClientOptions mpi;
+        mpi.name = o.mpi_name;
+        mpi.verbose = o.verbose;
+        mpi.atoms_source = driver.atoms_source;
+        return run_mpi_client(*engines.front(), mpi);
+    }
     if (o.connections == 1) {
         std::cerr << "\n";
         return run_driver(connection, *engines.front(), driver);
@@ -130,18 +152,33 @@ void add_serve_command(CLI::App& app, int& exit_code) {
     cmd->add_option("-t,--template", o->template_path,
                     "Structure file (extxyz/xyz, e.g. i-PI's initial structure) giving species and atom order")
         ->required();
-    cmd->add_flag("-u,--unix", o->unix_socket, "Use a UNIX socket (path = sockets-prefix + address) instead of TCP");
-    cmd->add_option("-a,--address", o->address,
-                    "i-PI's <address>: host name/IP for TCP, socket name for UNIX (default localhost)");
-    cmd->add_option("-p,--port", o->port, "TCP port of i-PI (default 31415)")->check(CLI::Range(1, 65535));
-    cmd->add_option("-S,--sockets-prefix", o->prefix, "Prefix of UNIX socket paths, as i-PI's -S (default /tmp/ipi_)");
+    auto* unix_flag =
+        cmd->add_flag("-u,--unix", o->unix_socket, "Use a UNIX socket (path = sockets-prefix + address) instead of TCP");
+    auto* address = cmd->add_option("-a,--address", o->address,
+                                    "i-PI's <address>: host name/IP for TCP, socket name for UNIX (default localhost)");
+    auto* port = cmd->add_option("-p,--port", o->port, "TCP port of i-PI (default 31415)")->check(CLI::Range(1, 65535));
+    auto* prefix = cmd->add_option("-S,--sockets-prefix", o->prefix,
+                                   "Prefix of UNIX socket paths, as i-PI's -S (default /tmp/ipi_)");
+    auto* shm = cmd->add_flag("--shm", o->shm,
+                              "i-PI's <ffsocket mode='shm'>: handshake on the UNIX socket -a NAME (implies -u), "
+                              "positions, cells, energies, forces and virials in i-PI's shared-memory segments "
+                              "(same machine only)");
+    auto* mpi = cmd->add_flag("--mpi", o->mpi,
+                              "i-PI's <ffmpi>: be a client rank of one MPI job with i-PI as rank 0 "
+                              "(mpirun -n 1 i-pi input.xml : -n N gapd serve --mpi ...); needs a build with MPI");
+    auto* mpi_name = cmd->add_option("--mpi-name", o->mpi_name,
+                                     "With --mpi: the <ffmpi name> this rank serves, when the input has several");
+    mpi->excludes(unix_flag, address, port, prefix, shm);
+    mpi_name->needs(mpi);
+    port->excludes(shm);
     cmd->add_option("--threads", o->threads, "OpenMP threads (default: OMP_NUM_THREADS or all cores); with --connections, the total for all connections")
         ->check(non_negative_integer());
     cmd->add_option("--connections", o->connections,
                     "Concurrent connections to i-PI from this one process (REMD replicas, PIMD beads), sharing one "
                     "loaded model; the --threads total is divided between them (T/N each, the first T%N one more, at "
                     "least 1). Each connection ends on its own EXIT; gapd exits after the last (default 1)")
-        ->check(CLI::Range(1, 1024));
+        ->check(CLI::Range(1, 1024))
+        ->excludes(mpi);
     cmd->add_option("--radial", o->radial, radial_mode_help());
     cmd->add_option("--precision", o->precision, kernel_precision_help())->check(CLI::IsMember({"float64", "float32"}));
     cmd->add_option("--connect-timeout", o->connect_timeout,
@@ -161,6 +198,8 @@ void add_serve_command(CLI::App& app, int& exit_code) {
         "  gapd serve -u -a batio3 --model model.gapd --template init.xyz\n"
         "  gapd serve -a localhost -p 31415 --model model.json.gz --template init.xyz --threads 2\n"
         "  gapd serve -u -a remd --model model.gapd --template init.xyz --connections 4 --threads 2\n"
+        "  gapd serve --shm -a batio3 --model model.gapd --template init.xyz   (<ffsocket mode='shm'>)\n"
+        "  mpirun -n 1 i-pi input.xml : -n 2 gapd serve --mpi --model model.gapd --template init.xyz   (<ffmpi>)\n"
         "  gapd serve -u -a batio3 --model gap.gapd --dipole-model dipoles.gapd --extras dipole,BEC --template init.xyz\n"
         "  gapd serve --config serve.yaml   (YAML keys = long option names, e.g. 'model: m.gapd', 'unix: true')\n"
         "Units: i-PI's atomic units on the wire; the model works in eV and Å. SIGINT/SIGTERM finish the current\n"
