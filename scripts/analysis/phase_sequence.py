@@ -11,17 +11,22 @@ Per segment (OUT_DIR/T<T>K with done.json; unfinished segments are left out and 
   polarization,cell_dipoles` on the segment's trajectory (cached beside it as polarization.extxyz, recomputed when
   the trajectory is newer). The frame's polarization is P = sum_i d_i / V (C/m^2); it agrees with the model's
   total dipole / V up to the cells' partition of the partial dipoles.
-- Order parameter: the three components |P_x|, |P_y|, |P_z| of each frame, sorted (P1 >= P2 >= P3), averaged over
-  frames, with block-jackknife errors (--blocks). A component is *ordered* if its mean exceeds --threshold
-  (default 0.07 C/m^2, well above the finite-size noise of a disordered 4x4x4 cell, about 0.02-0.04 C/m^2 per
-  component, and well below the ordered components of the model, 0.12-0.3 C/m^2). Phases: 3 ordered
-  components = R, 2 = O, 1 = T, 0 = C. Sorting per frame makes the classification blind to which axis the
-  polarization picks and to 90-degree switches during the run.
-- Cell shape: pseudo-cubic lattice parameters a_k = |lattice vector k| / L_k (L_k = repeats of the 4 Å cell along
-  k, from the first frame) and the angles between lattice vectors, from the properties file (cell_h), averaged
-  over the same time window; shown sorted (a1 >= a2 >= a3) beside the polarization, as the second signature of
-  each phase (T: one long axis; O: two; R: equal axes, angles below 90).
-The figure shows the sorted components and lattice parameters against T for every scan given, with the
+- Order parameter: the polarization averaged over consecutive windows of --window ps (default 2 ps), its three
+  components |<P_x>|, |<P_y>|, |<P_z>| per window sorted (P1 >= P2 >= P3), averaged over windows, with
+  block-jackknife errors over windows (--blocks). A component is *ordered* if its mean exceeds --threshold
+  (default 0.07 C/m^2, well below the ordered components of the model, 0.12-0.3 C/m^2). Phases: 3 ordered
+  components = R, 2 = O, 1 = T, 0 = C. Sorting per window makes the classification blind to which axis the
+  polarization picks and to 90-degree switches between windows; averaging inside a window is what tells a
+  polar phase from a paraelectric one whose instantaneous polarization is large but has no direction for longer
+  than a few hundred fs (near the Curie point the per-frame |P_k| of a 4x4x4 cell are 0.07-0.12 C/m^2 rms while
+  their mean vanishes). The per-frame sorted components (`P_frame_sorted_C_m2`) are reported beside them.
+- Cell shape: pseudo-cubic lattice parameters a, b, c = |lattice vector k| / L_k (L_k = repeats of the 4 Å cell
+  along k, from the first frame) and the angles alpha, beta, gamma between lattice vectors, from the properties
+  file (cell_h), averaged over the same time window without sorting (per-frame sorting would turn the cell's
+  thermal fluctuations, ~0.013 Å at 300 K in 4x4x4, into a spurious spread), as the second signature of each
+  phase (T: one long axis; O: two; R: equal axes, equal angles below 90). A polar axis that switches during the
+  window averages out here as it does in the mean polarization vector.
+The figure shows the sorted components and the time-averaged lattice parameters against T for every scan given, with the
 transition temperatures of the paper's model (Gigli et al. 2022, 4x4x4: R-O 18.6 K, O-T 91.4 K, T-C 182.4 K) and
 of experiment (183, 278, 393 K) marked.
 """
@@ -111,6 +116,17 @@ def cell_shape(seg, repeats):
     return steps, lengths / repeats, angles, props.si("temperature", "temperature")
 
 
+def window_means(P, times_ps, window_ps):
+    """Mean polarization vector of each complete window of window_ps (consecutive frames from the first one, at
+    least one frame per window); frames after the last complete window are left out."""
+    if window_ps <= 0:
+        raise cli.AnalysisError("--window must be positive (got %g ps)" % window_ps)
+    spacing = float(np.median(np.diff(times_ps))) if len(times_ps) > 1 else window_ps
+    per_window = max(1, int(round(window_ps / spacing)))
+    count = len(P) // per_window
+    return P[:count * per_window].reshape(count, per_window, 3).mean(axis=1)
+
+
 def analyse_segment(t, seg, args):
     """Averages of one temperature segment after equilibration; P and lattice errors by block jackknife."""
     traj = os.path.join(seg, "scan.pos_0.xyz")
@@ -130,18 +146,27 @@ def analyse_segment(t, seg, args):
     if keep.sum() < args.blocks or pkeep.sum() < args.blocks:
         raise cli.AnalysisError("%s: only %d frames after --equilibration %g ps (segment of %d steps); need at least --blocks of them: a longer run, a shorter --equilibration or fewer --blocks"
                                 % (seg, keep.sum(), args.equilibration, info["steps"]))
-    sorted_abs = -np.sort(-np.abs(P[keep]), axis=1)
-    order, order_err = blocking.jackknife(lambda idx: sorted_abs[idx].mean(axis=0), len(sorted_abs), args.blocks)
-    lat_sorted = -np.sort(-lattice[pkeep], axis=1)
-    lat, lat_err = blocking.jackknife(lambda idx: lat_sorted[idx].mean(axis=0), len(lat_sorted), args.blocks)
-    ang = np.sort(angles[pkeep], axis=1).mean(axis=0)
+    frame_sorted = -np.sort(-np.abs(P[keep]), axis=1)
+    window_P = window_means(P[keep], steps[keep] * dt_ps, args.window)
+    if len(window_P) < args.blocks:
+        raise cli.AnalysisError("%s: %d windows of --window %g ps after --equilibration %g ps; need at least --blocks "
+                                "(%d) of them: a longer run, a shorter --window or fewer --blocks"
+                                % (seg, len(window_P), args.window, args.equilibration, args.blocks))
+    window_sorted = -np.sort(-np.abs(window_P), axis=1)
+    order, order_err = blocking.jackknife(lambda idx: window_sorted[idx].mean(axis=0), len(window_sorted), args.blocks)
+    cell = lattice[pkeep]
+    lat, lat_err = blocking.jackknife(lambda idx: cell[idx].mean(axis=0), len(cell), args.blocks)
+    ang = angles[pkeep].mean(axis=0)
     n_ordered = int(np.sum(order > args.threshold))
     return {"temperature_K": t, "measured_temperature_K": float(temperature[pkeep].mean()),
             "frames": int(keep.sum()), "ps": float(info["steps"] * dt_ps),
             "P_sorted_C_m2": order.tolist(), "P_sorted_err": order_err.tolist(),
+            "windows": len(window_P), "window_ps": args.window,
+            "P_frame_sorted_C_m2": frame_sorted.mean(axis=0).tolist(),
             "P_mean_vector_C_m2": P[keep].mean(axis=0).tolist(),
             "P_total_minus_cells_rms": float(np.sqrt(np.mean((P_total[keep] - P[keep]) ** 2))),
-            "lattice_sorted_A": lat.tolist(), "lattice_err": lat_err.tolist(), "angles_sorted_deg": ang.tolist(),
+            "lattice_A": lat.tolist(), "lattice_err": lat_err.tolist(), "angles_deg": ang.tolist(),
+            "lattice_fluctuation_A": cell.std(axis=0).tolist(),
             "ordered_components": n_ordered, "phase": PHASES[n_ordered]}
 
 
@@ -157,19 +182,18 @@ def transitions(rows):
 
 
 def table(name, rows):
-    lines = ["%s | T (K) | <T> (K) | P1, P2, P3 (C/m^2) | a1, a2, a3 (Å) | angles (deg) | phase |" % "",
+    lines = ["| T (K) | <T> (K) | P1, P2, P3 (C/m^2) | a, b, c (Å) | alpha, beta, gamma (deg) | phase |",
              "|---|---|---|---|---|---|"]
-    lines[0] = "| T (K) | <T> (K) | P1, P2, P3 (C/m^2) | a1, a2, a3 (Å) | angles (deg) | phase |"
     for r in rows:
         p = ", ".join("%.3f(%d)" % (v, round(1000 * e)) for v, e in zip(r["P_sorted_C_m2"], r["P_sorted_err"]))
-        a = ", ".join("%.4f" % v for v in r["lattice_sorted_A"])
-        g = ", ".join("%.2f" % v for v in r["angles_sorted_deg"])
+        a = ", ".join("%.4f" % v for v in r["lattice_A"])
+        g = ", ".join("%.2f" % v for v in r["angles_deg"])
         lines.append("| %g | %.1f | %s | %s | %s | %s |" % (r["temperature_K"], r["measured_temperature_K"], p, a, g,
                                                            r["phase"]))
     return "**%s**\n\n" % name + "\n".join(lines) + "\n"
 
 
-def plot(results, path, model):
+def plot(results, path, model, window, threshold):
     plt = cli.pyplot()
     fig, axes = plt.subplots(2, 1, figsize=(8, 8), sharex=True)
     styles = {"heat": "-", "cool": "--"}
@@ -179,11 +203,11 @@ def plot(results, path, model):
         T = [r["temperature_K"] for r in rows]
         P = np.array([r["P_sorted_C_m2"] for r in rows])
         Pe = np.array([r["P_sorted_err"] for r in rows])
-        L = np.array([r["lattice_sorted_A"] for r in rows])
+        L = np.array([r["lattice_A"] for r in rows])
         for k in range(3):
             axes[0].errorbar(T, P[:, k], yerr=Pe[:, k], ls=ls, marker="o", ms=4, color=colors[k],
                              label="P%d, %s" % (k + 1, name))
-            axes[1].plot(T, L[:, k], ls=ls, marker="o", ms=4, color=colors[k], label="a%d, %s" % (k + 1, name))
+            axes[1].plot(T, L[:, k], ls=ls, marker="o", ms=4, color=colors[k], label="%s, %s" % ("abc"[k], name))
         for r in rows:
             axes[0].annotate(r["phase"], (r["temperature_K"], 0.0), xytext=(0, -14 if name != "cool" else -26),
                              textcoords="offset points", ha="center", fontsize=cli.MIN_FONT_SIZE)
@@ -194,7 +218,8 @@ def plot(results, path, model):
             if t <= max(r["temperature_K"] for rows in results.values() for r in rows) + 20:
                 ax.axvline(t, color="C3", ls="-.", lw=1, label="experiment" if i == 0 and ax is axes[0] else None)
     axes[0].axhline(0, color="k", lw=0.5)
-    axes[0].set_ylabel("sorted <|P_k|> (C/m$^2$)")
+    axes[0].axhline(threshold, color="0.6", ls="--", lw=1, label="threshold")
+    axes[0].set_ylabel("sorted |P_k| of %g ps means (C/m$^2$)" % window)
     axes[1].set_ylabel("pseudo-cubic a$_k$ (Å)")
     axes[1].set_xlabel("thermostat temperature (K)")
     axes[0].legend(ncol=2, loc="upper right")
@@ -214,6 +239,8 @@ def main():
     ap.add_argument("--equilibration", type=float, default=5.0, help="ps dropped at the start of each segment")
     ap.add_argument("--timestep-fs", type=float, default=2.0, help="MD time step of the scan (fs)")
     ap.add_argument("--threshold", type=float, default=0.07, help="C/m^2 above which a component is ordered")
+    ap.add_argument("--window", type=float, default=2.0,
+                    help="ps over which the polarization is averaged before its components are sorted (default 2)")
     ap.add_argument("--cubic-a", type=float, default=4.0, help="Å, to count the repeats of the supercell")
     ap.add_argument("--blocks", type=int, default=5, help="jackknife blocks per segment")
     ap.add_argument("--png")
@@ -234,7 +261,8 @@ def main():
         for tr in report[name]["transitions"]:
             print("  %s -> %s between %g and %g K" % (tr["from"], tr["to"], *tr["between_K"]))
     report["reference"] = {"paper_model_K": PAPER_MODEL_K, "experiment_K": EXPERIMENT_K,
-                           "threshold_C_m2": args.threshold, "equilibration_ps": args.equilibration}
+                           "threshold_C_m2": args.threshold, "equilibration_ps": args.equilibration,
+                           "window_ps": args.window}
     if args.table:
         with open(args.table, "w") as f:
             f.write("\n".join(table(n, r) for n, r in results.items()))
@@ -242,7 +270,7 @@ def main():
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)
     if args.png:
-        plot(results, args.png, args.model)
+        plot(results, args.png, args.model, args.window, args.threshold)
 
 
 if __name__ == "__main__":

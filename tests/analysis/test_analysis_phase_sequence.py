@@ -20,20 +20,24 @@ import analysis_common as common
 
 MODEL = os.path.join(common.SOURCE_DIR, "data", "models", "batio3_default.gapd")
 PHASE_DISPLACEMENT = {"R": (1, 1, 1), "O": (0, 1, 1), "T": (0, 0, 1), "C": (0, 0, 0)}
-CELL_STRAIN = {"R": (1.0, 1.0, 1.0), "O": (1.0, 1.004, 1.004), "T": (1.0, 1.0, 1.01), "C": (1.0, 1.0, 1.0)}
+CELL_STRAIN = {"R": (1.0, 1.0, 1.0), "O": (1.0, 1.004, 1.004), "T": (1.0, 1.0, 1.01), "C": (1.0, 1.0, 1.0),
+               "F": (1.0, 1.0, 1.0)}
+# A paraelectric state whose instantaneous polarization is large but has no direction: every frame displaces
+# all Ti along one axis, the axis and sign cycling through +x, +y, +z, -x, -y, -z from frame to frame.
+FLUCTUATING = [(1, 0, 0), (0, 1, 0), (0, 0, 1), (-1, 0, 0), (0, -1, 0), (0, 0, -1)]
 GAPD = None
 
 
-def write_segment(seg, phase, temperature, rng, frames=6, repeats=2, a=4.0):
+def write_segment(seg, phase, temperature, rng, frames=12, repeats=2, a=4.0):
     """A finished scan segment: i-PI xyz trajectory (Ti displaced 0.1 Å per ordered axis, 0.01 Å noise),
     properties file with the matching cell, init.xyz and done.json."""
     os.makedirs(seg)
     basis = [("Ba", (0, 0, 0)), ("Ti", (0.5, 0.5, 0.5)), ("O", (0.5, 0.5, 0)), ("O", (0.5, 0, 0.5)),
              ("O", (0, 0.5, 0.5))]
     lengths = a * repeats * np.array(CELL_STRAIN[phase])
-    shift = 0.1 * np.array(PHASE_DISPLACEMENT[phase], dtype=float)
     with open(os.path.join(seg, "scan.pos_0.xyz"), "w") as traj:
         for k in range(frames):
+            shift = 0.1 * np.array(FLUCTUATING[k % 6] if phase == "F" else PHASE_DISPLACEMENT[phase], dtype=float)
             lines = []
             for i in range(repeats):
                 for j in range(repeats):
@@ -71,24 +75,39 @@ def make_scan(root, phases, temperatures):
 def test_four_phases_classified():
     with tempfile.TemporaryDirectory() as tmp:
         scan = os.path.join(tmp, "heat")
-        make_scan(scan, ["R", "O", "T", "C"], [10.0, 50.0, 120.0, 250.0])
+        make_scan(scan, ["R", "O", "T", "C", "F"], [10.0, 50.0, 120.0, 250.0, 300.0])
         report = os.path.join(tmp, "ps.json")
+        # frames every 0.1 ps: windows of 0.6 ps hold one full cycle of the fluctuating segment
         rc, out, err = common.tool("phase_sequence", scan, "--gapd", GAPD, "--model", MODEL, "--equilibration", "0",
-                                   "--blocks", "2", "--json", report, "--png", os.path.join(tmp, "ps.png"))
+                                   "--window", "0.6", "--blocks", "2", "--json", report,
+                                   "--png", os.path.join(tmp, "ps.png"))
         assert rc == 0, err
         with open(report) as f:
             r = json.load(f)["heat"]
-        assert [s["phase"] for s in r["segments"]] == ["R", "O", "T", "C"], [s["P_sorted_C_m2"] for s in r["segments"]]
+        assert [s["phase"] for s in r["segments"]] == ["R", "O", "T", "C", "C"], \
+            [s["P_sorted_C_m2"] for s in r["segments"]]
         assert r["unfinished"] == ["999 K"], r["unfinished"]
         assert [(t["from"], t["to"], t["midpoint_K"]) for t in r["transitions"]] == \
             [("R", "O", 30.0), ("O", "T", 85.0), ("T", "C", 185.0)], r["transitions"]
+        # per frame the fluctuating segment looks tetragonal; only the window means show it has no direction
+        fluctuating = r["segments"][4]
+        assert fluctuating["windows"] == 2 and fluctuating["P_frame_sorted_C_m2"][0] > 0.1, fluctuating
+        assert fluctuating["P_sorted_C_m2"][0] < 0.02, fluctuating
         tetragonal = r["segments"][2]
-        assert abs(tetragonal["lattice_sorted_A"][0] - 4.04) < 1e-6 and abs(tetragonal["lattice_sorted_A"][1] - 4.0) < 1e-6
+        assert np.allclose(tetragonal["lattice_A"], [4.0, 4.0, 4.04], atol=1e-6), tetragonal["lattice_A"]
         # the ordered component is what the model's Born charges say: Z*(Ti) ~ 7 e times 0.1 Å over 64 Å^3
         assert 0.1 < tetragonal["P_sorted_C_m2"][0] < 0.4 and tetragonal["P_sorted_C_m2"][1] < 0.07
         assert tetragonal["P_total_minus_cells_rms"] < 0.02
         assert os.path.getsize(os.path.join(tmp, "ps.png")) > 10000
         assert "R -> O between 10 and 50 K" in out, out
+
+
+def test_window_longer_than_the_segment_is_one_error_line():
+    with tempfile.TemporaryDirectory() as tmp:
+        scan = os.path.join(tmp, "heat")
+        make_scan(scan, ["T"], [100.0])
+        common.expect_error("phase_sequence", [scan, "--gapd", GAPD, "--model", MODEL, "--equilibration", "0",
+                                               "--window", "5"], "--window 5 ps", "T100K")
 
 
 def test_not_a_scan_is_one_error_line():
