@@ -71,8 +71,8 @@ def body(a, gapd, workdir):
         raise TestFailure("a rerun did not skip the finished segments:\n" + r2.stdout)
     report = os.path.join(workdir, "ps.json")
     r3 = subprocess.run([sys.executable, ANALYSIS, out_dir, "--gapd", gapd, "--model", DIPOLE_MODEL,
-                         "--equilibration", "0", "--blocks", "2", "--json", report], stdout=subprocess.PIPE,
-                        stderr=subprocess.STDOUT, text=True, timeout=a.timeout / 2)
+                         "--equilibration", "0", "--window", "0.1", "--blocks", "2", "--json", report],
+                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=a.timeout / 2)
     print(r3.stdout.rstrip())
     if r3.returncode != 0:
         raise TestFailure("phase_sequence.py exited %d: %s" % (r3.returncode, r3.stdout))
