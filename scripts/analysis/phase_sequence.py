@@ -26,6 +26,9 @@ Per segment (OUT_DIR/T<T>K with done.json; unfinished segments are left out and 
   thermal fluctuations, ~0.013 Å at 300 K in 4x4x4, into a spurious spread), as the second signature of each
   phase (T: one long axis; O: two; R: equal axes, equal angles below 90). A polar axis that switches during the
   window averages out here as it does in the mean polarization vector.
+- Static dielectric constant eps_r = 1 + (<M.M> - <M>.<M>) / (3 eps0 <V> kB T) of the total dipole M = P V
+  (dielectric.py's formula, eps_inf = 1), jackknife errors; `--eps-table` writes it per segment for
+  `curie_weiss.py --table` (T above the transition: `--eps-min-T`).
 The figure shows the sorted components and the time-averaged lattice parameters against T for every scan given, with the
 transition temperatures of the paper's model (Gigli et al. 2022, 4x4x4: R-O 18.6 K, O-T 91.4 K, T-C 182.4 K) and
 of experiment (183, 278, 393 K) marked.
@@ -40,6 +43,7 @@ import numpy as np
 
 import blocking
 import cli
+import dielectric
 import ipi_files
 import units
 
@@ -84,7 +88,8 @@ def frame_steps(trajectory):
 
 
 def cell_dipole_polarization(seg, model, gapd, threads):
-    """Per-frame P (frames, 3) in C/m^2 from the Ti-centred cell dipoles of the segment's trajectory."""
+    """Per-frame P (frames, 3) in C/m^2 from the Ti-centred cell dipoles of the segment's trajectory, the model's
+    total dipole / V in the same units, and the volume (frames,) in Å^3."""
     import ase.io
     traj = os.path.join(seg, "scan.pos_0.xyz")
     cache = os.path.join(seg, "polarization.extxyz")
@@ -97,7 +102,8 @@ def cell_dipole_polarization(seg, model, gapd, threads):
     frames = ase.io.read(cache, index=":")
     P = np.array([f.arrays["cell_dipoles"].sum(axis=0) / f.get_volume() for f in frames]) * E_PER_A2_IN_C_PER_M2
     P_total = np.array([f.info["polarization"] for f in frames]) * E_PER_A2_IN_C_PER_M2
-    return P, P_total
+    volume = np.array([f.get_volume() for f in frames])
+    return P, P_total, volume
 
 
 def cell_shape(seg, repeats):
@@ -131,7 +137,7 @@ def analyse_segment(t, seg, args):
     """Averages of one temperature segment after equilibration; P and lattice errors by block jackknife."""
     traj = os.path.join(seg, "scan.pos_0.xyz")
     steps = frame_steps(traj)
-    P, P_total = cell_dipole_polarization(seg, args.model, args.gapd, args.threads)
+    P, P_total, volume = cell_dipole_polarization(seg, args.model, args.gapd, args.threads)
     if len(P) != len(steps):
         raise cli.AnalysisError("%s: %d frames in the trajectory, %d in polarization.extxyz (delete it to recompute)"
                                 % (seg, len(steps), len(P)))
@@ -154,6 +160,14 @@ def analyse_segment(t, seg, args):
                                 % (seg, len(window_P), args.window, args.equilibration, args.blocks))
     window_sorted = -np.sort(-np.abs(window_P), axis=1)
     order, order_err = blocking.jackknife(lambda idx: window_sorted[idx].mean(axis=0), len(window_sorted), args.blocks)
+    # Static dielectric constant from the fluctuations of M = P V (dielectric.py's formula, eps_inf = 1: the
+    # model's dipoles carry no electronic screening), at the segment's mean kinetic temperature.
+    V = volume[keep] * units.ANGSTROM ** 3
+    M = P[keep] * V[:, None]
+    T_frames = np.full(len(M), float(temperature[pkeep].mean()))
+    eps, eps_err = blocking.jackknife(
+        lambda idx: 1.0 + np.trace(dielectric.fluctuation_tensor(M[idx], V[idx], T_frames[idx])) / 3.0,
+        len(M), args.blocks)
     cell = lattice[pkeep]
     lat, lat_err = blocking.jackknife(lambda idx: cell[idx].mean(axis=0), len(cell), args.blocks)
     ang = angles[pkeep].mean(axis=0)
@@ -165,6 +179,7 @@ def analyse_segment(t, seg, args):
             "P_frame_sorted_C_m2": frame_sorted.mean(axis=0).tolist(),
             "P_mean_vector_C_m2": P[keep].mean(axis=0).tolist(),
             "P_total_minus_cells_rms": float(np.sqrt(np.mean((P_total[keep] - P[keep]) ** 2))),
+            "eps_r": float(eps), "eps_r_err": float(eps_err),
             "lattice_A": lat.tolist(), "lattice_err": lat_err.tolist(), "angles_deg": ang.tolist(),
             "lattice_fluctuation_A": cell.std(axis=0).tolist(),
             "ordered_components": n_ordered, "phase": PHASES[n_ordered]}
@@ -246,6 +261,10 @@ def main():
     ap.add_argument("--png")
     ap.add_argument("--table")
     ap.add_argument("--json")
+    ap.add_argument("--eps-table", metavar="FILE",
+                    help="write 'T eps err' per segment (static dielectric constant from the fluctuations of the "
+                         "total dipole, eps_inf = 1) for curie_weiss.py --table; --eps-min-T K keeps T >= K only")
+    ap.add_argument("--eps-min-T", type=float, default=0.0, metavar="K")
     args = ap.parse_args()
     results, report = {}, {}
     for scan in args.scans:
@@ -269,6 +288,14 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)
+    if args.eps_table:
+        with open(args.eps_table, "w") as f:
+            f.write("# T(K) eps_r err  (phase_sequence.py: fluctuations of the total dipole, eps_inf = 1, "
+                    "--equilibration %g ps, --blocks %d)\n" % (args.equilibration, args.blocks))
+            for name, rows in results.items():
+                for r in rows:
+                    if r["temperature_K"] >= args.eps_min_T:
+                        f.write("%g %.6g %.6g  # %s\n" % (r["measured_temperature_K"], r["eps_r"], r["eps_r_err"], name))
     if args.png:
         plot(results, args.png, args.model, args.window, args.threshold)
 

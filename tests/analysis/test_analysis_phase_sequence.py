@@ -80,7 +80,8 @@ def test_four_phases_classified():
         # frames every 0.1 ps: windows of 0.6 ps hold one full cycle of the fluctuating segment
         rc, out, err = common.tool("phase_sequence", scan, "--gapd", GAPD, "--model", MODEL, "--equilibration", "0",
                                    "--window", "0.6", "--blocks", "2", "--json", report,
-                                   "--png", os.path.join(tmp, "ps.png"))
+                                   "--png", os.path.join(tmp, "ps.png"), "--eps-table", os.path.join(tmp, "eps.dat"),
+                                   "--eps-min-T", "200")
         assert rc == 0, err
         with open(report) as f:
             r = json.load(f)["heat"]
@@ -93,6 +94,19 @@ def test_four_phases_classified():
         fluctuating = r["segments"][4]
         assert fluctuating["windows"] == 2 and fluctuating["P_frame_sorted_C_m2"][0] > 0.1, fluctuating
         assert fluctuating["P_sorted_C_m2"][0] < 0.02, fluctuating
+        # eps_r from the cached cell dipoles, written out here: M = sum of cell dipoles, SI units, T of scan.out
+        import ase.io
+        frames = ase.io.read(os.path.join(scan, "T300K", "polarization.extxyz"), index=":")
+        M = np.array([f.arrays["cell_dipoles"].sum(axis=0) for f in frames]) * 1.602176634e-19 * 1e-10
+        V = np.mean([f.get_volume() for f in frames]) * 1e-30
+        dM = M - M.mean(axis=0)
+        expected = 1 + np.mean(np.sum(dM * dM, axis=1)) / (3 * 8.8541878128e-12 * V * 1.380649e-23 * 300.0)
+        assert abs(fluctuating["eps_r"] - expected) < 1e-9 * expected, (fluctuating["eps_r"], expected)
+        assert fluctuating["eps_r"] > 100, fluctuating["eps_r"]
+        with open(os.path.join(tmp, "eps.dat")) as f:
+            rows = [line.split() for line in f if not line.startswith("#")]
+        assert [float(r[0]) for r in rows] == [250.0, 300.0], rows
+        assert abs(float(rows[1][1]) - expected) < 1e-5 * expected, rows
         tetragonal = r["segments"][2]
         assert np.allclose(tetragonal["lattice_A"], [4.0, 4.0, 4.04], atol=1e-6), tetragonal["lattice_A"]
         # the ordered component is what the model's Born charges say: Z*(Ti) ~ 7 e times 0.1 Å over 64 Å^3
