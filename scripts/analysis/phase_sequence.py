@@ -87,7 +87,7 @@ def frame_steps(trajectory):
     return np.array(steps)
 
 
-def cell_dipole_polarization(seg, model, gapd, threads):
+def cell_dipole_polarization(seg, model, gapd, threads, cell_shells=None):
     """Per-frame P (frames, 3) in C/m^2 from the Ti-centred cell dipoles of the segment's trajectory, the model's
     total dipole / V in the same units, and the volume (frames,) in Å^3."""
     import ase.io
@@ -95,7 +95,8 @@ def cell_dipole_polarization(seg, model, gapd, threads):
     cache = os.path.join(seg, "polarization.extxyz")
     if not os.path.exists(cache) or os.path.getmtime(cache) < os.path.getmtime(traj):
         cmd = [gapd, "predict", traj, "-m", model, "-o", cache, "--dipole-only", "--extras",
-               "polarization,cell_dipoles", "--threads", str(threads)]
+               "polarization,cell_dipoles", "--threads", str(threads)] + (
+                   ["--cell-shells", cell_shells] if cell_shells else [])
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
             raise cli.AnalysisError("%s failed: %s" % (" ".join(cmd), r.stderr.strip().splitlines()[-1:]))
@@ -137,7 +138,7 @@ def analyse_segment(t, seg, args):
     """Averages of one temperature segment after equilibration; P and lattice errors by block jackknife."""
     traj = os.path.join(seg, "scan.pos_0.xyz")
     steps = frame_steps(traj)
-    P, P_total, volume = cell_dipole_polarization(seg, args.model, args.gapd, args.threads)
+    P, P_total, volume = cell_dipole_polarization(seg, args.model, args.gapd, args.threads, args.cell_shells)
     if len(P) != len(steps):
         raise cli.AnalysisError("%s: %d frames in the trajectory, %d in polarization.extxyz (delete it to recompute)"
                                 % (seg, len(steps), len(P)))
@@ -251,6 +252,9 @@ def main():
                     help="dipole model for the cell dipoles (default: the default model)")
     ap.add_argument("--gapd", default=os.path.join(REPO, "build", "gapd"), help="gapd executable")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--cell-shells", metavar="BO,BA",
+                    help="gapd predict --cell-shells (Å) for the cell dipoles, e.g. 3.0,4.2 when a hot frame stretches "
+                         "a Ti-O bond past the model's radius; P is their sum, the total dipole, whatever the radii")
     ap.add_argument("--equilibration", type=float, default=5.0, help="ps dropped at the start of each segment")
     ap.add_argument("--timestep-fs", type=float, default=2.0, help="MD time step of the scan (fs)")
     ap.add_argument("--threshold", type=float, default=0.07, help="C/m^2 above which a component is ordered")
