@@ -8,6 +8,7 @@
 #include "models/formats/librascal_model_reader.hpp"
 #include "models/formats/native_model_file.hpp"
 #include "server/serve/model_force_engine.hpp"
+#include "serving_fixture.hpp"
 
 #include <doctest/doctest.h>
 
@@ -23,21 +24,6 @@ namespace {
 
 const std::string kData = GAPD_TEST_DATA_DIR;
 
-// `count` frames of `s`, each strained and displaced differently (distinct energies).
-std::vector<Frame> perturbed_frames(const Structure& s, int count, unsigned seed) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<double> noise(0.0, 0.05);
-    std::vector<Frame> frames;
-    for (int f = 0; f < count; ++f) {
-        Frame frame;
-        frame.cell = s.cell * (1.0 + 0.01 * f);
-        frame.positions = s.positions * (1.0 + 0.01 * f);
-        for (Eigen::Index i = 0; i < frame.positions.size(); ++i) frame.positions.data()[i] += noise(rng);
-        frames.push_back(frame);
-    }
-    return frames;
-}
-
 double largest_difference(const Matrix3N& a, const Matrix3N& b) {
     REQUIRE(a.rows() == b.rows());
     return (a - b).cwiseAbs().maxCoeff();
@@ -46,12 +32,11 @@ double largest_difference(const Matrix3N& a, const Matrix3N& b) {
 }  // namespace
 
 TEST_CASE("batched requests: compute_batch equals one compute per structure to round-off") {
-    const Structure s = read_extxyz(kData + "/librascal/structures.extxyz").at(2).structure;  // 40-atom BaTiO3
-    const GapCalculator gap(read_librascal_model(kData + "/librascal/model_small_zeta2_exact.json"), RadialMode::Spline);
-    const DipoleCalculator dip(read_native_model_contents(kData + "/dipole/synthetic_dipole.gapd").dipole.value(),
-                               RadialMode::Spline);
-    const DipoleServing serving{dip, parse_extras_selection("dipole,partial_dipoles,BEC"), CellDipoleRoles{}};
-    const std::vector<Frame> frames = perturbed_frames(s, 8, 11);
+    const testing::GapDipoleServingFixture fx;
+    const Structure& s = fx.s;
+    const GapCalculator& gap = fx.gap;
+    const DipoleServing& serving = fx.serving;
+    const std::vector<Frame> frames = testing::perturbed_frames(s, 8, 11);
 
     for (int threads : {1, 2}) {
         INFO(threads << " threads");
@@ -117,7 +102,7 @@ TEST_CASE("frame loop: identical results with 1 and 2 threads, over frames or ov
     const Structure s = read_extxyz(kData + "/librascal/structures.extxyz").at(2).structure;
     const GapCalculator gap(read_librascal_model(kData + "/librascal/model_small_zeta2_exact.json"), RadialMode::Spline);
     std::vector<Structure> structures;
-    for (const Frame& f : perturbed_frames(s, 7, 5)) {
+    for (const Frame& f : testing::perturbed_frames(s, 7, 5)) {
         Structure t = s;
         t.cell = f.cell;
         t.positions = f.positions;

@@ -11,11 +11,11 @@
 #include "server/serve/model_force_engine.hpp"
 #include "server/cli/model_loading.hpp"
 #include "server/serve/thread_division.hpp"
+#include "serving_fixture.hpp"
 
 #include <doctest/doctest.h>
 
 #include <numeric>
-#include <random>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -91,8 +91,6 @@ TEST_CASE("connection log: whole tagged lines, never interleaved between connect
 
 namespace {
 
-const std::string kData = GAPD_TEST_DATA_DIR;
-
 struct Reference {
     std::vector<Frame> frames;
     std::vector<ForceResult> results;
@@ -105,27 +103,18 @@ bool identical(const ForceResult& a, const ForceResult& b) {
 }  // namespace
 
 TEST_CASE("concurrent connections: engines on one shared model give bit-identical results in any thread") {
-    const Structure s = read_extxyz(kData + "/librascal/structures.extxyz").at(2).structure;  // 40-atom BaTiO3
-    const GapCalculator gap(read_librascal_model(kData + "/librascal/model_small_zeta2_exact.json"), RadialMode::Spline);
-    const DipoleCalculator dip(read_native_model_contents(kData + "/dipole/synthetic_dipole.gapd").dipole.value(),
-                               RadialMode::Spline);
-    const DipoleServing serving{dip, parse_extras_selection("dipole,partial_dipoles,BEC"), CellDipoleRoles{}};
+    const testing::GapDipoleServingFixture fx;
+    const Structure& s = fx.s;
+    const GapCalculator& gap = fx.gap;
+    const DipoleServing& serving = fx.serving;
 
     // Reference: one engine alone, one thread, one call per frame.
     constexpr int kFrames = 6;
     Reference ref;
-    std::mt19937 rng(7);
-    std::normal_distribution<double> noise(0.0, 0.05);
     set_thread_count(1);
     ModelForceEngine alone(&gap, s.numbers, serving);
-    for (int f = 0; f < kFrames; ++f) {
-        Frame frame;
-        frame.cell = s.cell * (1.0 + 0.01 * f);
-        frame.positions = s.positions * (1.0 + 0.01 * f);
-        for (Eigen::Index i = 0; i < frame.positions.size(); ++i) frame.positions.data()[i] += noise(rng);
-        ref.frames.push_back(frame);
-        ref.results.push_back(alone.compute(frame));
-    }
+    ref.frames = testing::perturbed_frames(s, kFrames, 7);
+    for (const Frame& frame : ref.frames) ref.results.push_back(alone.compute(frame));
     std::set<double> energies;
     for (const auto& r : ref.results) energies.insert(r.energy);
     REQUIRE(energies.size() == kFrames);  // the frames differ, so a mix-up between connections would show
