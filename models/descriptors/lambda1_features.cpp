@@ -296,6 +296,68 @@ void Lambda1Features::backpropagate_vector_blocks(const double* c, const double*
     }
 }
 
+Eigen::Vector3d Lambda1Features::contract(const double* c, const double* u) const {
+    if (normalize_) throw std::logic_error("lambda=1 features: contract needs unnormalized features");
+    Eigen::Vector3d m = Eigen::Vector3d::Zero();
+    dispatch_radial(nmax_, [&](auto n_const) { contract_blocks<decltype(n_const)::value>(c, u, m, nullptr); });
+    return m;
+}
+
+Eigen::Vector3d Lambda1Features::contract_with_gradient(const double* c, const double* u, double* dm) const {
+    if (normalize_) throw std::logic_error("lambda=1 features: contract needs unnormalized features");
+    std::fill(dm, dm + 3 * static_cast<std::size_t>(nspecies_) * nlm_ * nmax_, 0.0);
+    Eigen::Vector3d m = Eigen::Vector3d::Zero();
+    dispatch_radial(nmax_, [&](auto n_const) { contract_blocks<decltype(n_const)::value>(c, u, m, dm); });
+    return m;
+}
+
+template <int NT>
+void Lambda1Features::contract_blocks(const double* c, const double* u, Eigen::Vector3d& m, double* dm) const {
+    // T is bilinear, so m_a = sum over the terms (a, lm1, lm2, w) of each (key, pair) block of
+    // w c_a[lm1] . (s U c_b[lm2]) with U the block's n1 x n2 slice of u: U c_b[lm2] is formed once per row of
+    // c_b, then each term costs one dot product (and, for dm, two row updates) instead of an n1 x n2 block.
+    const int N = nmax_;
+    const int npairs = static_cast<int>(pairs_.size());
+    const std::size_t ncoeff = static_cast<std::size_t>(nspecies_) * nlm_ * N;
+    RadialSquare<NT> ublock(N, N), ublock_t(N, N);
+    int max_rows = 0;
+    for (const auto& pair : pairs_) max_rows = std::max(max_rows, 2 * std::max(pair[0], pair[1]) + 1);
+    double u_products[2 * (2 * kMaxAngular + 1) * kMaxRadial];  // on the stack: no allocation per call
+    double* u_cb = u_products;
+    double* u_ca = u_cb + static_cast<std::size_t>(max_rows) * N;
+    const double* uk = u;
+    for (int a = 0; a < nspecies_; ++a) {
+        for (int b = a; b < nspecies_; ++b, uk += N * N * npairs) {
+            const double s = (a < b) ? std::sqrt(2.0) : 1.0;
+            const std::size_t offset_a = static_cast<std::size_t>(a) * nlm_ * N;
+            const std::size_t offset_b = static_cast<std::size_t>(b) * nlm_ * N;
+            const double* ca = c + offset_a;
+            const double* cb = c + offset_b;
+            for (int p = 0; p < npairs; ++p) {
+                const int l1 = pairs_[p][0], l2 = pairs_[p][1];
+                gather_block<NT>(uk + p, npairs, s, N, ublock, ublock_t);
+                for (int row = 0; row < 2 * l2 + 1; ++row)
+                    MutableRadialRow<NT>(u_cb + row * N, N) =
+                        rows_combination<NT>(cb + (l2 * l2 + row) * N, ublock_t, N);
+                if (dm)
+                    for (int row = 0; row < 2 * l1 + 1; ++row)
+                        MutableRadialRow<NT>(u_ca + row * N, N) =
+                            rows_combination<NT>(ca + (l1 * l1 + row) * N, ublock, N);
+                for (int t = term_offsets_[p]; t < term_offsets_[p + 1]; ++t) {
+                    const Term& term = terms_[t];
+                    const RadialRow<NT> ucb_row(u_cb + (term.lm2 - l2 * l2) * N, N);
+                    m[term.component] += term.weight * RadialRow<NT>(ca + term.lm1 * N, N).dot(ucb_row);
+                    if (!dm) continue;
+                    double* dm_comp = dm + term.component * ncoeff;
+                    MutableRadialRow<NT>(dm_comp + offset_a + term.lm1 * N, N) += term.weight * ucb_row;
+                    MutableRadialRow<NT>(dm_comp + offset_b + term.lm2 * N, N) +=
+                        term.weight * RadialRow<NT>(u_ca + (term.lm1 - l1 * l1) * N, N);
+                }
+            }
+        }
+    }
+}
+
 void Lambda1Features::from_librascal(const double* lib, int triplets, double* x) {
     for (int q = 0; q < triplets; ++q) {
         x[3 * q + 0] = lib[3 * q + 2];   // T_+1

@@ -18,6 +18,8 @@
 
 #include "models/descriptors/soap_hypers.hpp"
 
+#include <Eigen/Core>
+
 #include <array>
 #include <vector>
 
@@ -52,6 +54,14 @@ public:
     void backpropagate_vector(const double* coefficients, const double* features, double norm, const double* u,
                               double* dm_dcoefficients, double* work) const;
 
+    // For unnormalized features (hypers.normalize false) only, where m is a bilinear form in c: the Cartesian
+    // vector m_a = sum_q T[3q+a] u[q] of one centre without forming T, per (key, pair) block U c_b once and
+    // then one length-nmax dot product per term. Throws std::logic_error for normalized features.
+    Eigen::Vector3d contract(const double* coefficients, const double* u) const;
+    // The same and dm_a/dc, written to dm_dcoefficients[a * ncoeff + k] (as backpropagate_vector).
+    Eigen::Vector3d contract_with_gradient(const double* coefficients, const double* u,
+                                           double* dm_dcoefficients) const;
+
     // One centre's row in librascal's column order (mu = -1, 0, +1 per triplet) -> the Cartesian layout.
     static void from_librascal(const double* librascal_row, int triplets, double* features);
 
@@ -69,6 +79,9 @@ private:
     template <int NT>
     void backpropagate_blocks(const double* coefficients, const double* dE_dT, double* dE_dcoefficients) const;
     // bx += B(x) and dm[a * ncoeff + k] += B_a(u) (see backpropagate_vector).
+    // m += sum_q T[3q+a] u[q] and, unless dm is null, dm[a * ncoeff + k] += dm_a/dc_k.
+    template <int NT>
+    void contract_blocks(const double* coefficients, const double* u, Eigen::Vector3d& m, double* dm) const;
     template <int NT>
     void backpropagate_vector_blocks(const double* coefficients, const double* features, const double* u, double* dm,
                                      double* bx) const;

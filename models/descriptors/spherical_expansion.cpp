@@ -124,26 +124,35 @@ bool SphericalExpansion::pair_terms(const double* rij, double& r, double& fc, do
 
 void SphericalExpansion::backpropagate(const NeighbourList& nl, const std::vector<int>& species_of, int i,
                                        const double* dc, double* pair_gradients, ExpansionScratch& s) const {
-    // The centre term does not depend on positions; each neighbour entry gets neighbour_gradient's dE/dr_ij.
+    backpropagate_many(nl, species_of, i, dc, 1, &pair_gradients, s);
+}
+
+void SphericalExpansion::backpropagate_many(const NeighbourList& nl, const std::vector<int>& species_of, int i,
+                                            const double* dc, int count, double* const* pair_gradients,
+                                            ExpansionScratch& s) const {
+    // The centre term does not depend on positions; each neighbour entry gets neighbour_gradient's dQ/dr_ij.
     for (std::size_t e = nl.offsets[i]; e < nl.offsets[i + 1]; ++e) {
-        double* g = pair_gradients + 3 * e;
         const double* rij = nl.vectors.data() + 3 * e;
         double r, fc, dfc;
         if (!pair_terms(rij, r, fc, dfc, s)) {
-            g[0] = g[1] = g[2] = 0.0;
+            for (int k = 0; k < count; ++k) std::fill(pair_gradients[k] + 3 * e, pair_gradients[k] + 3 * e + 3, 0.0);
             continue;
         }
-        const double* block = dc + static_cast<std::size_t>(species_of[nl.neighbour[e]]) * nlm_ * nmax_;
-        double parts[4];  // radial part, then the angular gradient x, y, z
-        dispatch_radial(nmax_, [&](auto n_const) {
-            neighbour_gradient<decltype(n_const)::value>(block, s.radial.data(), s.radial_derivative.data(),
-                                                         s.harmonics.data(), s.harmonics_gradient.data(), fc, dfc,
-                                                         lmax_, nmax_, parts);
-        });
+        const std::size_t block_offset = static_cast<std::size_t>(species_of[nl.neighbour[e]]) * nlm_ * nmax_;
         const double inv_r = 1.0 / r;
-        g[0] = parts[1] + parts[0] * rij[0] * inv_r;
-        g[1] = parts[2] + parts[0] * rij[1] * inv_r;
-        g[2] = parts[3] + parts[0] * rij[2] * inv_r;
+        for (int k = 0; k < count; ++k) {
+            const double* block = dc + static_cast<std::size_t>(k) * size_ + block_offset;
+            double parts[4];  // radial part, then the angular gradient x, y, z
+            dispatch_radial(nmax_, [&](auto n_const) {
+                neighbour_gradient<decltype(n_const)::value>(block, s.radial.data(), s.radial_derivative.data(),
+                                                             s.harmonics.data(), s.harmonics_gradient.data(), fc,
+                                                             dfc, lmax_, nmax_, parts);
+            });
+            double* g = pair_gradients[k] + 3 * e;
+            g[0] = parts[1] + parts[0] * rij[0] * inv_r;
+            g[1] = parts[2] + parts[0] * rij[1] * inv_r;
+            g[2] = parts[3] + parts[0] * rij[2] * inv_r;
+        }
     }
 }
 

@@ -61,6 +61,13 @@ public:
     void backpropagate(const NeighbourList& nl, const std::vector<int>& species_of, int i,
                        const double* dE_dcoefficients, double* pair_gradients, ExpansionScratch& scratch) const;
 
+    // The same adjoint for `count` gradients of centre i at once (the three components of a dipole):
+    // dQ_k/dc at dQ_dcoefficients + k * size(), written to pair_gradients[k][3 * entry]. Each pair's radial
+    // functions and harmonics are evaluated once for all k; every k gets the same operations as backpropagate.
+    void backpropagate_many(const NeighbourList& nl, const std::vector<int>& species_of, int i,
+                            const double* dQ_dcoefficients, int count, double* const* pair_gradients,
+                            ExpansionScratch& scratch) const;
+
     // The pair Jacobian of centre i (see PairJacobian). Costs one 3-vector per coefficient and neighbour: for
     // one dE/dc, backpropagate is cheaper; this is for many dE/dc at once (one GEMM per species block).
     void pair_jacobian(const NeighbourList& nl, const std::vector<int>& species_of, int i, PairJacobian& jacobian,

@@ -93,6 +93,8 @@ DipolePrediction DipoleCalculator::evaluate(const Structure& s, const NeighbourL
     const int F = lambda1_.size();
     const int D = power_spectrum_.size();
     const bool scalar = model_.kernel == DipoleKernel::LinearTimesScalar;
+    // Linear kernel on unnormalized features: each partial dipole is a bilinear form in the coefficients.
+    const bool bilinear = !scalar && !model_.hypers.normalize;
     const int zeta = model_.zeta;
     const int threads = openmp::max_threads();
     if (static_cast<int>(w.threads.size()) < threads) {
@@ -114,6 +116,8 @@ DipolePrediction DipoleCalculator::evaluate(const Structure& s, const NeighbourL
     }
     // dM_a/dr_ij of every neighbour entry, one array per component a of M.
     for (auto& p : w.pair_gradients) p.assign(gradients ? 3 * nl.size() : 0, 0.0);
+    double* const pair_gradients[3] = {w.pair_gradients[0].data(), w.pair_gradients[1].data(),
+                                       w.pair_gradients[2].data()};
 
     for (std::size_t k = 0; k < model_.sparse.size(); ++k) {
         const DipoleSparseSet& set = model_.sparse[k];
@@ -153,6 +157,22 @@ DipolePrediction DipoleCalculator::evaluate(const Structure& s, const NeighbourL
                     for (int b = b0; b < b1; ++b)
                         expansion_.compute(nl, species_of, chunk[b], w.C.row(b).data(), th.expansion);
                     phase.lap(&DipolePhaseTimes::expansion);
+                }
+                if (nb > 0 && bilinear) {
+                    // mu_i = T(c_i) u with T bilinear in c_i: contracted without forming the features, and the
+                    // three components' expansion adjoints in one pass over the neighbours.
+                    for (int b = b0; b < b1; ++b) {
+                        const double* c = w.C.row(b).data();
+                        const Eigen::Vector3d mu_i = gradients
+                                                         ? lambda1_.contract_with_gradient(c, u.data(), th.dM_dc.data())
+                                                         : lambda1_.contract(c, u.data());
+                        out.partial.row(chunk[b]) += mu_i.transpose();
+                        if (gradients)
+                            expansion_.backpropagate_many(nl, species_of, chunk[b], th.dM_dc.data(), 3,
+                                                          pair_gradients, th.expansion);
+                    }
+                    phase.lap(gradients ? &DipolePhaseTimes::gradients : &DipolePhaseTimes::features);
+                } else if (nb > 0) {
                     for (int b = b0; b < b1; ++b) {
                         w.norms_A[b] = lambda1_.compute(w.C.row(b).data(), w.A.row(b).data());
                         if (scalar) w.norms_X[b] = power_spectrum_.compute(w.C.row(b).data(), w.X.row(b).data());
@@ -209,17 +229,16 @@ DipolePrediction DipoleCalculator::evaluate(const Structure& s, const NeighbourL
                             lambda1_.backpropagate_vector(c, w.A.row(b).data(), w.norms_A[b],
                                                           scalar ? w.U.row(b).data() : u.data(), th.dM_dc.data(),
                                                           th.work.data());
-                            for (int a = 0; a < 3; ++a) {
-                                double* dc = th.dM_dc.data() + static_cast<std::size_t>(a) * S;
-                                if (scalar) {
+                            if (scalar)
+                                for (int a = 0; a < 3; ++a) {
+                                    double* dc = th.dM_dc.data() + static_cast<std::size_t>(a) * S;
                                     power_spectrum_.backpropagate(c, w.X.row(b).data(), w.norms_X[b],
                                                                   w.Gx[a].row(b).data(), th.dc_scalar.data(),
                                                                   th.work.data());
                                     for (int m = 0; m < S; ++m) dc[m] += th.dc_scalar[m];
                                 }
-                                expansion_.backpropagate(nl, species_of, chunk[b], dc, w.pair_gradients[a].data(),
-                                                         th.expansion);
-                            }
+                            expansion_.backpropagate_many(nl, species_of, chunk[b], th.dM_dc.data(), 3,
+                                                          pair_gradients, th.expansion);
                         }
                         phase.lap(&DipolePhaseTimes::gradients);
                     }

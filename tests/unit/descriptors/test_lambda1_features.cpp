@@ -389,3 +389,57 @@ TEST_CASE("lambda=1 runtime-nmax kernels (nmax 5) agree with the compile-time on
         CHECK(dev_dm < 1e-13 * largest_dm);
     }
 }
+
+TEST_CASE("contract: m = T(c) u and dm/dc without forming T equal the feature path (unnormalized; nmax 6 and 5)") {
+    const auto fixture = read_lambda1_fixture("small_invFalse");
+    std::mt19937 rng(29);
+    std::normal_distribution<double> gauss;
+    for (int nmax : {6, 5}) {  // 6: compile-time kernels; 5: the runtime-nmax ones
+        for (bool inversion : {true, false}) {
+            CAPTURE(nmax);
+            CAPTURE(inversion);
+            SoapHypers h = lambda1_hypers(fixture);
+            h.normalize = false;
+            h.max_radial = nmax;
+            const SphericalExpansion expansion(h, RadialMode::Spline);
+            const Lambda1Features lambda1(h, inversion);
+            const CentreData d = centre_data(fixture_structure(fixture, "bto_40atom_triclinic"), expansion, lambda1);
+            const int S = expansion.size(), Q = lambda1.triplets();
+            std::vector<double> u(Q), dm_features(3 * S), dm_contracted(3 * S), work(std::max(S, lambda1.size()));
+            for (double& v : u) v = gauss(rng);
+            double dev_m = 0.0, largest_m = 0.0, dev_dm = 0.0, largest_dm = 0.0;
+            for (int i : {0, 1, 7, 20}) {
+                const double* c = d.coefficients.row(i).data();
+                const double* x = d.features.row(i).data();
+                Eigen::Vector3d m_features = Eigen::Vector3d::Zero();
+                for (int q = 0; q < Q; ++q)
+                    for (int a = 0; a < 3; ++a) m_features[a] += x[3 * q + a] * u[q];
+                const Eigen::Vector3d m_only = lambda1.contract(c, u.data());
+                const Eigen::Vector3d m_with = lambda1.contract_with_gradient(c, u.data(), dm_contracted.data());
+                lambda1.backpropagate_vector(c, x, d.norms[i], u.data(), dm_features.data(), work.data());
+                dev_m = std::max({dev_m, (m_only - m_features).cwiseAbs().maxCoeff(),
+                                  (m_with - m_features).cwiseAbs().maxCoeff()});
+                largest_m = std::max(largest_m, m_features.cwiseAbs().maxCoeff());
+                for (int k = 0; k < 3 * S; ++k) {
+                    dev_dm = std::max(dev_dm, std::abs(dm_contracted[k] - dm_features[k]));
+                    largest_dm = std::max(largest_dm, std::abs(dm_features[k]));
+                }
+            }
+            CHECK(largest_m > 1e-5);  // unnormalized features are small here (|m| ~ 3e-4 to 1e-3)
+            CHECK(largest_dm > 1e-3);
+            CHECK(dev_m < 1e-13 * largest_m);
+            CHECK(dev_dm < 1e-13 * largest_dm);
+        }
+    }
+}
+
+TEST_CASE("contract refuses normalized features (m is not bilinear in c then)") {
+    const auto fixture = read_lambda1_fixture("small_invFalse");
+    SoapHypers h = lambda1_hypers(fixture);
+    h.normalize = true;
+    const Lambda1Features lambda1(h, true);
+    const SphericalExpansion expansion(h, RadialMode::Spline);
+    std::vector<double> c(expansion.size(), 0.1), u(lambda1.triplets(), 1.0), dm(3 * expansion.size());
+    CHECK_THROWS_AS(lambda1.contract(c.data(), u.data()), std::logic_error);
+    CHECK_THROWS_AS(lambda1.contract_with_gradient(c.data(), u.data(), dm.data()), std::logic_error);
+}

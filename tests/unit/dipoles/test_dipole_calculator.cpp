@@ -81,11 +81,38 @@ DipoleModel own_model(DipoleKernel kernel, int zeta, RadialMode mode, unsigned s
     return model_from(features.features(s), features.scalar_features(s), s, kernel, zeta, rng);
 }
 
-const DipoleCalculator& calculator(DipoleKernel kernel) {
+// The default model's kind: linear kernel on unnormalized lambda=1 features (the partial dipoles are then a
+// bilinear form in the coefficients, evaluated without forming the features). Those features are ~1e-5 of the
+// normalized ones, so the weights are scaled up to give Born charges of order one.
+DipoleModel unnormalized_linear_model(unsigned seed) {
+    DipoleModel empty;
+    empty.hypers = lambda1_hypers(fixture());
+    empty.hypers.normalize = false;
+    const DipoleCalculator features(empty, RadialMode::Spline);
+    const Structure s = fixture_structure("bto_40atom_triclinic");
+    std::mt19937 rng(seed);
+    DipoleModel m = model_from(features.features(s), features.scalar_features(s), s, DipoleKernel::Linear, 1, rng);
+    m.hypers.normalize = false;
+    for (DipoleSparseSet& set : m.sparse) set.weights *= 1e5;
+    return m;
+}
+
+struct NamedCalculator {
+    std::string name;
+    const DipoleCalculator& calc;
+};
+
+// The three evaluation paths: linear and linear x scalar on normalized features, linear on unnormalized ones.
+std::vector<NamedCalculator> calculators() {
     static const DipoleCalculator linear(own_model(DipoleKernel::Linear, 1, RadialMode::Spline, 1), RadialMode::Spline);
     static const DipoleCalculator scaled(own_model(DipoleKernel::LinearTimesScalar, 3, RadialMode::Spline, 2),
                                          RadialMode::Spline);
-    return kernel == DipoleKernel::Linear ? linear : scaled;
+    static const DipoleCalculator unnormalized(unnormalized_linear_model(3), RadialMode::Spline);
+    return {{"linear", linear}, {"linear x scalar^2", scaled}, {"linear, unnormalized features", unnormalized}};
+}
+
+const DipoleCalculator& calculator(DipoleKernel kernel) {
+    return calculators()[kernel == DipoleKernel::Linear ? 0 : 1].calc;
 }
 
 Eigen::Matrix3d bec_block(const Matrix3N& born, int k) {
@@ -178,11 +205,11 @@ TEST_CASE("dipoles on librascal's features: independent loops over the fixture f
 
 TEST_CASE("rotations rotate M, partial dipoles and cell dipoles as vectors and the BEC as a rank-2 tensor") {
     std::mt19937 rng(23);
-    for (DipoleKernel kernel : {DipoleKernel::Linear, DipoleKernel::LinearTimesScalar}) {
+    for (const NamedCalculator& named : calculators()) {
         for (const std::string name : {"bto_5atom_cubic", "bto_40atom_triclinic"}) {
-            CAPTURE(kernel_name(kernel));
+            CAPTURE(named.name);
             CAPTURE(name);
-            const DipoleCalculator& calc = calculator(kernel);
+            const DipoleCalculator& calc = named.calc;
             const Structure s0 = fixture_structure(name);
             const DipolePrediction p0 = calc.compute_with_gradients(s0);
             const CellDipoles cells0 = compute_cell_dipoles(s0, p0.partial, CellDipoleRoles{});
@@ -204,7 +231,7 @@ TEST_CASE("rotations rotate M, partial dipoles and cell dipoles as vectors and t
                                                     .cwiseAbs()
                                                     .maxCoeff());
                 CHECK(bec_dev < 1e-10);
-                MESSAGE(kernel_name(kernel) << " " << name << ": rotation errors M " << total_dev << ", mu " << partial_dev
+                MESSAGE(named.name << " " << name << ": rotation errors M " << total_dev << ", mu " << partial_dev
                                             << ", cell dipoles " << cell_dev << ", BEC " << bec_dev);
                 for (int a = 0; a < 3; ++a) {
                     // dM/d(eps) is a rank-3 tensor: T'_abc = R_aa' R_bb' R_cc' T_a'b'c'.
@@ -223,9 +250,9 @@ TEST_CASE("rotations rotate M, partial dipoles and cell dipoles as vectors and t
 TEST_CASE("translations, unwrapped positions and permutations of same-species atoms change nothing") {
     const Structure s0 = fixture_structure("bto_40atom_triclinic");
     std::mt19937 rng(29);
-    for (DipoleKernel kernel : {DipoleKernel::Linear, DipoleKernel::LinearTimesScalar}) {
-        CAPTURE(kernel_name(kernel));
-        const DipoleCalculator& calc = calculator(kernel);
+    for (const NamedCalculator& named : calculators()) {
+        CAPTURE(named.name);
+        const DipoleCalculator& calc = named.calc;
         const DipolePrediction p0 = calc.compute_with_gradients(s0);
         Structure shifted = s0;
         for (int i = 0; i < static_cast<int>(s0.size()); ++i) {
@@ -257,12 +284,12 @@ TEST_CASE("translations, unwrapped positions and permutations of same-species at
 }
 
 TEST_CASE("Born effective charges and dM/d(strain) against finite differences of M; acoustic sum rule") {
-    for (DipoleKernel kernel : {DipoleKernel::Linear, DipoleKernel::LinearTimesScalar}) {
-        const DipoleCalculator& calc = calculator(kernel);
+    for (const NamedCalculator& named : calculators()) {
+        const DipoleCalculator& calc = named.calc;
         for (const Structure& s0 : {fixture_structure("bto_5atom_cubic"),
                                     skewed_small_cell(fixture_structure("bto_5atom_cubic")),
                                     fixture_structure("bto_40atom_triclinic")}) {
-            CAPTURE(kernel_name(kernel));
+            CAPTURE(named.name);
             CAPTURE(s0.size());
             const DipolePrediction p = calc.compute_with_gradients(s0);
             auto total = [&](const Structure& s) { return calc.compute(s).total; };
@@ -295,7 +322,7 @@ TEST_CASE("Born effective charges and dM/d(strain) against finite differences of
             // Acoustic sum rule: sum_k dM_a/dr_{k,b} = 0.
             Eigen::Matrix3d sum = Eigen::Matrix3d::Zero();
             for (int k = 0; k < static_cast<int>(s0.size()); ++k) sum += bec_block(p.born_charges, k);
-            MESSAGE(kernel_name(kernel) << ", " << s0.size() << " atoms: BEC vs FD " << worst << " (largest "
+            MESSAGE(named.name << ", " << s0.size() << " atoms: BEC vs FD " << worst << " (largest "
                                         << largest << "), dM/deps vs FD " << strain_worst << ", ASR "
                                         << sum.cwiseAbs().maxCoeff());
             CHECK(worst < 1e-7);
@@ -322,15 +349,15 @@ TEST_CASE("one and two threads give the same dipoles and Born charges to round-o
                 big.numbers.push_back(s.numbers[i]);
             }
     const int saved = omp_get_max_threads();
-    for (DipoleKernel kernel : {DipoleKernel::Linear, DipoleKernel::LinearTimesScalar}) {
-        CAPTURE(kernel_name(kernel));
-        const DipoleCalculator& calc = calculator(kernel);
+    for (const NamedCalculator& named : calculators()) {
+        CAPTURE(named.name);
+        const DipoleCalculator& calc = named.calc;
         omp_set_num_threads(1);
         const DipolePrediction one = calc.compute_with_gradients(big);
         omp_set_num_threads(2);
         const DipolePrediction two = calc.compute_with_gradients(big);
         omp_set_num_threads(saved);
-        MESSAGE(kernel_name(kernel) << ": 1 vs 2 threads, M " << (one.total - two.total).cwiseAbs().maxCoeff() << ", mu "
+        MESSAGE(named.name << ": 1 vs 2 threads, M " << (one.total - two.total).cwiseAbs().maxCoeff() << ", mu "
                                     << (one.partial - two.partial).cwiseAbs().maxCoeff() << ", BEC "
                                     << (one.born_charges - two.born_charges).cwiseAbs().maxCoeff());
         CHECK((one.total - two.total).cwiseAbs().maxCoeff() < 1e-12);
