@@ -30,6 +30,7 @@ import ase.io
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cp2k_input  # noqa: E402
+from background import yield_cpu  # noqa: E402
 
 SETTINGS = {"ecut_eV": 500.0, "smearing_eV": 0.0258, "density_convergence": 1e-5}
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -93,7 +94,9 @@ def main():
     ap.add_argument("--max-atoms", type=int, default=40, help="skip larger cells (40)")
     ap.add_argument("--shard", default="1/1", help="K/N: this worker takes every structure whose id hashes to K")
     ap.add_argument("--only", nargs="*", help="label only these structure ids")
+    ap.add_argument("--nice", type=int, default=19, help="niceness of this worker and its session (19)")
     args = ap.parse_args()
+    yield_cpu(args.nice)
     k, n = (int(x) for x in args.shard.split("/"))
     if not 1 <= k <= n:
         raise SystemExit(f"gpaw_dipoles.py: --shard {args.shard}: want K/N with 1 <= K <= N")

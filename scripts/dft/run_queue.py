@@ -7,7 +7,8 @@ For every directory under WORKDIR, at any depth (gNNNN/ of generate_structures.p
 scripts/active_learning/make_dft_dirs.py, round2/<structure_id>/, ...), that has cp2k.inp and structure.extxyz
 and neither result.extxyz nor failed, in name order of its path relative to WORKDIR, with at most --max-atoms
 atoms: runs
-`nice -n NICE mpirun -np NP cp2k.psmp -i cp2k.inp -o cp2k.out` with OMP_NUM_THREADS=1, parses the output
+`nice -n NICE mpirun -np NP cp2k.psmp -i cp2k.inp -o cp2k.out` with OMP_NUM_THREADS=1 (the queue's whole session
+is lowered to NICE too: background.py), parses the output
 (parse_cp2k.py) and writes result.extxyz atomically. A run that fails (SCF not converged, CP2K error) gets a
 `failed` file with the reason and is not retried; delete it to retry. Killing the queue loses at most the
 structure in progress: restart the same command and it continues. Progress and ETA go to stdout.
@@ -22,6 +23,7 @@ import ase.io
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import parse_cp2k  # noqa: E402
+from background import yield_cpu  # noqa: E402
 
 
 def run_dirs(workdir):
@@ -55,6 +57,7 @@ def main():
     ap.add_argument("--nice", type=int, default=19, help="niceness, so interactive work keeps the CPU (19)")
     ap.add_argument("--max-atoms", type=int, default=40, help="skip structures with more atoms (40)")
     args = ap.parse_args()
+    yield_cpu(args.nice)
 
     env = dict(os.environ, OMP_NUM_THREADS="1")
     seconds_per_atom = {}  # rough cost model for the ETA, per cell size
