@@ -29,6 +29,8 @@ Per segment (OUT_DIR/T<T>K with done.json; unfinished segments are left out and 
 - Static dielectric constant eps_r = 1 + (<M.M> - <M>.<M>) / (3 eps0 <V> kB T) of the total dipole M = P V
   (dielectric.py's formula, eps_inf = 1), jackknife errors; `--eps-table` writes it per segment for
   `curie_weiss.py --table` (T above the transition: `--eps-min-T`).
+- Each segment's total dipole per saved frame goes to SEG/total_dipole.extras (i-PI extras format, e·Bohr), for
+  chi(w) with `susceptibility.py --dipoles SEG/total_dipole.extras --properties SEG/scan.out --skip N`.
 The figure shows the sorted components and the time-averaged lattice parameters against T for every scan given, with the
 transition temperatures of the paper's model (Gigli et al. 2022, 4x4x4: R-O 18.6 K, O-T 91.4 K, T-C 182.4 K) and
 of experiment (183, 278, 393 K) marked.
@@ -134,6 +136,19 @@ def window_means(P, times_ps, window_ps):
     return P[:count * per_window].reshape(count, per_window, 3).mean(axis=1)
 
 
+DIPOLE_SERIES = "total_dipole.extras"
+
+
+def write_dipole_series(path, steps, M):
+    """Every frame's total dipole M (C m) as an i-PI extras trajectory (e·Bohr, key 'dipole'), so that
+    susceptibility.py and dielectric.py read a scan segment as they read any i-PI run (--dipoles
+    SEG/total_dipole.extras --properties SEG/scan.out --skip N)."""
+    with open(path + ".tmp", "w") as f:
+        for step, m in zip(steps, M / units.E_BOHR):
+            f.write("#EXTRAS(dipole)# Step:  %d\n%.10e %.10e %.10e\n" % (int(step), m[0], m[1], m[2]))
+    os.replace(path + ".tmp", path)
+
+
 def analyse_segment(t, seg, args):
     """Averages of one temperature segment after equilibration; P and lattice errors by block jackknife."""
     traj = os.path.join(seg, "scan.pos_0.xyz")
@@ -165,6 +180,7 @@ def analyse_segment(t, seg, args):
     # model's dipoles carry no electronic screening), at the segment's mean kinetic temperature.
     V = volume[keep] * units.ANGSTROM ** 3
     M = P[keep] * V[:, None]
+    write_dipole_series(os.path.join(seg, DIPOLE_SERIES), steps, P * (volume * units.ANGSTROM ** 3)[:, None])
     T_frames = np.full(len(M), float(temperature[pkeep].mean()))
     eps, eps_err = blocking.jackknife(
         lambda idx: 1.0 + np.trace(dielectric.fluctuation_tensor(M[idx], V[idx], T_frames[idx])) / 3.0,

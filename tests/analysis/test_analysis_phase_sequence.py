@@ -103,6 +103,15 @@ def test_four_phases_classified():
         expected = 1 + np.mean(np.sum(dM * dM, axis=1)) / (3 * 8.8541878128e-12 * V * 1.380649e-23 * 300.0)
         assert abs(fluctuating["eps_r"] - expected) < 1e-9 * expected, (fluctuating["eps_r"], expected)
         assert fluctuating["eps_r"] > 100, fluctuating["eps_r"]
+        # the segment's total dipole series, read back by dielectric.py as any i-PI run: the same eps_r
+        series = os.path.join(scan, "T300K", "total_dipole.extras")
+        rc, out_d, err_d = common.tool("dielectric", "--dipoles", series, "--properties",
+                                       os.path.join(scan, "T300K", "scan.out"), "--blocks", "2",
+                                       "--json", os.path.join(tmp, "eps300.json"))
+        assert rc == 0, err_d
+        with open(os.path.join(tmp, "eps300.json")) as f:
+            from_series = json.load(f)["eps_r"]
+        assert abs(from_series - expected) < 1e-7 * expected, (from_series, expected)
         with open(os.path.join(tmp, "eps.dat")) as f:
             rows = [line.split() for line in f if not line.startswith("#")]
         assert [float(r[0]) for r in rows] == [250.0, 300.0], rows
