@@ -222,77 +222,22 @@ void Lambda1Features::backpropagate_blocks(const double* c, const double* gt, do
 
 void Lambda1Features::backpropagate_vector(const double* c, const double* x, double norm, const double* u,
                                            double* dm, double* bx) const {
-    // m_a = x_a . u with x = T/||T||:  dm_a/dc = (B_a(u) - m_a B(x)) / ||T||, where B(g) is the adjoint of the
-    // bilinear map T(c) applied to g, and B_a(u) that of g = u on component a only. The three B_a(u) touch
-    // disjoint terms, so together they cost one B(x): one sweep computes all four.
+    // m_a = x_a . u with x = T/||T||:  dm_a/dc = (B_a(u) - m_a B(x)) / ||T||, where B_a(u) is the adjoint of the
+    // bilinear map T(c) applied to u on component a only (what contract_blocks accumulates) and B(x) that of
+    // g = x (backpropagate_blocks). Unnormalized features need only B_a(u).
     const std::size_t ncoeff = static_cast<std::size_t>(nspecies_) * nlm_ * nmax_;
-    const bool normalized = normalize_ && norm > 0.0;
+    std::fill(dm, dm + 3 * ncoeff, 0.0);
+    Eigen::Vector3d unused = Eigen::Vector3d::Zero();
+    dispatch_radial(nmax_, [&](auto n_const) { contract_blocks<decltype(n_const)::value>(c, u, unused, dm); });
+    if (!(normalize_ && norm > 0.0)) return;
     // m = X u with X the 3 x Q matrix of the features (column q = triplet q).
     const Eigen::Vector3d m = Eigen::Map<const Eigen::Matrix<double, 3, Eigen::Dynamic>>(x, 3, triplets_) *
                               Eigen::Map<const Eigen::VectorXd>(u, triplets_);
-    std::fill(dm, dm + 3 * ncoeff, 0.0);
-    std::fill(bx, bx + ncoeff, 0.0);
-    dispatch_radial(nmax_, [&](auto n_const) { backpropagate_vector_blocks<decltype(n_const)::value>(c, x, u, dm, bx); });
-    if (!normalized) return;
+    dispatch_radial(nmax_, [&](auto n_const) { backpropagate_blocks<decltype(n_const)::value>(c, x, bx); });
     const Eigen::Map<const Eigen::VectorXd> bxv(bx, ncoeff);
     for (int comp = 0; comp < 3; ++comp) {
         Eigen::Map<Eigen::VectorXd> dmv(dm + comp * ncoeff, ncoeff);
         dmv = (dmv - m[comp] * bxv) / norm;
-    }
-}
-
-template <int NT>
-void Lambda1Features::backpropagate_vector_blocks(const double* c, const double* x, const double* u, double* dm,
-                                                  double* bx) const {
-    const int N = nmax_;
-    const int npairs = static_cast<int>(pairs_.size());
-    const int n2_stride = 3 * npairs;
-    const std::size_t ncoeff = static_cast<std::size_t>(nspecies_) * nlm_ * N;
-    // s x of one (key, pair) per component and s u, with their transposes.
-    RadialSquare<NT> xblock[3], xblock_t[3], ublock(N, N), ublock_t(N, N);
-    for (int comp = 0; comp < 3; ++comp) {
-        xblock[comp].resize(N, N);
-        xblock_t[comp].resize(N, N);
-    }
-    // The u block is the same for the three components, so its products with the rows of c_a (l1) and c_b (l2)
-    // are formed once per (key, pair): u_cb[m2] = U c_b[l2 m2], u_ca[m1] = U^T c_a[l1 m1]; a term then adds
-    // w times one of each.
-    int max_rows = 0;
-    for (const auto& pair : pairs_) max_rows = std::max(max_rows, 2 * std::max(pair[0], pair[1]) + 1);
-    double u_products[2 * (2 * kMaxAngular + 1) * kMaxRadial];  // on the stack: no allocation per call
-    double* u_cb = u_products;
-    double* u_ca = u_cb + static_cast<std::size_t>(max_rows) * N;
-    const double* xk = x;
-    const double* uk = u;
-    for (int a = 0; a < nspecies_; ++a) {
-        for (int b = a; b < nspecies_; ++b, xk += N * N * n2_stride, uk += N * N * npairs) {
-            const double s = (a < b) ? std::sqrt(2.0) : 1.0;
-            const std::size_t offset_a = static_cast<std::size_t>(a) * nlm_ * N;
-            const std::size_t offset_b = static_cast<std::size_t>(b) * nlm_ * N;
-            const double* ca = c + offset_a;
-            const double* cb = c + offset_b;
-            for (int p = 0; p < npairs; ++p) {
-                const int l1 = pairs_[p][0], l2 = pairs_[p][1];
-                gather_block<NT>(uk + p, npairs, s, N, ublock, ublock_t);
-                for (int m = 0; m < 2 * l2 + 1; ++m)
-                    MutableRadialRow<NT>(u_cb + m * N, N) = rows_combination<NT>(cb + (l2 * l2 + m) * N, ublock_t, N);
-                for (int m = 0; m < 2 * l1 + 1; ++m)
-                    MutableRadialRow<NT>(u_ca + m * N, N) = rows_combination<NT>(ca + (l1 * l1 + m) * N, ublock, N);
-                for (int comp = 0; comp < 3; ++comp)
-                    gather_block<NT>(xk + 3 * p + comp, n2_stride, s, N, xblock[comp], xblock_t[comp]);
-                for (int t = term_offsets_[p]; t < term_offsets_[p + 1]; ++t) {
-                    const Term& term = terms_[t];
-                    term_adjoint<NT>(ca + term.lm1 * N, cb + term.lm2 * N, term.weight, xblock[term.component],
-                                     xblock_t[term.component], N, bx + offset_a + term.lm1 * N,
-                                     bx + offset_b + term.lm2 * N);
-                    double* dm_comp = dm + term.component * ncoeff;
-                    MutableRadialRow<NT>(dm_comp + offset_a + term.lm1 * N, N) +=
-                        term.weight * RadialRow<NT>(u_cb + (term.lm2 - l2 * l2) * N, N);
-                    MutableRadialRow<NT>(dm_comp + offset_b + term.lm2 * N, N) +=
-                        term.weight * RadialRow<NT>(u_ca + (term.lm1 - l1 * l1) * N, N);
-                }
-            }
-        }
     }
 }
 

@@ -50,7 +50,7 @@ public:
     // Adjoint of the Cartesian vector m_a = sum_q features[3q+a] u[q] (u: Q doubles), what a linear lambda=1
     // kernel predicts: writes dm_a/dc to dm_dcoefficients[a * ncoeff + k] for a = 0, 1, 2, ncoeff = number of
     // coefficients of one centre. Same result as three backpropagate() calls with dE/dfeatures = u on component
-    // a, at the cost of about two. `work` holds ncoeff doubles.
+    // a, at the cost of about two (one for unnormalized features). `work` holds ncoeff doubles.
     void backpropagate_vector(const double* coefficients, const double* features, double norm, const double* u,
                               double* dm_dcoefficients, double* work) const;
 
@@ -78,13 +78,10 @@ private:
     void compute_blocks(const double* coefficients, double* features) const;
     template <int NT>
     void backpropagate_blocks(const double* coefficients, const double* dE_dT, double* dE_dcoefficients) const;
-    // bx += B(x) and dm[a * ncoeff + k] += B_a(u) (see backpropagate_vector).
-    // m += sum_q T[3q+a] u[q] and, unless dm is null, dm[a * ncoeff + k] += dm_a/dc_k.
+    // m += sum_q T[3q+a] u[q] and, unless dm is null, dm[a * ncoeff + k] += dm_a/dc_k = B_a(u), the adjoint of
+    // T applied to u on component a only.
     template <int NT>
     void contract_blocks(const double* coefficients, const double* u, Eigen::Vector3d& m, double* dm) const;
-    template <int NT>
-    void backpropagate_vector_blocks(const double* coefficients, const double* features, const double* u, double* dm,
-                                     double* bx) const;
 
     int nspecies_, nmax_, nlm_, triplets_;
     bool inversion_symmetry_, normalize_;
