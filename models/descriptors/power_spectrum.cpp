@@ -134,10 +134,10 @@ PowerSpectrum::PowerSpectrum(const SoapHypers& h, const std::vector<int>& select
     size_ = static_cast<int>(selection.size());
 }
 
+// The norm and x.g below are sums over all features (2100 for the paper hypers): Eigen's reductions keep
+// several SIMD accumulators, where a plain loop is one serial chain of dependent adds (~1 ms per 320-atom call).
 double PowerSpectrum::normalize_in_place(double* x) const {
-    double norm2 = 0.0;
-    for (int k = 0; k < size_; ++k) norm2 += x[k] * x[k];
-    const double norm = std::sqrt(norm2);
+    const double norm = Eigen::Map<const Eigen::VectorXd>(x, size_).norm();
     if (normalize_ && norm > 0.0) {
         const double inv = 1.0 / norm;
         for (int k = 0; k < size_; ++k) x[k] *= inv;
@@ -212,8 +212,7 @@ void PowerSpectrum::backpropagate(const double* c, const double* x, double norm,
     // Through the normalization: dE/dp = (g - x (x.g)) / ||p||.
     const double* gp = g;
     if (normalize_ && norm > 0.0) {
-        double xg = 0.0;
-        for (int k = 0; k < size_; ++k) xg += x[k] * g[k];
+        const double xg = Eigen::Map<const Eigen::VectorXd>(x, size_).dot(Eigen::Map<const Eigen::VectorXd>(g, size_));
         const double inv = 1.0 / norm;
         for (int k = 0; k < size_; ++k) work[k] = (g[k] - x[k] * xg) * inv;
         gp = work;

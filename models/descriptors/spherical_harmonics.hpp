@@ -14,6 +14,8 @@ class SphericalHarmonics {
 public:
     // compute() keeps its work arrays on the stack, sized for this many l.
     static constexpr int kMaxSupportedAngular = 30;
+    // Up to this lmax the evaluation is compiled for each lmax (unrolled); above it, loops over l and m.
+    static constexpr int kMaxUnrolledAngular = 8;
 
     // Throws std::invalid_argument unless 0 <= lmax <= kMaxSupportedAngular.
     explicit SphericalHarmonics(int lmax);
@@ -27,6 +29,10 @@ public:
     void compute(const double r[3], double* Y, double* dY) const;
 
 private:
+    template <int L, bool kGradients>
+    void compute_fixed(const double r[3], double* Y, double* dY) const;
+    void compute_runtime(const double r[3], double* Y, double* dY) const;
+
     int lmax_;
     // Triangular tables over (l, m >= 0), index l(l+1)/2 + m:
     std::vector<double> norm_;   // K_lm, times sqrt2 for m > 0

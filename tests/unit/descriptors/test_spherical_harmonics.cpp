@@ -269,3 +269,29 @@ TEST_CASE("spherical harmonics: a smaller lmax gives the leading entries of a la
     for (int i = 0; i < 16; ++i) CHECK(Ys[i] == Yl[i]);
     for (int i = 0; i < 48; ++i) CHECK(dYs[i] == dYl[i]);
 }
+
+TEST_CASE("spherical harmonics: the unrolled lmax <= 8 evaluation agrees with the runtime-lmax loops") {
+    // lmax above kMaxUnrolledAngular takes the loops; its leading entries are the same functions.
+    constexpr int kLoops = SphericalHarmonics::kMaxUnrolledAngular + 3;
+    static_assert(kLoops > SphericalHarmonics::kMaxUnrolledAngular);
+    const SphericalHarmonics loops(kLoops);
+    std::mt19937_64 rng(20261206);
+    std::vector<double> Yl((kLoops + 1) * (kLoops + 1)), dYl(3 * Yl.size());
+    for (int lmax = 0; lmax <= SphericalHarmonics::kMaxUnrolledAngular; ++lmax) {
+        CAPTURE(lmax);
+        const SphericalHarmonics unrolled(lmax);
+        const int n = (lmax + 1) * (lmax + 1);
+        std::vector<double> Y(n), dY(3 * n), Y_only(n);
+        for (int k = 0; k < 200; ++k) {
+            const std::array<double, 3> v = random_vector(rng);
+            unrolled.compute(v.data(), Y.data(), dY.data());
+            unrolled.compute(v.data(), Y_only.data(), nullptr);
+            loops.compute(v.data(), Yl.data(), dYl.data());
+            for (int i = 0; i < n; ++i) {
+                CHECK(Y_only[i] == Y[i]);
+                CHECK(std::abs(Y[i] - Yl[i]) <= 4e-15);
+            }
+            for (int i = 0; i < 3 * n; ++i) CHECK(std::abs(dY[i] - dYl[i]) <= 4e-15 * (1.0 + std::abs(dYl[i])));
+        }
+    }
+}
