@@ -42,12 +42,22 @@ struct KernelTerms {
     int zeta;
 };
 
+// The sparse set's T, packed once for each of the two GEMMs (models/core/prepacked_gemm.hpp).
+struct PackedSparsePoints {
+    const PrepackedGemm& kernel;    // T (M x D): K^T = T X^T
+    const PrepackedGemm& gradient;  // T^T (D x M): (dE/dX)^T = T^T K'^T
+};
+
 // K = X T^T, E_i += sum_m w_m K_im^zeta, then (with gradients) the kernel derivative K'_im = zeta w_m K_im^(zeta-1)
-// overwrites K (`Kbuf`, rows as in the chunk) and dE/dX = K' T.
-void kernel_and_gradient(const KernelChunk& c, const RowMatrix& T, const KernelTerms& terms, RowMatrix& Kbuf) {
-    const int M = static_cast<int>(T.rows());
-    auto K = Kbuf.middleRows(c.begin, c.end - c.begin);
-    K.noalias() = c.X.middleRows(c.begin, c.end - c.begin) * T.transpose();
+// overwrites K (`Kbuf`, rows as in the chunk) and dE/dX = K' T. Row-major rows are the columns of the transposed
+// products that PrepackedGemm computes.
+void kernel_and_gradient(const KernelChunk& c, const PackedSparsePoints& T, const KernelTerms& terms, RowMatrix& Kbuf,
+                         PrepackedGemm::Scratch& scratch) {
+    const int M = static_cast<int>(T.kernel.rows());
+    const int n = c.end - c.begin;
+    T.kernel.multiply(c.X.row(c.begin).data(), c.X.outerStride(), n, Kbuf.row(c.begin).data(), Kbuf.outerStride(),
+                      scratch);
+    auto K = Kbuf.middleRows(c.begin, n);
     for (int b = c.begin; b < c.end; ++b) {
         double e = 0.0;
         double* krow = K.row(b - c.begin).data();
@@ -60,7 +70,8 @@ void kernel_and_gradient(const KernelChunk& c, const RowMatrix& T, const KernelT
     }
     c.phase.lap(&PhaseTimes::kernel);
     if (c.gradients) {
-        c.G.middleRows(c.begin, c.end - c.begin).noalias() = K * T;
+        T.gradient.multiply(Kbuf.row(c.begin).data(), Kbuf.outerStride(), n, c.G.row(c.begin).data(),
+                            c.G.outerStride(), scratch);
         c.phase.lap(&PhaseTimes::kernel_gradient);
     }
 }
@@ -118,12 +129,17 @@ GapCalculator::GapCalculator(GapModel model, RadialMode mode, KernelPrecision pr
       precision_(KernelPrecision::Float64),
       sparse_of_species_(model_.hypers.species.size(), -1) {
     validate(model_);
+    packed_kernel_.reserve(model_.sparse.size());
+    packed_gradient_.reserve(model_.sparse.size());
     for (std::size_t k = 0; k < model_.sparse.size(); ++k) {
         const SparseSet& set = model_.sparse[k];
         sparse_of_species_[expansion_.species_index(set.species)] = static_cast<int>(k);
         RowMatrix compressed(set.points.rows(), power_spectrum_.size());
         for (Eigen::Index m = 0; m < set.points.rows(); ++m)
             power_spectrum_.from_full_layout(set.points.row(m).data(), compressed.row(m).data());
+        const Eigen::Index M = compressed.rows(), D = compressed.cols();
+        packed_kernel_.emplace_back(compressed.data(), M, D, D, PrepackedGemm::Storage::RowMajor, chunk_size);
+        packed_gradient_.emplace_back(compressed.data(), D, M, D, PrepackedGemm::Storage::ColMajor, chunk_size);
         compressed_points_.push_back(std::move(compressed));
     }
     set_kernel_precision(precision);
@@ -237,6 +253,7 @@ std::vector<GapPrediction> GapCalculator::evaluate_batch(const std::vector<Struc
     if (static_cast<int>(w.expansion.size()) < threads) {
         w.expansion.resize(threads, expansion_.make_scratch());
         w.work.resize(threads);
+        w.gemm.resize(threads);
     }
     for (auto& v : w.work) v.resize(D);
 
@@ -254,7 +271,7 @@ std::vector<GapPrediction> GapCalculator::evaluate_batch(const std::vector<Struc
 
     for (std::size_t k = 0; k < model_.sparse.size(); ++k) {
         const SparseSet& set = model_.sparse[k];
-        const RowMatrix& T = compressed_points_[k];
+        const PackedSparsePoints T{packed_kernel_[k], packed_gradient_[k]};
         w.centres.clear();
         w.centre_structure.clear();
         for (std::size_t b = 0; b < n_structures; ++b) {
@@ -265,7 +282,7 @@ std::vector<GapPrediction> GapCalculator::evaluate_batch(const std::vector<Struc
                     w.centre_structure.push_back(static_cast<int>(b));
                 }
         }
-        const int M = static_cast<int>(T.rows());
+        const int M = static_cast<int>(compressed_points_[k].rows());
         if (w.K.size() < model_.sparse.size()) w.K.resize(model_.sparse.size());
 
         for (std::size_t start = 0; start < w.centres.size(); start += chunk_size) {
@@ -318,7 +335,7 @@ std::vector<GapPrediction> GapCalculator::evaluate_batch(const std::vector<Struc
                     const KernelChunk rows{w.X, w.G, chunk, b0, b1, gradients, atom_energies, phase};
                     const KernelTerms terms{set.weights, zeta};
                     if (precision_ == KernelPrecision::Float64)
-                        kernel_and_gradient(rows, T, terms, w.K[k]);
+                        kernel_and_gradient(rows, T, terms, w.K[k], w.gemm[t]);
                     else
                         kernel_and_gradient_float32(rows, centred_points_[k], terms, f, f.K[k]);
 

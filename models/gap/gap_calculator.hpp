@@ -11,6 +11,7 @@
 #include "models/descriptors/power_spectrum.hpp"
 #include "models/descriptors/soap_hypers.hpp"
 #include "models/descriptors/spherical_expansion.hpp"
+#include "models/core/prepacked_gemm.hpp"
 #include "models/core/structure.hpp"
 
 #include <Eigen/Core>
@@ -73,6 +74,7 @@ struct GapWorkspace {
     std::vector<double> pair_gradients;        // 3 per neighbour entry
     std::vector<ExpansionScratch> expansion;   // one per thread
     std::vector<std::vector<double>> work;     // one per thread, D doubles
+    std::vector<PrepackedGemm::Scratch> gemm;  // one per thread: the packed chunk of the kernel GEMMs
     std::vector<int> centres;                  // atom index of each centre in the batch's atom numbering
     std::vector<int> centre_structure;         // the batch structure each centre belongs to
 };
@@ -148,6 +150,9 @@ private:
     PowerSpectrum full_power_spectrum_;  // librascal's layout, for features()
     PowerSpectrum power_spectrum_;       // compressed layout used by the kernel (restricted to the selection)
     std::vector<RowMatrix> compressed_points_;  // model_.sparse[k].points in the compressed layout
+    // The same T packed for the float64 kernel GEMMs (K = X T^T and dE/dX = K' T): ~2x the memory of T, to save
+    // repacking it on every chunk.
+    std::vector<PrepackedGemm> packed_kernel_, packed_gradient_;
     std::vector<CentredSparsePoints> centred_points_;  // KernelPrecision::Float32, one per sparse set
     KernelPrecision precision_;
     std::vector<int> sparse_of_species_;  // species index -> index into model_.sparse, or -1
