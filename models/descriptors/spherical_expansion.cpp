@@ -2,6 +2,8 @@
 
 #include "models/descriptors/radial_dispatch.hpp"
 
+#include <Eigen/Dense>
+
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -24,38 +26,50 @@ void accumulate_neighbour(const double* R, const double* Y, double fc, int lmax,
 // dE/dr of one neighbour term f_nlm(r) = fc(r) M_nl(r) Y_lm(r) given d[lm][n] = dE/dc:
 //   dE/dr = sum_ln [(fc' M_nl + fc M'_nl) u_ln] r/|r| + fc sum_ln M_nl v_ln,
 //   u_ln = sum_m d_lmn Y_lm,  v_ln = sum_m d_lmn grad Y_lm.
-// Summing over m first makes every inner loop an element-wise update over n (vectorised, no serial
-// reduction chain); the four sums over n happen once per pair at the end.
+// The gradients of the harmonics are not evaluated: with the solid harmonics R_lm(r) = |r|^l Y_lm(r/|r|),
+//   grad Y_lm = (grad R_lm(u) - l Y_lm u) / |r|,   grad R_lm = sum_m' a_{lm,m'} R_{l-1,m'}   (u = r/|r|),
+// because a derivative of a harmonic polynomial is a harmonic polynomial of one degree less. So
+//   v_ln = (sum_m' D_{l-1,m',n} Y_{l-1,m'}(u) - l u u_ln) / |r|,   D_{l-1,m',n} = sum_m a_{lm,m'} d_lmn,
+// where D (three components) depends on the centre only: lowered() computes it once per centre, and each pair
+// needs only Y, not its 3 (lmax+1)^2 gradients. Summing over m first keeps every inner loop an element-wise
+// update over n (vectorised, no serial reduction); the sums over n happen once per pair at the end.
 template <int NT>
-void neighbour_gradient(const double* d, const double* R, const double* dR, const double* Y, const double* dY,
-                        double fc, double dfc, int lmax, int n_runtime, double out[4]) {
+void neighbour_gradient(const double* d, const double* lowered, const double* R, const double* dR, const double* Y,
+                        double fc, double dfc, double inv_r, int lmax, int n_runtime, double out[5]) {
     using Vec = RadialVector<NT>;
     using Row = RadialRow<NT>;
     const int N = NT ? NT : n_runtime;
-    Vec acc_r = Vec::Zero(N), acc_x = Vec::Zero(N), acc_y = Vec::Zero(N), acc_z = Vec::Zero(N);
-    Vec u(N), vx(N), vy(N), vz(N);
+    const int lowered_rows = lmax * lmax;  // (l-1, m') rows for l = 1..lmax, per component
+    const double* Dx = lowered;
+    const double* Dy = lowered + lowered_rows * N;
+    const double* Dz = lowered + 2 * lowered_rows * N;
+    Vec acc_r = Vec::Zero(N), acc_x = Vec::Zero(N), acc_y = Vec::Zero(N), acc_z = Vec::Zero(N), acc_l = Vec::Zero(N);
+    Vec u(N), wx(N), wy(N), wz(N);
     for (int l = 0; l <= lmax; ++l) {
         u.setZero();
-        vx.setZero();
-        vy.setZero();
-        vz.setZero();
-        for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) {
-            const Row row(d + lm * N, N);
-            u += Y[lm] * row;
-            vx += dY[3 * lm] * row;
-            vy += dY[3 * lm + 1] * row;
-            vz += dY[3 * lm + 2] * row;
-        }
+        for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) u += Y[lm] * Row(d + lm * N, N);
         const Row Rl(R + l * N, N), dRl(dR + l * N, N);
         acc_r += (dfc * Rl + fc * dRl).cwiseProduct(u);
-        acc_x += Rl.cwiseProduct(vx);
-        acc_y += Rl.cwiseProduct(vy);
-        acc_z += Rl.cwiseProduct(vz);
+        if (l == 0) continue;
+        wx.setZero();
+        wy.setZero();
+        wz.setZero();
+        for (int q = (l - 1) * (l - 1); q < l * l; ++q) {  // q = index of (l-1, m') in Y and in D
+            wx += Y[q] * Row(Dx + q * N, N);
+            wy += Y[q] * Row(Dy + q * N, N);
+            wz += Y[q] * Row(Dz + q * N, N);
+        }
+        acc_x += Rl.cwiseProduct(wx);
+        acc_y += Rl.cwiseProduct(wy);
+        acc_z += Rl.cwiseProduct(wz);
+        acc_l += static_cast<double>(l) * Rl.cwiseProduct(u);
     }
     out[0] = acc_r.sum();
-    out[1] = fc * acc_x.sum();
-    out[2] = fc * acc_y.sum();
-    out[3] = fc * acc_z.sum();
+    const double scale = fc * inv_r;
+    out[1] = scale * acc_x.sum();
+    out[2] = scale * acc_y.sum();
+    out[3] = scale * acc_z.sum();
+    out[4] = scale * acc_l.sum();  // times u_k, subtracted from component k by the caller
 }
 
 }  // namespace
@@ -80,6 +94,57 @@ SphericalExpansion::SphericalExpansion(const SoapHypers& hypers, RadialMode mode
     centre_term_.resize(nmax_);
     radial_.centre_values(centre_term_.data());
     for (double& v : centre_term_) v /= std::sqrt(4.0 * M_PI);
+    build_solid_harmonic_derivatives();
+}
+
+void SphericalExpansion::build_solid_harmonic_derivatives() {
+    // grad R_lm = sum_m' a_{lm,m'} R_{l-1,m'} holds exactly; fit a on points of the unit sphere, where
+    // R_lm = Y_lm and grad R_lm = grad Y_lm + l Y_lm u (|r| = 1). Twice as many points (a Fibonacci lattice) as
+    // unknowns make the least-squares problem well conditioned; the residual is ~1e-15.
+    derivative_terms_.clear();
+    if (lmax_ < 1) return;
+    const int points = 4 * (2 * lmax_ + 1) + 8;
+    Eigen::MatrixXd u(points, 3);
+    const double golden = M_PI * (3.0 - std::sqrt(5.0));
+    for (int p = 0; p < points; ++p) {
+        const double z = 1.0 - (2.0 * p + 1.0) / points, rho = std::sqrt(1.0 - z * z);
+        u.row(p) << rho * std::cos(golden * p), rho * std::sin(golden * p), z;
+    }
+    std::vector<double> y(nlm_), dy(3 * nlm_);
+    for (int l = 1; l <= lmax_; ++l) {
+        const int lower = (l - 1) * (l - 1), width = 2 * l - 1;
+        Eigen::MatrixXd basis(points, width);
+        Eigen::MatrixXd targets(points, 3 * (2 * l + 1));
+        for (int p = 0; p < points; ++p) {
+            const double r[3] = {u(p, 0), u(p, 1), u(p, 2)};
+            harmonics_.compute(r, y.data(), dy.data());
+            for (int j = 0; j < width; ++j) basis(p, j) = y[lower + j];
+            for (int m = 0; m < 2 * l + 1; ++m)
+                for (int k = 0; k < 3; ++k)
+                    targets(p, 3 * m + k) = dy[3 * (l * l + m) + k] + l * y[l * l + m] * r[k];
+        }
+        const Eigen::MatrixXd a = basis.colPivHouseholderQr().solve(targets);  // width x 3 (2l+1)
+        for (int m = 0; m < 2 * l + 1; ++m)
+            for (int k = 0; k < 3; ++k)
+                for (int j = 0; j < width; ++j) {
+                    const double value = a(j, 3 * m + k);
+                    if (std::abs(value) > 1e-10)  // the exact zeros come out at ~1e-15
+                        derivative_terms_.push_back({k, l * l + m, lower + j, value});
+                }
+    }
+}
+
+void SphericalExpansion::lower(const double* d, double* lowered) const {
+    // lowered = [D_x | D_y | D_z] of one species block d, each lmax^2 rows of nmax (rows (l-1, m') for l >= 1).
+    const int rows = lmax_ * lmax_;
+    std::fill(lowered, lowered + 3 * rows * nmax_, 0.0);
+    dispatch_radial(nmax_, [&](auto n_const) {
+        constexpr int NT = decltype(n_const)::value;
+        const int N = NT ? NT : nmax_;
+        for (const DerivativeTerm& t : derivative_terms_)
+            MutableRadialRow<NT>(lowered + (t.component * rows + t.lower) * N, N) +=
+                t.coefficient * RadialRow<NT>(d + t.upper * N, N);
+    });
 }
 
 ExpansionScratch SphericalExpansion::make_scratch() const {
@@ -131,27 +196,38 @@ void SphericalExpansion::backpropagate_many(const NeighbourList& nl, const std::
                                             const double* dc, int count, double* const* pair_gradients,
                                             ExpansionScratch& s) const {
     // The centre term does not depend on positions; each neighbour entry gets neighbour_gradient's dQ/dr_ij.
+    // The lowered coefficients D of every (k, species) block first: they depend on the centre only.
+    const int nspecies = species_count(), block_size = nlm_ * nmax_, lowered_size = 3 * lmax_ * lmax_ * nmax_;
+    s.lowered.resize(static_cast<std::size_t>(count) * nspecies * lowered_size);
+    for (int k = 0; k < count; ++k)
+        for (int a = 0; a < nspecies; ++a)
+            lower(dc + static_cast<std::size_t>(k) * size_ + static_cast<std::size_t>(a) * block_size,
+                  s.lowered.data() + (static_cast<std::size_t>(k) * nspecies + a) * lowered_size);
     for (std::size_t e = nl.offsets[i]; e < nl.offsets[i + 1]; ++e) {
         const double* rij = nl.vectors.data() + 3 * e;
-        double r, fc, dfc;
-        if (!pair_terms(rij, r, fc, dfc, s)) {
+        const double r = std::sqrt(rij[0] * rij[0] + rij[1] * rij[1] + rij[2] * rij[2]);
+        double fc, dfc;
+        cutoff_.evaluate(r, fc, dfc);
+        if (fc == 0.0 && dfc == 0.0) {
             for (int k = 0; k < count; ++k) std::fill(pair_gradients[k] + 3 * e, pair_gradients[k] + 3 * e + 3, 0.0);
             continue;
         }
-        const std::size_t block_offset = static_cast<std::size_t>(species_of[nl.neighbour[e]]) * nlm_ * nmax_;
+        radial_.compute(r, s.radial.data(), s.radial_derivative.data());
+        harmonics_.compute(rij, s.harmonics.data(), nullptr);
+        const int a = species_of[nl.neighbour[e]];
         const double inv_r = 1.0 / r;
+        const double unit[3] = {rij[0] * inv_r, rij[1] * inv_r, rij[2] * inv_r};
         for (int k = 0; k < count; ++k) {
-            const double* block = dc + static_cast<std::size_t>(k) * size_ + block_offset;
-            double parts[4];  // radial part, then the angular gradient x, y, z
+            const double* block = dc + static_cast<std::size_t>(k) * size_ + static_cast<std::size_t>(a) * block_size;
+            const double* lowered = s.lowered.data() + (static_cast<std::size_t>(k) * nspecies + a) * lowered_size;
+            double parts[5];  // radial part, the angular parts x, y, z, and the l u_ln sum (times u)
             dispatch_radial(nmax_, [&](auto n_const) {
-                neighbour_gradient<decltype(n_const)::value>(block, s.radial.data(), s.radial_derivative.data(),
-                                                             s.harmonics.data(), s.harmonics_gradient.data(), fc,
-                                                             dfc, lmax_, nmax_, parts);
+                neighbour_gradient<decltype(n_const)::value>(block, lowered, s.radial.data(),
+                                                             s.radial_derivative.data(), s.harmonics.data(), fc, dfc,
+                                                             inv_r, lmax_, nmax_, parts);
             });
             double* g = pair_gradients[k] + 3 * e;
-            g[0] = parts[1] + parts[0] * rij[0] * inv_r;
-            g[1] = parts[2] + parts[0] * rij[1] * inv_r;
-            g[2] = parts[3] + parts[0] * rij[2] * inv_r;
+            for (int c = 0; c < 3; ++c) g[c] = parts[1 + c] + (parts[0] - parts[4]) * unit[c];
         }
     }
 }

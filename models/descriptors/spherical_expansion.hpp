@@ -36,6 +36,7 @@ struct PairJacobian {
 struct ExpansionScratch {
     std::vector<double> radial, radial_derivative;  // (lmax+1) * nmax
     std::vector<double> harmonics, harmonics_gradient;  // (lmax+1)^2, 3 (lmax+1)^2
+    std::vector<double> lowered;  // the adjoint's per-centre D (see spherical_expansion.cpp), grown as needed
 };
 
 class SphericalExpansion {
@@ -79,6 +80,18 @@ private:
     // backpropagate and pair_jacobian differentiate.
     bool pair_terms(const double* rij, double& r, double& fc, double& dfc, ExpansionScratch& scratch) const;
 
+    // grad R_lm = sum_m' a_{lm,m'} R_{l-1,m'} for the solid harmonics R_lm = |r|^l Y_lm: the nonzero a, so that
+    // the adjoint needs no gradients of the harmonics (spherical_expansion.cpp, neighbour_gradient).
+    struct DerivativeTerm {
+        int component;  // x, y, z
+        int upper;      // lm of R_lm
+        int lower;      // (l-1)^2 + (l-1) + m' of R_{l-1,m'}
+        double coefficient;
+    };
+    void build_solid_harmonic_derivatives();
+    // D_k[(l-1, m')][n] = sum_m a^k_{lm,m'} d[lm][n] for one species block d of dE/dc: 3 lmax^2 nmax doubles.
+    void lower(const double* d, double* lowered) const;
+
     SoapHypers hypers_;
     SpeciesMap species_;
     RadialBasis radial_;
@@ -86,6 +99,7 @@ private:
     CutoffFunction cutoff_;
     int nmax_, lmax_, nlm_, size_;
     std::vector<double> centre_term_;  // M_n0(0) * Y_00, the centre's own Gaussian
+    std::vector<DerivativeTerm> derivative_terms_;
 };
 
 // Features of every centre (N x invariant.size()): expansion then an invariant (PowerSpectrum,
