@@ -22,13 +22,6 @@ namespace {
 
 inline int tri(int l, int m) { return l * (l + 1) / 2 + m; }
 
-// Q_l^m = a z Q_{l-1}^m - b Q_{l-2}^m for m = 0..l-2. Separate rows (restrict) spare the compiler runtime
-// aliasing checks on this short loop.
-inline void recur_row(int count, double z, const double* __restrict a, const double* __restrict b,
-                      const double* __restrict prev, const double* __restrict prev2, double* __restrict cur) {
-    for (int m = 0; m < count; ++m) cur[m] = a[m] * z * prev[m] - b[m] * prev2[m];
-}
-
 }  // namespace
 
 SphericalHarmonics::SphericalHarmonics(int lmax) : lmax_(lmax) {
@@ -61,15 +54,18 @@ SphericalHarmonics::SphericalHarmonics(int lmax) : lmax_(lmax) {
     }
 }
 
-// The recurrences with lmax known at compile time: every loop has a constant trip count and the Q table a
-// constant shape, so the compiler unrolls the whole evaluation and keeps it in registers (lmax = 6 with
-// gradients: ~3x faster than the runtime-lmax loops). Same formulas as compute_runtime, term for term.
-template <int L, bool kGradients>
-void SphericalHarmonics::compute_fixed(const double r[3], double* __restrict Y, double* __restrict dY) const {
+// One evaluation for lmax = LT known at compile time (LT > 0: every loop has a constant trip count and the Q table
+// a constant shape, so the compiler unrolls the whole evaluation and keeps it in registers; lmax 6 with
+// gradients ~2x faster) or, with LT = 0, for the runtime lmax_ (tables sized for kMaxSupportedAngular).
+template <int LT, bool kGradients>
+void SphericalHarmonics::compute_impl(const double r[3], double* __restrict Y, double* __restrict dY) const {
+    constexpr int M = (LT ? LT : kMaxSupportedAngular) + 1;
+    const int L = LT ? LT : lmax_;
+
     const double inv_r = 1.0 / std::sqrt(r[0] * r[0] + r[1] * r[1] + r[2] * r[2]);
     const double x = r[0] * inv_r, y = r[1] * inv_r, z = r[2] * inv_r;
 
-    double C[L + 1], S[L + 1];
+    double C[M], S[M];
     C[0] = 1.0;
     S[0] = 0.0;
 #pragma GCC unroll 16
@@ -78,19 +74,23 @@ void SphericalHarmonics::compute_fixed(const double r[3], double* __restrict Y, 
         S[m] = x * S[m - 1] + y * C[m - 1];
     }
 
-    // Q[l + 1][m] = Q_l^m, zero-padded at m = l+1, l+2 (read by the gradient of l+1); row 0 is Q_{-1} = 0.
-    // Only those entries are zeroed: clearing the whole table was a memset call per evaluation.
-    double Q[L + 2][L + 3];
+    // Q[l + 1][m] = Q_l^m, zero-padded at m = l+1, l+2 so that the gradient formulas can read Q_{l-1}^{m+1} and
+    // Q_{l-1}^m for every m <= l without branches; row 0 is Q_{-1} = 0 (read by the l = 0 gradient). Only those
+    // entries are zeroed: clearing the whole table was a memset call per evaluation.
+    double Q[M + 1][M + 2];
     Q[0][0] = Q[0][1] = Q[0][2] = 0.0;
+    const double* K = norm_.data();
     const double* a = rec_a_.data();
     const double* b = rec_b_.data();
-    const double* K = norm_.data();
 #pragma GCC unroll 16
     for (int l = 0; l <= L; ++l) {
         double* cur = Q[l + 1];
         const double* prev = Q[l];
         const double* prev2 = l >= 1 ? Q[l - 1] : Q[0];
         const int base = l * l + l, t0 = tri(l, 0);
+        // Q_l^m = a z Q_{l-1}^m - b Q_{l-2}^m for m = 0..l-2, written out here: the same loop in a helper taking
+        // the rows as __restrict pointers gave wrong Q_3^0 at -O3 (GCC 12) once inlined into the unrolled lmax = 3
+        // evaluation without gradients (the unit test comparing with and without gradients caught it).
 #pragma GCC unroll 16
         for (int m = 0; m + 2 <= l; ++m) cur[m] = a[t0 + m] * z * prev[m] - b[t0 + m] * prev2[m];
         if (l >= 1) cur[l - 1] = (2 * l - 1) * z * prev[l - 1];
@@ -105,6 +105,11 @@ void SphericalHarmonics::compute_fixed(const double r[3], double* __restrict Y, 
             Y[base - m] = q * S[m];
         }
         if constexpr (kGradients) {
+            // grad_r Y = (g - l Y u) / |r| with g = grad R_lm at u. Collecting terms, with Kr = K/|r|,
+            //   P = Kr (Q_{l-1}^{m+1} + l Q_l^m),  Z = Kr ((l+m) Q_{l-1}^m - l z Q_l^m),  q = m Kr Q_l^m:
+            //   m > 0: (q C_{m-1} - x P C_m,  -q S_{m-1} - y P C_m,  Z C_m)
+            //   m < 0: (q S_{m-1} - x P S_m,   q C_{m-1} - y P S_m,  Z S_m)     (m -> |m|)
+            //   m = 0: (-x P, -y P, Z).
             const double dl = l;
             {
                 const double Kr = K[t0] * inv_r;
@@ -137,14 +142,13 @@ void SphericalHarmonics::compute_fixed(const double r[3], double* __restrict Y, 
 
 void SphericalHarmonics::compute(const double r[3], double* __restrict Y, double* __restrict dY) const {
     switch (lmax_) {
-#define GAPD_FIXED_LMAX(L)                                      \
-    case L:                                                     \
-        if (dY)                                                 \
-            compute_fixed<L, true>(r, Y, dY);                   \
-        else                                                    \
-            compute_fixed<L, false>(r, Y, nullptr);             \
+#define GAPD_FIXED_LMAX(L)                        \
+    case L:                                       \
+        if (dY)                                   \
+            compute_impl<L, true>(r, Y, dY);      \
+        else                                      \
+            compute_impl<L, false>(r, Y, nullptr); \
         return;
-        GAPD_FIXED_LMAX(0)
         GAPD_FIXED_LMAX(1)
         GAPD_FIXED_LMAX(2)
         GAPD_FIXED_LMAX(3)
@@ -155,84 +159,11 @@ void SphericalHarmonics::compute(const double r[3], double* __restrict Y, double
         GAPD_FIXED_LMAX(8)
         static_assert(kMaxUnrolledAngular == 8, "one case per unrolled lmax");
 #undef GAPD_FIXED_LMAX
-        default:
-            compute_runtime(r, Y, dY);
-    }
-}
-
-void SphericalHarmonics::compute_runtime(const double r[3], double* __restrict Y, double* __restrict dY) const {
-
-    constexpr int M = kMaxSupportedAngular + 1;
-    const int L = lmax_;
-
-    const double inv_r = 1.0 / std::sqrt(r[0] * r[0] + r[1] * r[1] + r[2] * r[2]);
-    const double x = r[0] * inv_r, y = r[1] * inv_r, z = r[2] * inv_r;
-
-    double C[M], S[M];
-    C[0] = 1.0;
-    S[0] = 0.0;
-    for (int m = 1; m <= L; ++m) {
-        C[m] = x * C[m - 1] - y * S[m - 1];
-        S[m] = x * S[m - 1] + y * C[m - 1];
-    }
-
-    // Rows Q_l^m, m = 0..l, of the current l and the two before it. Each row is zero-padded at m = l+1, l+2,
-    // so that the gradient formulas can read Q_{l-1}^{m+1} and Q_{l-1}^m for every m <= l without branches.
-    double rows[3][M + 2];
-    double* cur = rows[0];
-    double* prev = rows[1];
-    double* prev2 = rows[2];
-    prev[0] = prev[1] = 0.0;  // Q_{-1}^m = 0, read by the l = 0 gradient
-    for (int l = 0; l <= L; ++l) {
-        const int base = l * l + l, t0 = tri(l, 0);
-        recur_row(l - 1, z, rec_a_.data() + t0, rec_b_.data() + t0, prev, prev2, cur);
-        if (l >= 1) cur[l - 1] = (2 * l - 1) * z * prev[l - 1];
-        cur[l] = diag_[l];
-        cur[l + 1] = cur[l + 2] = 0.0;
-
-        Y[base] = norm_[t0] * cur[0];
-        for (int m = 1; m <= l; ++m) {
-            const double q = norm_[t0 + m] * cur[m];
-            Y[base + m] = q * C[m];
-            Y[base - m] = q * S[m];
-        }
-
-        if (dY) {
-            // grad_r Y = (g - l Y u) / |r| with g = grad R_lm at u. Collecting terms, with Kr = K/|r|,
-            //   P = Kr (Q_{l-1}^{m+1} + l Q_l^m),  Z = Kr ((l+m) Q_{l-1}^m - l z Q_l^m),  q = m Kr Q_l^m:
-            //   m > 0: (q C_{m-1} - x P C_m,  -q S_{m-1} - y P C_m,  Z C_m)
-            //   m < 0: (q S_{m-1} - x P S_m,   q C_{m-1} - y P S_m,  Z S_m)     (m -> |m|)
-            //   m = 0: (-x P, -y P, Z).
-            const double dl = l;
-            {
-                const double Kr = norm_[t0] * inv_r;
-                const double P = Kr * (prev[1] + dl * cur[0]);
-                const double Z = Kr * dl * (prev[0] - z * cur[0]);
-                double* d = dY + 3 * base;
-                d[0] = -x * P;
-                d[1] = -y * P;
-                d[2] = Z;
-            }
-            for (int m = 1; m <= l; ++m) {
-                const double Kr = norm_[t0 + m] * inv_r;
-                const double P = Kr * (prev[m + 1] + dl * cur[m]);
-                const double Z = Kr * ((l + m) * prev[m] - dl * z * cur[m]);
-                const double q = m * Kr * cur[m];
-                const double Pc = P * C[m], Ps = P * S[m];
-                double* dc = dY + 3 * (base + m);
-                double* ds = dY + 3 * (base - m);
-                dc[0] = q * C[m - 1] - x * Pc;
-                dc[1] = -q * S[m - 1] - y * Pc;
-                dc[2] = Z * C[m];
-                ds[0] = q * S[m - 1] - x * Ps;
-                ds[1] = q * C[m - 1] - y * Ps;
-                ds[2] = Z * S[m];
-            }
-        }
-        double* oldest = prev2;
-        prev2 = prev;
-        prev = cur;
-        cur = oldest;
+        default:  // lmax 0 and 9-30: the runtime-lmax loops
+            if (dY)
+                compute_impl<0, true>(r, Y, dY);
+            else
+                compute_impl<0, false>(r, Y, nullptr);
     }
 }
 

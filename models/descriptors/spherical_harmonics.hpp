@@ -14,7 +14,7 @@ class SphericalHarmonics {
 public:
     // compute() keeps its work arrays on the stack, sized for this many l.
     static constexpr int kMaxSupportedAngular = 30;
-    // Up to this lmax the evaluation is compiled for each lmax (unrolled); above it, loops over l and m.
+    // From 1 up to this lmax the evaluation is compiled for each lmax (unrolled); otherwise loops over l and m.
     static constexpr int kMaxUnrolledAngular = 8;
 
     // Throws std::invalid_argument unless 0 <= lmax <= kMaxSupportedAngular.
@@ -29,9 +29,8 @@ public:
     void compute(const double r[3], double* Y, double* dY) const;
 
 private:
-    template <int L, bool kGradients>
-    void compute_fixed(const double r[3], double* Y, double* dY) const;
-    void compute_runtime(const double r[3], double* Y, double* dY) const;
+    template <int LT, bool kGradients>
+    void compute_impl(const double r[3], double* Y, double* dY) const;
 
     int lmax_;
     // Triangular tables over (l, m >= 0), index l(l+1)/2 + m:
