@@ -4,6 +4,8 @@
     /usr/bin/python3 scripts/dft/double_well.py make WORKDIR              # CP2K inputs, one directory per u
     nohup /usr/bin/python3 scripts/dft/run_queue.py WORKDIR --np 1 &      # the CP2K runs (resumable)
     /usr/bin/python3 scripts/dft/double_well.py report WORKDIR [-m MODEL] [--png FIG] [--json OUT]
+    /usr/bin/python3 scripts/dft/double_well.py report --cp2k-json data/double_well_111.json -m NEW.gapd
+                                      # a new model against the CP2K points of an earlier report, no WORKDIR
 
 Structure: the cubic 5-atom cell (a = 4.00 Å) with a polar displacement along [111] as in the seed data's cutoff
 study (../shared/data/README.md): Ti +u, Ba +0.3u, O -0.55u, u the Ti displacement (Å) along (1,1,1)/sqrt(3).
@@ -74,17 +76,26 @@ def model_energies(gapd, model):
 
 def report(args):
     model = model_energies(args.gapd, args.model)
-    dft = {}
-    for u in U_VALUES:
-        path = os.path.join(run_dir(args.workdir, u), "result.extxyz")
-        if os.path.exists(path):
-            dft[u] = ase.io.read(path).info["energy"]
+    # CP2K E(u) - E(0) in meV/f.u., from the finished runs of WORKDIR or from an earlier report's rows.
+    dft_rel = {}
+    if args.cp2k_json:
+        with open(args.cp2k_json) as f:
+            stored = json.load(f)
+        dft_rel = {round(r["u"], 6): r["cp2k_meV"] for r in stored["rows"] if r.get("cp2k_meV") is not None}
+    else:
+        dft = {}
+        for u in U_VALUES:
+            path = os.path.join(run_dir(args.workdir, u), "result.extxyz")
+            if os.path.exists(path):
+                dft[u] = ase.io.read(path).info["energy"]
+        if 0.0 in dft:
+            dft_rel = {round(u, 6): 1e3 * (e - dft[0.0]) for u, e in dft.items()}
     m0 = model[0]
     rows = []
     print("u (Å)   model E-E0 (meV/f.u.)   CP2K E-E0 (meV/f.u.)   diff")
     for u, e in zip(U_VALUES, model):
         dm = 1e3 * (e - m0)
-        dd = 1e3 * (dft[u] - dft[0.0]) if (u in dft and 0.0 in dft) else None
+        dd = dft_rel.get(round(u, 6))
         rows.append({"u": u, "model_meV": dm, "cp2k_meV": dd})
         print("%.3f   %10.3f   %s   %s" % (u, dm, "%10.3f" % dd if dd is not None else "   (pending)",
                                             "%7.3f" % (dm - dd) if dd is not None else ""))
@@ -124,12 +135,15 @@ def report(args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("action", choices=["make", "report"])
-    ap.add_argument("workdir")
+    ap.add_argument("workdir", nargs="?", help="directory of the CP2K runs (make: created; report: read)")
     ap.add_argument("-m", "--model", default=os.path.join(REPO, "data", "models", "batio3_default.gapd"))
     ap.add_argument("--gapd", default=os.path.join(REPO, "build", "gapd"))
     ap.add_argument("--png")
     ap.add_argument("--json")
+    ap.add_argument("--cp2k-json", help="report: CP2K points from this earlier --json output instead of WORKDIR")
     args = ap.parse_args()
+    if args.workdir is None and not (args.action == "report" and args.cp2k_json):
+        ap.error("WORKDIR is required (report can take --cp2k-json instead)")
     if args.action == "make":
         make(args.workdir)
     else:
