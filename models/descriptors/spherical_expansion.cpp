@@ -178,12 +178,12 @@ void SphericalExpansion::compute(const NeighbourList& nl, const std::vector<int>
     }
 }
 
-bool SphericalExpansion::pair_terms(const double* rij, double& r, double& fc, double& dfc, ExpansionScratch& s) const {
+bool SphericalExpansion::radial_terms(const double* rij, double& r, double& fc, double& dfc,
+                                      ExpansionScratch& s) const {
     r = std::sqrt(rij[0] * rij[0] + rij[1] * rij[1] + rij[2] * rij[2]);
     cutoff_.evaluate(r, fc, dfc);
     if (fc == 0.0 && dfc == 0.0) return false;
     radial_.compute(r, s.radial.data(), s.radial_derivative.data());
-    harmonics_.compute(rij, s.harmonics.data(), s.harmonics_gradient.data());
     return true;
 }
 
@@ -205,15 +205,12 @@ void SphericalExpansion::backpropagate_many(const NeighbourList& nl, const std::
                   s.lowered.data() + (static_cast<std::size_t>(k) * nspecies + a) * lowered_size);
     for (std::size_t e = nl.offsets[i]; e < nl.offsets[i + 1]; ++e) {
         const double* rij = nl.vectors.data() + 3 * e;
-        const double r = std::sqrt(rij[0] * rij[0] + rij[1] * rij[1] + rij[2] * rij[2]);
-        double fc, dfc;
-        cutoff_.evaluate(r, fc, dfc);
-        if (fc == 0.0 && dfc == 0.0) {
+        double r, fc, dfc;
+        if (!radial_terms(rij, r, fc, dfc, s)) {
             for (int k = 0; k < count; ++k) std::fill(pair_gradients[k] + 3 * e, pair_gradients[k] + 3 * e + 3, 0.0);
             continue;
         }
-        radial_.compute(r, s.radial.data(), s.radial_derivative.data());
-        harmonics_.compute(rij, s.harmonics.data(), nullptr);
+        harmonics_.compute(rij, s.harmonics.data(), nullptr);  // no gradients: see neighbour_gradient
         const int a = species_of[nl.neighbour[e]];
         const double inv_r = 1.0 / r;
         const double unit[3] = {rij[0] * inv_r, rij[1] * inv_r, rij[2] * inv_r};
@@ -247,7 +244,8 @@ void SphericalExpansion::pair_jacobian(const NeighbourList& nl, const std::vecto
         for (std::size_t q = 0; q < entries.size(); ++q) {
             const double* rij = nl.vectors.data() + 3 * entries[q];
             double r, fc, dfc;
-            if (!pair_terms(rij, r, fc, dfc, s)) continue;
+            if (!radial_terms(rij, r, fc, dfc, s)) continue;
+            harmonics_.compute(rij, s.harmonics.data(), s.harmonics_gradient.data());
             for (int l = 0; l <= lmax_; ++l) {
                 const double* R = s.radial.data() + l * nmax_;
                 const double* dR = s.radial_derivative.data() + l * nmax_;

@@ -76,9 +76,9 @@ public:
 
 private:
     // r, fc(r), fc'(r) of one pair and, unless the pair is beyond the cutoff (returns false, fc = fc' = 0), the
-    // radial functions with their r-derivatives and the harmonics with their gradients in `scratch`: what both
-    // backpropagate and pair_jacobian differentiate.
-    bool pair_terms(const double* rij, double& r, double& fc, double& dfc, ExpansionScratch& scratch) const;
+    // radial functions with their r-derivatives in `scratch`: what both backpropagate and pair_jacobian
+    // differentiate (each then evaluates the harmonics it needs: Y alone, or Y with gradients).
+    bool radial_terms(const double* rij, double& r, double& fc, double& dfc, ExpansionScratch& scratch) const;
 
     // grad R_lm = sum_m' a_{lm,m'} R_{l-1,m'} for the solid harmonics R_lm = |r|^l Y_lm: the nonzero a, so that
     // the adjoint needs no gradients of the harmonics (spherical_expansion.cpp, neighbour_gradient).
