@@ -13,13 +13,35 @@ namespace gapd {
 
 namespace {
 
-// c[lm][n] += fc Y_lm R_l[n] for one neighbour (NT = nmax or 0 for the runtime value).
+// Up to kBatch neighbour entries of one centre whose harmonics are evaluated together.
+struct PairBatch {
+    static constexpr int kSize = SphericalHarmonics::kBatch;
+    int count = 0;
+    std::size_t entry[kSize];
+    double directions[3 * kSize], r[kSize], fc[kSize], dfc[kSize];
+    // Appends one pair; true when the batch is full.
+    bool add(std::size_t e, const double* rij, double r_, double fc_, double dfc_) {
+        entry[count] = e;
+        for (int k = 0; k < 3; ++k) directions[3 * count + k] = rij[k];
+        r[count] = r_;
+        fc[count] = fc_;
+        dfc[count] = dfc_;
+        return ++count == kSize;
+    }
+};
+
+// The pairs of one centre are visited in batches of SphericalHarmonics::kBatch, whose harmonics are evaluated
+// together (lane-major: Y_lm of the batch's pair p at Y[lm * kYStride + p]).
+constexpr int kYStride = SphericalHarmonics::kBatch;
+
+// c[lm][n] += fc Y_lm R_l[n] for one neighbour (NT = nmax or 0 for the runtime value; Y_lm at Y[lm * kYStride]).
 template <int NT>
 void accumulate_neighbour(const double* R, const double* Y, double fc, int lmax, int n_runtime, double* block) {
     const int N = NT ? NT : n_runtime;
     for (int l = 0; l <= lmax; ++l) {
         const RadialRow<NT> Rl(R + l * N, N);
-        for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) MutableRadialRow<NT>(block + lm * N, N) += (fc * Y[lm]) * Rl;
+        for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm)
+            MutableRadialRow<NT>(block + lm * N, N) += (fc * Y[lm * kYStride]) * Rl;
     }
 }
 
@@ -33,6 +55,7 @@ void accumulate_neighbour(const double* R, const double* Y, double fc, int lmax,
 // where D (three components) depends on the centre only: lowered() computes it once per centre, and each pair
 // needs only Y, not its 3 (lmax+1)^2 gradients. Summing over m first keeps every inner loop an element-wise
 // update over n (vectorised, no serial reduction); the sums over n happen once per pair at the end.
+// Y_lm is read at Y[lm * kYStride] (the pair's lane of a harmonics batch).
 template <int NT>
 void neighbour_gradient(const double* d, const double* lowered, const double* R, const double* dR, const double* Y,
                         double fc, double dfc, double inv_r, int lmax, int n_runtime, double out[5]) {
@@ -47,7 +70,7 @@ void neighbour_gradient(const double* d, const double* lowered, const double* R,
     Vec u(N), wx(N), wy(N), wz(N);
     for (int l = 0; l <= lmax; ++l) {
         u.setZero();
-        for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) u += Y[lm] * Row(d + lm * N, N);
+        for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) u += Y[lm * kYStride] * Row(d + lm * N, N);
         const Row Rl(R + l * N, N), dRl(dR + l * N, N);
         acc_r += (dfc * Rl + fc * dRl).cwiseProduct(u);
         if (l == 0) continue;
@@ -55,9 +78,10 @@ void neighbour_gradient(const double* d, const double* lowered, const double* R,
         wy.setZero();
         wz.setZero();
         for (int q = (l - 1) * (l - 1); q < l * l; ++q) {  // q = index of (l-1, m') in Y and in D
-            wx += Y[q] * Row(Dx + q * N, N);
-            wy += Y[q] * Row(Dy + q * N, N);
-            wz += Y[q] * Row(Dz + q * N, N);
+            const double Yq = Y[q * kYStride];
+            wx += Yq * Row(Dx + q * N, N);
+            wy += Yq * Row(Dy + q * N, N);
+            wz += Yq * Row(Dz + q * N, N);
         }
         acc_x += Rl.cwiseProduct(wx);
         acc_y += Rl.cwiseProduct(wy);
@@ -151,7 +175,7 @@ ExpansionScratch SphericalExpansion::make_scratch() const {
     ExpansionScratch s;
     s.radial.resize((lmax_ + 1) * nmax_);
     s.radial_derivative.resize((lmax_ + 1) * nmax_);
-    s.harmonics.resize(nlm_);
+    s.harmonics.resize(static_cast<std::size_t>(SphericalHarmonics::kBatch) * nlm_);
     s.harmonics_gradient.resize(3 * nlm_);
     return s;
 }
@@ -162,20 +186,29 @@ void SphericalExpansion::compute(const NeighbourList& nl, const std::vector<int>
     double* centre_block = c + static_cast<std::size_t>(species_of[i]) * nlm_ * nmax_;
     for (int n = 0; n < nmax_; ++n) centre_block[n] += centre_term_[n];
 
+    // Neighbours inside the cutoff, kBatch at a time; each is added in list order, as one at a time would.
+    PairBatch batch;
+    auto add_batch = [&] {
+        harmonics_.compute_batch(batch.directions, batch.count, s.harmonics.data());
+        for (int p = 0; p < batch.count; ++p) {
+            radial_.compute(batch.r[p], s.radial.data(), nullptr);
+            double* block = c + static_cast<std::size_t>(species_of[nl.neighbour[batch.entry[p]]]) * nlm_ * nmax_;
+            dispatch_radial(nmax_, [&](auto n_const) {
+                accumulate_neighbour<decltype(n_const)::value>(s.radial.data(), s.harmonics.data() + p,
+                                                               batch.fc[p], lmax_, nmax_, block);
+            });
+        }
+        batch.count = 0;
+    };
     for (std::size_t e = nl.offsets[i]; e < nl.offsets[i + 1]; ++e) {
         const double* rij = nl.vectors.data() + 3 * e;
         const double r = std::sqrt(rij[0] * rij[0] + rij[1] * rij[1] + rij[2] * rij[2]);
         double fc, dfc;
         cutoff_.evaluate(r, fc, dfc);
         if (fc == 0.0) continue;
-        radial_.compute(r, s.radial.data(), nullptr);
-        harmonics_.compute(rij, s.harmonics.data(), nullptr);
-        double* block = c + static_cast<std::size_t>(species_of[nl.neighbour[e]]) * nlm_ * nmax_;
-        dispatch_radial(nmax_, [&](auto n_const) {
-            accumulate_neighbour<decltype(n_const)::value>(s.radial.data(), s.harmonics.data(), fc, lmax_, nmax_,
-                                                           block);
-        });
+        if (batch.add(e, rij, r, fc, dfc)) add_batch();
     }
+    if (batch.count) add_batch();
 }
 
 bool SphericalExpansion::radial_terms(const double* rij, double& r, double& fc, double& dfc,
@@ -203,30 +236,44 @@ void SphericalExpansion::backpropagate_many(const NeighbourList& nl, const std::
         for (int a = 0; a < nspecies; ++a)
             lower(dc + static_cast<std::size_t>(k) * size_ + static_cast<std::size_t>(a) * block_size,
                   s.lowered.data() + (static_cast<std::size_t>(k) * nspecies + a) * lowered_size);
+    PairBatch batch;
+    auto differentiate_batch = [&] {
+        harmonics_.compute_batch(batch.directions, batch.count, s.harmonics.data());  // no gradients: see above
+        for (int p = 0; p < batch.count; ++p) {
+            const std::size_t e = batch.entry[p];
+            radial_.compute(batch.r[p], s.radial.data(), s.radial_derivative.data());
+            const int a = species_of[nl.neighbour[e]];
+            const double inv_r = 1.0 / batch.r[p];
+            const double* rij = batch.directions + 3 * p;
+            const double unit[3] = {rij[0] * inv_r, rij[1] * inv_r, rij[2] * inv_r};
+            for (int k = 0; k < count; ++k) {
+                const double* block = dc + static_cast<std::size_t>(k) * size_ + static_cast<std::size_t>(a) * block_size;
+                const double* lowered = s.lowered.data() + (static_cast<std::size_t>(k) * nspecies + a) * lowered_size;
+                double parts[5];  // radial part, the angular parts x, y, z, and the l u_ln sum (times u)
+                dispatch_radial(nmax_, [&](auto n_const) {
+                    neighbour_gradient<decltype(n_const)::value>(block, lowered, s.radial.data(),
+                                                                 s.radial_derivative.data(), s.harmonics.data() + p,
+                                                                 batch.fc[p], batch.dfc[p], inv_r, lmax_, nmax_,
+                                                                 parts);
+                });
+                double* g = pair_gradients[k] + 3 * e;
+                for (int c = 0; c < 3; ++c) g[c] = parts[1 + c] + (parts[0] - parts[4]) * unit[c];
+            }
+        }
+        batch.count = 0;
+    };
     for (std::size_t e = nl.offsets[i]; e < nl.offsets[i + 1]; ++e) {
         const double* rij = nl.vectors.data() + 3 * e;
-        double r, fc, dfc;
-        if (!radial_terms(rij, r, fc, dfc, s)) {
+        const double r = std::sqrt(rij[0] * rij[0] + rij[1] * rij[1] + rij[2] * rij[2]);
+        double fc, dfc;
+        cutoff_.evaluate(r, fc, dfc);
+        if (fc == 0.0 && dfc == 0.0) {
             for (int k = 0; k < count; ++k) std::fill(pair_gradients[k] + 3 * e, pair_gradients[k] + 3 * e + 3, 0.0);
             continue;
         }
-        harmonics_.compute(rij, s.harmonics.data(), nullptr);  // no gradients: see neighbour_gradient
-        const int a = species_of[nl.neighbour[e]];
-        const double inv_r = 1.0 / r;
-        const double unit[3] = {rij[0] * inv_r, rij[1] * inv_r, rij[2] * inv_r};
-        for (int k = 0; k < count; ++k) {
-            const double* block = dc + static_cast<std::size_t>(k) * size_ + static_cast<std::size_t>(a) * block_size;
-            const double* lowered = s.lowered.data() + (static_cast<std::size_t>(k) * nspecies + a) * lowered_size;
-            double parts[5];  // radial part, the angular parts x, y, z, and the l u_ln sum (times u)
-            dispatch_radial(nmax_, [&](auto n_const) {
-                neighbour_gradient<decltype(n_const)::value>(block, lowered, s.radial.data(),
-                                                             s.radial_derivative.data(), s.harmonics.data(), fc, dfc,
-                                                             inv_r, lmax_, nmax_, parts);
-            });
-            double* g = pair_gradients[k] + 3 * e;
-            for (int c = 0; c < 3; ++c) g[c] = parts[1 + c] + (parts[0] - parts[4]) * unit[c];
-        }
+        if (batch.add(e, rij, r, fc, dfc)) differentiate_batch();
     }
+    if (batch.count) differentiate_batch();
 }
 
 void SphericalExpansion::pair_jacobian(const NeighbourList& nl, const std::vector<int>& species_of, int i,

@@ -28,9 +28,16 @@ public:
     // overlap. No allocation; const and thread-safe.
     void compute(const double r[3], double* Y, double* dY) const;
 
+    // Values for up to kBatch directions at once (r[3 j + k], j < count), written lane-major:
+    // Y[(l*l + l + m) * kBatch + j], kBatch * (lmax+1)^2 doubles. Each direction gets the same operations as
+    // compute (equal to it bit for bit where the compiler contracts the same multiply-adds); for lmax 1-8 the
+    // directions share vector instructions (lmax 6: ~12 ns per direction against ~35 ns one at a time).
+    static constexpr int kBatch = 8;
+    void compute_batch(const double* r, int count, double* Y) const;
+
 private:
-    template <int LT, bool kGradients>
-    void compute_impl(const double r[3], double* Y, double* dY) const;
+    template <int LT, bool kGradients, class T>
+    void compute_impl(const double* r, double* Y, double* dY) const;
 
     int lmax_;
     // Triangular tables over (l, m >= 0), index l(l+1)/2 + m:

@@ -295,3 +295,31 @@ TEST_CASE("spherical harmonics: the unrolled lmax <= 8 evaluation agrees with th
         }
     }
 }
+
+TEST_CASE("spherical harmonics: a batch of directions equals one direction at a time") {
+    // Lanes of the batch run the same operations as compute(), with the sums written as explicit fused
+    // multiply-adds: the same bits, whatever the batch size (partial batches pad unused lanes).
+    std::mt19937_64 rng(20261207);
+    for (int lmax : {0, 1, 3, 6, 8, 9}) {
+        CAPTURE(lmax);
+        const SphericalHarmonics h(lmax);
+        const int n = (lmax + 1) * (lmax + 1), B = SphericalHarmonics::kBatch;
+        std::vector<double> batch(static_cast<std::size_t>(B) * n), one(n);
+        for (int count = 1; count <= B; ++count) {
+            std::vector<double> r(3 * count);
+            for (int j = 0; j < count; ++j) {
+                const std::array<double, 3> v = random_vector(rng);
+                std::copy(v.begin(), v.end(), r.begin() + 3 * j);
+            }
+            h.compute_batch(r.data(), count, batch.data());
+            for (int j = 0; j < count; ++j) {
+                h.compute(r.data() + 3 * j, one.data(), nullptr);
+                for (int i = 0; i < n; ++i) CHECK(batch[static_cast<std::size_t>(i) * B + j] == one[i]);
+            }
+        }
+    }
+    const SphericalHarmonics h(2);
+    double r[3] = {1.0, 0.0, 0.0}, Y[9 * SphericalHarmonics::kBatch];
+    CHECK_THROWS_AS(h.compute_batch(r, 0, Y), std::invalid_argument);
+    CHECK_THROWS_AS(h.compute_batch(r, SphericalHarmonics::kBatch + 1, Y), std::invalid_argument);
+}
