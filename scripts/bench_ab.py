@@ -9,22 +9,21 @@ times, across runs. Example (docs/benchmarks.md, issue 15 item 3):
     /usr/bin/python3 scripts/bench_ab.py /path/to/base/gapd build/gapd data/models/batio3_default.gapd 10
 """
 import argparse
+import os
 import statistics
-import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gapd_bench_table  # noqa: E402
 
 
 def bench(binary, model, sizes, repeats):
-    cmd = [binary, "bench", "-m", model, "--sizes", str(sizes), "--repeats", str(repeats), "--no-dgemm"]
+    """Median ms, best ms and desc% of the 5 sizes^3-atom row, 1 thread."""
     try:
-        run = subprocess.run(cmd, capture_output=True, text=True)
-    except OSError as e:
-        sys.exit(f"bench_ab.py: cannot run {binary}: {e.strerror}")
-    rows = [line for line in run.stdout.splitlines() if line.strip() and line.split()[0] == str(5 * sizes ** 3)]
-    if run.returncode != 0 or not rows:
-        sys.exit(f"bench_ab.py: '{' '.join(cmd)}' failed (exit {run.returncode}): {run.stderr.strip()[-300:]}")
-    fields = rows[0].replace("|", " ").split()
-    return float(fields[2]), float(fields[3]), float(fields[-3])  # median ms, best ms, desc%
+        row = gapd_bench_table.row_for(gapd_bench_table.run(binary, model, sizes, 1, repeats), 5 * sizes ** 3)
+    except RuntimeError as e:
+        sys.exit(f"bench_ab.py: {e}")
+    return row["median_ms"], row["best_ms"], row["desc_percent"]
 
 
 def main():

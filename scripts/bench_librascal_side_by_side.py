@@ -76,14 +76,12 @@ def time_librascal(atoms_list, model_path, repeats, tmp):
 
 
 def time_gapd(gapd, model, sizes, repeats):
-    out = subprocess.run([gapd, "bench", "-m", model, "--sizes", sizes, "--threads", "1", "--repeats", str(repeats),
-                          "--no-dgemm"], check=True, capture_output=True, text=True).stdout
-    rows = {}
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) > 4 and parts[0].isdigit() and parts[1] == "1" and "|" in line:
-            rows[int(parts[0])] = (float(parts[2]), float(parts[3]))
-    return rows
+    """{atoms: (median ms, best ms)} per call, 1 thread, from gapd bench's table."""
+    sys.path.insert(0, HERE)
+    import gapd_bench_table  # noqa: E402
+
+    rows = gapd_bench_table.run(gapd, model, sizes, 1, repeats)
+    return {row["atoms"]: (row["median_ms"], row["best_ms"]) for row in rows if row["threads"] == 1}
 
 
 def main():

@@ -88,13 +88,11 @@ def predict(gapd, model, inp, out, precision, threads):
 
 def bench_ms(gapd, model, precision, repeats):
     """Median ms per 320-atom call, 1 thread, from gapd bench's table."""
-    r = run([gapd, "bench", "-m", model, "--sizes", "4", "--threads", "1", "--repeats", str(repeats), "--no-dgemm",
-             "--precision", precision], capture_output=True)
-    for line in r.stdout.splitlines():
-        fields = line.split()
-        if len(fields) > 3 and fields[0] == "320" and fields[1] == "1":
-            return float(fields[2])
-    raise RuntimeError("no 320-atom row in gapd bench output:\n" + r.stdout)
+    sys.path.insert(0, HERE)
+    import gapd_bench_table  # noqa: E402
+
+    rows = gapd_bench_table.run(gapd, model, 4, 1, repeats, ["--precision", precision])
+    return gapd_bench_table.row_for(rows, 320)["median_ms"]
 
 
 def teacher_model(gapd, teacher, workdir):

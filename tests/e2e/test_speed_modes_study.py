@@ -2,7 +2,7 @@
 """scripts/speed_modes_study.py end to end on a small teacher (tests/data/librascal/model_small_zeta4_exact.json,
 20 sparse points per species): labels frames, fits students with all features and with a selection, and checks
 that every student reproduces the teacher it learned from, that float32 stays within 1e-3 meV/atom of float64,
-and that the table and JSON are written. Timings are printed, never asserted (docs/benchmarks.md).
+and that the table and JSON are written; and scripts/bench_ab.py, which reads the same bench table. Timings are printed, never asserted (docs/benchmarks.md).
 """
 import argparse
 import json
@@ -40,5 +40,16 @@ with tempfile.TemporaryDirectory() as wd:
         check.that(math.isfinite(f64) and f64 < 100.0, "%s reproduces the teacher's forces (< 100 meV/Å)" % r["name"])
         check.that(0.0 < e32 < 1e-3, "%s: float32 within 1e-3 meV/atom of float64, and not identical" % r["name"])
         check.that(r["ms64"] > 0 and r["ms32"] > 0, "%s timed" % r["name"])
+
+# scripts/bench_ab.py reads the same table (scripts/gapd_bench_table.py): one round of a build against itself.
+ab = subprocess.run([sys.executable, os.path.join(common.SOURCE_DIR, "scripts", "bench_ab.py"), args.gapd, args.gapd,
+                     teacher, "1", "--sizes", "2", "--repeats", "1"], capture_output=True, text=True, timeout=120)
+print(ab.stdout.strip())
+check.that(ab.returncode == 0 and "median of per-round ratios" in ab.stdout, "bench_ab.py compares two runs")
+bad = subprocess.run([sys.executable, os.path.join(common.SOURCE_DIR, "scripts", "bench_ab.py"), args.gapd,
+                      "/nonexistent/gapd", teacher, "1", "--sizes", "2", "--repeats", "1"], capture_output=True,
+                     text=True, timeout=120)
+check.that(bad.returncode != 0 and "cannot run /nonexistent/gapd" in bad.stderr,
+           "bench_ab.py names a missing binary: %s" % bad.stderr.strip()[-200:])
 
 check.exit_with_verdict("speed_modes_study")
