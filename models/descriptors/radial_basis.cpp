@@ -267,6 +267,16 @@ void RadialBasis::compute(double r, double* values, double* derivatives) const {
     }
 }
 
+void RadialBasis::prefetch(double r) const {
+    if (mode_ != RadialMode::Spline) return;
+    const int n_int = n_nodes_ - 1;
+    const double s = r * inv_h_;
+    const int i = static_cast<int>(s > 0.0 ? std::min(s, static_cast<double>(n_int - 1)) : 0.0);
+    const char* begin = reinterpret_cast<const char*>(&coeffs_[static_cast<std::size_t>(i) * 6 * nfun_]);
+    const char* end = begin + 6 * nfun_ * sizeof(double);
+    for (const char* p = begin; p < end; p += 64) __builtin_prefetch(p);
+}
+
 void RadialBasis::eval_spline(double r, double* __restrict values, double* __restrict derivatives) const {
     // __restrict: without it GCC cannot vectorize the fused value/derivative loop.
     const int n_int = n_nodes_ - 1;

@@ -28,6 +28,10 @@ public:
     // (~60 us for nmax 8, lmax 6) and is meant as the reference.
     void compute(double r, double* values, double* derivatives) const;
 
+    // Asks the cache for what compute(r, ...) will read (Spline mode: the interval's coefficients, 2.7 KB at nmax
+    // 8, lmax 6, from a table larger than L2). Called a pair ahead, it hides the load latency. No effect on values.
+    void prefetch(double r) const;
+
     // The centre's own contribution M_n0(0), n < nmax. librascal uses the exact closed form
     // T Gamma((n+3)/2)/Gamma(3/2) (a+b_n)^(-(n+3)/2) in every mode (never the spline), and so do we.
     void centre_values(double* values_n) const;

@@ -191,6 +191,7 @@ void SphericalExpansion::compute(const NeighbourList& nl, const std::vector<int>
     auto add_batch = [&] {
         harmonics_.compute_batch(batch.directions, batch.count, s.harmonics.data());
         for (int p = 0; p < batch.count; ++p) {
+            if (p + 1 < batch.count) radial_.prefetch(batch.r[p + 1]);
             radial_.compute(batch.r[p], s.radial.data(), nullptr);
             double* block = c + static_cast<std::size_t>(species_of[nl.neighbour[batch.entry[p]]]) * nlm_ * nmax_;
             dispatch_radial(nmax_, [&](auto n_const) {
@@ -241,6 +242,7 @@ void SphericalExpansion::backpropagate_many(const NeighbourList& nl, const std::
         harmonics_.compute_batch(batch.directions, batch.count, s.harmonics.data());  // no gradients: see above
         for (int p = 0; p < batch.count; ++p) {
             const std::size_t e = batch.entry[p];
+            if (p + 1 < batch.count) radial_.prefetch(batch.r[p + 1]);
             radial_.compute(batch.r[p], s.radial.data(), s.radial_derivative.data());
             const int a = species_of[nl.neighbour[e]];
             const double inv_r = 1.0 / batch.r[p];
