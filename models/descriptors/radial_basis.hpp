@@ -29,7 +29,8 @@ public:
     void compute(double r, double* values, double* derivatives) const;
 
     // Asks the cache for what compute(r, ...) will read (Spline mode: the interval's coefficients, 2.7 KB at nmax
-    // 8, lmax 6, from a table larger than L2). Called a pair ahead, it hides the load latency. No effect on values.
+    // 8, lmax 6, from a table larger than L2). Called for a batch of pairs before their harmonics, it hides the load
+    // latency. No effect on values.
     void prefetch(double r) const;
 
     // The centre's own contribution M_n0(0), n < nmax. librascal uses the exact closed form

@@ -189,9 +189,9 @@ void SphericalExpansion::compute(const NeighbourList& nl, const std::vector<int>
     // Neighbours inside the cutoff, kBatch at a time; each is added in list order, as one at a time would.
     PairBatch batch;
     auto add_batch = [&] {
+        for (int p = 0; p < batch.count; ++p) radial_.prefetch(batch.r[p]);  // loads under the harmonics
         harmonics_.compute_batch(batch.directions, batch.count, s.harmonics.data());
         for (int p = 0; p < batch.count; ++p) {
-            if (p + 1 < batch.count) radial_.prefetch(batch.r[p + 1]);
             radial_.compute(batch.r[p], s.radial.data(), nullptr);
             double* block = c + static_cast<std::size_t>(species_of[nl.neighbour[batch.entry[p]]]) * nlm_ * nmax_;
             dispatch_radial(nmax_, [&](auto n_const) {
@@ -239,10 +239,10 @@ void SphericalExpansion::backpropagate_many(const NeighbourList& nl, const std::
                   s.lowered.data() + (static_cast<std::size_t>(k) * nspecies + a) * lowered_size);
     PairBatch batch;
     auto differentiate_batch = [&] {
+        for (int p = 0; p < batch.count; ++p) radial_.prefetch(batch.r[p]);  // loads under the harmonics
         harmonics_.compute_batch(batch.directions, batch.count, s.harmonics.data());  // no gradients: see above
         for (int p = 0; p < batch.count; ++p) {
             const std::size_t e = batch.entry[p];
-            if (p + 1 < batch.count) radial_.prefetch(batch.r[p + 1]);
             radial_.compute(batch.r[p], s.radial.data(), s.radial_derivative.data());
             const int a = species_of[nl.neighbour[e]];
             const double inv_r = 1.0 / batch.r[p];
