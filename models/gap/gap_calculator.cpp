@@ -134,22 +134,29 @@ GapCalculator::GapCalculator(GapModel model, RadialMode mode, KernelPrecision pr
     for (std::size_t k = 0; k < model_.sparse.size(); ++k) {
         const SparseSet& set = model_.sparse[k];
         sparse_of_species_[expansion_.species_index(set.species)] = static_cast<int>(k);
-        RowMatrix compressed(set.points.rows(), power_spectrum_.size());
-        for (Eigen::Index m = 0; m < set.points.rows(); ++m)
-            power_spectrum_.from_full_layout(set.points.row(m).data(), compressed.row(m).data());
+        // Only the packed copies are kept: the compressed matrix is rebuilt from the model when needed.
+        const RowMatrix compressed = compressed_points(k);
         const Eigen::Index M = compressed.rows(), D = compressed.cols();
         packed_kernel_.emplace_back(compressed.data(), M, D, D, PrepackedGemm::Storage::RowMajor, chunk_size);
         packed_gradient_.emplace_back(compressed.data(), D, M, D, PrepackedGemm::Storage::ColMajor, chunk_size);
-        compressed_points_.push_back(std::move(compressed));
     }
     set_kernel_precision(precision);
+}
+
+RowMatrix GapCalculator::compressed_points(std::size_t k) const {
+    const SparseSet& set = model_.sparse[k];
+    RowMatrix compressed(set.points.rows(), power_spectrum_.size());
+    for (Eigen::Index m = 0; m < set.points.rows(); ++m)
+        power_spectrum_.from_full_layout(set.points.row(m).data(), compressed.row(m).data());
+    return compressed;
 }
 
 void GapCalculator::set_kernel_precision(KernelPrecision precision) {
     precision_ = precision;
     centred_points_.clear();
     if (precision != KernelPrecision::Float32) return;
-    for (const RowMatrix& T : compressed_points_) {
+    for (std::size_t k = 0; k < model_.sparse.size(); ++k) {
+        const RowMatrix T = compressed_points(k);
         const Eigen::RowVectorXd mu = T.colwise().mean();
         const RowMatrix centred = T.rowwise() - mu;
         centred_points_.push_back({mu, centred.cast<float>(), centred * mu.transpose()});
@@ -282,7 +289,7 @@ std::vector<GapPrediction> GapCalculator::evaluate_batch(const std::vector<Struc
                     w.centre_structure.push_back(static_cast<int>(b));
                 }
         }
-        const int M = static_cast<int>(compressed_points_[k].rows());
+        const int M = static_cast<int>(set.points.rows());
         if (w.K.size() < model_.sparse.size()) w.K.resize(model_.sparse.size());
 
         for (std::size_t start = 0; start < w.centres.size(); start += chunk_size) {

@@ -143,13 +143,14 @@ private:
                            const GapComputeOptions& options) const;
     std::vector<GapPrediction> evaluate_batch(const std::vector<StructureNeighbours>& batch, bool gradients,
                                               const GapComputeOptions& options) const;
+    // model_.sparse[k].points in the kernel's (compressed or selected) feature layout.
+    RowMatrix compressed_points(std::size_t k) const;
 
     GapModel model_;
     RadialMode mode_;
     SphericalExpansion expansion_;
     PowerSpectrum full_power_spectrum_;  // librascal's layout, for features()
     PowerSpectrum power_spectrum_;       // compressed layout used by the kernel (restricted to the selection)
-    std::vector<RowMatrix> compressed_points_;  // model_.sparse[k].points in the compressed layout
     // The same T packed for the float64 kernel GEMMs (K = X T^T and dE/dX = K' T): ~2x the memory of T, to save
     // repacking it on every chunk.
     std::vector<PrepackedGemm> packed_kernel_, packed_gradient_;

@@ -92,16 +92,24 @@ bool reset_peak_rss() {
     return static_cast<bool>(out);
 }
 
+// Returns freed heap to the kernel. gapd keeps freed heap for reuse (main.cpp), so buffers freed after loading the
+// model, the DGEMM reference's 96 MB and earlier cases' buffers would otherwise stay resident and count.
+void release_freed_heap() {
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
+}
+
 // Peak memory a case adds to the process: VmHWM since the last reset minus the RSS with the model loaded.
-// gapd keeps freed heap for reuse (main.cpp), so the DGEMM reference's 96 MB and earlier cases' buffers would
-// stay resident and count; start() hands them back to the kernel before resetting the high-water mark.
 struct PeakMeter {
     double baseline = 0;  // MB, RSS after loading the model(s)
     bool resettable = false;
+    void set_baseline() {
+        release_freed_heap();
+        baseline = proc_status_mb("VmRSS");
+    }
     void start() {
-#if defined(__GLIBC__)
-        malloc_trim(0);
-#endif
+        release_freed_heap();
         resettable = reset_peak_rss() && proc_status_mb("VmHWM") > 0;
     }
     double growth_mb() const { return resettable ? proc_status_mb("VmHWM") - baseline : -1.0; }
@@ -112,7 +120,7 @@ int run_gap_bench(const BenchOptions& o) {
     const KernelPrecision precision = parse_kernel_precision(o.precision);
     std::unique_ptr<GapCalculator> calc = load_calculator(o.model, parse_radial_mode(o.radial));
     PeakMeter meter;
-    meter.baseline = proc_status_mb("VmRSS");
+    meter.set_baseline();
     const GapModel& m = calc->model();
     const int D = calc->kernel_feature_count();
     const int D_all = power_spectrum_size(m.hypers, PowerSpectrumLayout::Compressed);
@@ -199,7 +207,7 @@ int run_dipole_bench(const BenchOptions& o) {
     contents.gap.reset();
     const DipoleCalculator calc(std::move(*contents.dipole), parse_radial_mode(o.radial));
     PeakMeter meter;
-    meter.baseline = proc_status_mb("VmRSS");
+    meter.set_baseline();
     const DipoleModel& m = calc.model();
     std::printf("\ndipole model: %s\n  nmax %d lmax %d rc %.2f, %s kernel, %d lambda=1 features, sparse points:",
                 o.dipole_model.c_str(), m.hypers.max_radial, m.hypers.max_angular, m.hypers.cutoff.cutoff,
