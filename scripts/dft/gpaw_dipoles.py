@@ -7,7 +7,8 @@ Labels every frame of the project's dataset (data/batio3_pbesol_{train,test}.ext
 finished CP2K run under WORKDIR (WORKDIR/**/result.extxyz), keyed by `structure_id`, writing
 WORKDIR/dipoles/ID/dipole.json = {"dipole": [x, y, z] (e*Å), "source": ..., "seconds": t, "kpts": [...],
 "settings": {...}} atomically. Smallest cells first; resumable (a structure with dipole.json, or whose dataset frame already has this route's dipole, is skipped; killing
-the worker loses only the one in progress). `--shard K/N` splits the list between N single-core workers.
+the worker loses only the one in progress, and cells of >= 20 atoms resume their SCF from a checkpoint written
+every 2 iterations: WORKDIR/dipoles/ID/scf_checkpoint.gpw, ~250 MB for 40 atoms, removed when done). `--shard K/N` splits the list between N single-core workers.
 
 Physics: GPAW plane waves (500 eV), PBEsol with PAW setups generated locally by GPAW's own generator
 (`gpaw-setup -f PBEsol Ba Ti O`, written once into WORKDIR/gpaw_setups; Debian's gpaw-data ships PBE setups
@@ -53,22 +54,57 @@ def ensure_setups(workdir, xc):
     os.environ["GPAW_SETUP_PATH"] = setup_dir + ":" + os.environ.get("GPAW_SETUP_PATH", "/usr/share/gpaw-setups")
 
 
-def berry_phase_dipole(atoms, rundir, xc, kpts=None):
+def open_calculator(rundir, xc, kpts, atoms, checkpoint):
+    """A GPAW calculator for `atoms`: resumed from `checkpoint` (wave functions and density of an unfinished
+    SCF) when it holds the same positions, cell and settings, else a fresh one (a stale checkpoint is removed)."""
     from gpaw import GPAW, PW
+    settings = dict(SETTINGS, xc=xc, kpts=list(kpts))
+    stamp = checkpoint + ".json"
+    txt = open(os.path.join(rundir, "gpaw.txt"), "a")
+    if os.path.exists(checkpoint):
+        try:
+            with open(stamp) as f:
+                same_settings = json.load(f) == settings
+            calc = GPAW(checkpoint, txt=txt)
+            saved = calc.get_atoms()
+            if (same_settings and len(saved) == len(atoms) and np.allclose(saved.positions, atoms.positions, atol=1e-8)
+                    and np.allclose(saved.cell[:], atoms.cell[:], atol=1e-8)):
+                print(f"  resuming the SCF from {checkpoint}", flush=True)
+                return calc
+        except Exception as e:  # an unreadable checkpoint (killed while writing an old version): start afresh
+            print(f"  ignoring checkpoint {checkpoint}: {e}", flush=True)
+        os.remove(checkpoint)
+    with open(stamp + ".tmp", "w") as f:
+        json.dump(settings, f)
+    os.replace(stamp + ".tmp", stamp)
+    return GPAW(mode=PW(SETTINGS["ecut_eV"]), xc=xc, kpts=tuple(kpts),
+                symmetry={"point_group": False, "time_reversal": False},
+                occupations={"name": "fermi-dirac", "width": SETTINGS["smearing_eV"]},
+                convergence={"density": SETTINGS["density_convergence"]}, txt=txt)
+
+
+def berry_phase_dipole(atoms, rundir, xc, kpts=None, checkpoint_every=0):
+    """M (e*Å), the k-mesh and GPAW's energy. With checkpoint_every > 0 the SCF writes its wave functions every
+    that many iterations (atomically, to rundir/scf_checkpoint.gpw) and a later call resumes from them: a 40-atom
+    SCF takes hours on a shared core and survives the worker being killed."""
     from gpaw.berryphase import get_polarization_phase
     kpts = list(kpts or cp2k_input.kmesh(atoms.cell.lengths()))
     gpw = os.path.join(rundir, "gpaw.gpw")
+    checkpoint = os.path.join(rundir, "scf_checkpoint.gpw")
     atoms = atoms.copy()
-    atoms.calc = GPAW(mode=PW(SETTINGS["ecut_eV"]), xc=xc, kpts=tuple(kpts),
-                      symmetry={"point_group": False, "time_reversal": False},
-                      occupations={"name": "fermi-dirac", "width": SETTINGS["smearing_eV"]},
-                      convergence={"density": SETTINGS["density_convergence"]},
-                      txt=os.path.join(rundir, "gpaw.txt"))
+    calc = open_calculator(rundir, xc, kpts, atoms, checkpoint)
+    if checkpoint_every > 0:
+        def write_checkpoint():
+            calc.write(checkpoint + ".tmp", "all")
+            os.replace(checkpoint + ".tmp", checkpoint)
+        calc.attach(write_checkpoint, checkpoint_every)
+    atoms.calc = calc
     energy = atoms.get_potential_energy()
     atoms.calc.write(gpw, "all")
     phase_c = get_polarization_phase(gpw)
     os.remove(gpw)
-    for leftover in glob.glob(os.path.join(rundir, "*.gpw")) + glob.glob(os.path.join(rundir, "phases_*.json")):
+    for leftover in (glob.glob(os.path.join(rundir, "*.gpw")) + glob.glob(os.path.join(rundir, "phases_*.json"))
+                     + glob.glob(os.path.join(rundir, "*.gpw.json")) + glob.glob(os.path.join(rundir, "*.gpw.tmp"))):
         os.remove(leftover)
     return phase_c / (2 * np.pi) @ atoms.get_cell()[:], kpts, energy
 
@@ -95,6 +131,9 @@ def main():
     ap.add_argument("--shard", default="1/1", help="K/N: this worker takes every structure whose id hashes to K")
     ap.add_argument("--only", nargs="*", help="label only these structure ids")
     ap.add_argument("--nice", type=int, default=19, help="niceness of this worker and its session (19)")
+    ap.add_argument("--checkpoint-atoms", type=int, default=20,
+                    help="cells of at least this many atoms write an SCF checkpoint that a restarted worker resumes (20)")
+    ap.add_argument("--checkpoint-every", type=int, default=2, help="SCF iterations between checkpoints (2)")
     args = ap.parse_args()
     yield_cpu(args.nice)
     k, n = (int(x) for x in args.shard.split("/"))
@@ -121,7 +160,8 @@ def main():
         d = os.path.join(args.workdir, "dipoles", sid)
         os.makedirs(d, exist_ok=True)
         start = time.time()
-        dipole, kpts, energy = berry_phase_dipole(frames[sid], d, args.xc)
+        every = args.checkpoint_every if natoms >= args.checkpoint_atoms else 0
+        dipole, kpts, energy = berry_phase_dipole(frames[sid], d, args.xc, checkpoint_every=every)
         seconds = time.time() - start
         record = {"dipole": [float(x) for x in dipole], "source": source_name(args.xc), "seconds": round(seconds, 1),
                   "kpts": kpts, "gpaw_energy_eV": float(energy), "settings": dict(SETTINGS, xc=args.xc)}
