@@ -267,25 +267,28 @@ void RadialBasis::compute(double r, double* values, double* derivatives) const {
     }
 }
 
-void RadialBasis::prefetch(double r) const {
-    if (mode_ != RadialMode::Spline) return;
+const double* RadialBasis::spline_interval(double r, double& t) const {
     const int n_int = n_nodes_ - 1;
     const double s = r * inv_h_;
+    // Clamp before the int conversion (NaN -> interval 0, and t stays NaN so the NaN propagates).
     const int i = static_cast<int>(s > 0.0 ? std::min(s, static_cast<double>(n_int - 1)) : 0.0);
-    const char* begin = reinterpret_cast<const char*>(&coeffs_[static_cast<std::size_t>(i) * 6 * nfun_]);
+    t = s - i;
+    return &coeffs_[static_cast<std::size_t>(i) * 6 * nfun_];
+}
+
+void RadialBasis::prefetch(double r) const {
+    if (mode_ != RadialMode::Spline) return;
+    double t;
+    const char* begin = reinterpret_cast<const char*>(spline_interval(r, t));
     const char* end = begin + 6 * nfun_ * sizeof(double);
     for (const char* p = begin; p < end; p += 64) __builtin_prefetch(p);
 }
 
 void RadialBasis::eval_spline(double r, double* __restrict values, double* __restrict derivatives) const {
     // __restrict: without it GCC cannot vectorize the fused value/derivative loop.
-    const int n_int = n_nodes_ - 1;
-    const double s = r * inv_h_;
-    // Clamp before the int conversion (NaN -> interval 0, and t stays NaN so the NaN propagates).
-    const int i = static_cast<int>(s > 0.0 ? std::min(s, static_cast<double>(n_int - 1)) : 0.0);
-    const double t = s - i;
+    double t;
+    const double* c = spline_interval(r, t);
     const int nf = nfun_;
-    const double* c = &coeffs_[static_cast<std::size_t>(i) * 6 * nf];
     const double *c0 = c, *c1 = c + nf, *c2 = c + 2 * nf, *c3 = c + 3 * nf, *c4 = c + 4 * nf, *c5 = c + 5 * nf;
     if (derivatives) {
         const double ih = inv_h_;

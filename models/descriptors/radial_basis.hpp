@@ -49,6 +49,8 @@ private:
     void exact(double r, double* m, double* dm, double* d2m) const;
     void build_spline();
     void build_librascal_spline(double accuracy);
+    // The Spline mode's interval holding r: its 6 nfun coefficients, and t = (r - r_i)/h in it.
+    const double* spline_interval(double r, double& t) const;
     void eval_spline(double r, double* values, double* derivatives) const;
     void eval_librascal_spline(double r, double* values, double* derivatives) const;
 

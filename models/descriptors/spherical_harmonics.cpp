@@ -191,31 +191,41 @@ void SphericalHarmonics::compute_impl(const double* r, double* __restrict Y, dou
     }
 }
 
-void SphericalHarmonics::compute(const double r[3], double* __restrict Y, double* __restrict dY) const {
-    switch (lmax_) {
-#define GAPD_FIXED_LMAX(L)                        \
-    case L:                                       \
-        if (dY)                                   \
-            compute_impl<L, true, double>(r, Y, dY);      \
-        else                                      \
-            compute_impl<L, false, double>(r, Y, nullptr); \
-        return;
-        GAPD_FIXED_LMAX(1)
-        GAPD_FIXED_LMAX(2)
-        GAPD_FIXED_LMAX(3)
-        GAPD_FIXED_LMAX(4)
-        GAPD_FIXED_LMAX(5)
-        GAPD_FIXED_LMAX(6)
-        GAPD_FIXED_LMAX(7)
-        GAPD_FIXED_LMAX(8)
-        static_assert(kMaxUnrolledAngular == 8, "one case per unrolled lmax");
-#undef GAPD_FIXED_LMAX
-        default:  // lmax 0 and 9-30: the runtime-lmax loops
-            if (dY)
-                compute_impl<0, true, double>(r, Y, dY);
-            else
-                compute_impl<0, false, double>(r, Y, nullptr);
+namespace {
+
+// Calls f(std::integral_constant<int, lmax>) when lmax has an unrolled evaluation (1 to kMaxUnrolledAngular);
+// false otherwise (lmax 0 and 9-30 take the runtime-lmax loops).
+template <class F>
+bool dispatch_unrolled_lmax(int lmax, F&& f) {
+    static_assert(SphericalHarmonics::kMaxUnrolledAngular == 8, "one case per unrolled lmax");
+    switch (lmax) {
+        case 1: f(std::integral_constant<int, 1>{}); return true;
+        case 2: f(std::integral_constant<int, 2>{}); return true;
+        case 3: f(std::integral_constant<int, 3>{}); return true;
+        case 4: f(std::integral_constant<int, 4>{}); return true;
+        case 5: f(std::integral_constant<int, 5>{}); return true;
+        case 6: f(std::integral_constant<int, 6>{}); return true;
+        case 7: f(std::integral_constant<int, 7>{}); return true;
+        case 8: f(std::integral_constant<int, 8>{}); return true;
+        default: return false;
     }
+}
+
+}  // namespace
+
+void SphericalHarmonics::compute(const double r[3], double* __restrict Y, double* __restrict dY) const {
+    const bool unrolled = dispatch_unrolled_lmax(lmax_, [&](auto l_const) {
+        constexpr int LT = decltype(l_const)::value;
+        if (dY)
+            compute_impl<LT, true, double>(r, Y, dY);
+        else
+            compute_impl<LT, false, double>(r, Y, nullptr);
+    });
+    if (unrolled) return;
+    if (dY)
+        compute_impl<0, true, double>(r, Y, dY);
+    else
+        compute_impl<0, false, double>(r, Y, nullptr);
 }
 
 void SphericalHarmonics::compute_batch(const double* r, int count, double* __restrict Y) const {
@@ -226,26 +236,16 @@ void SphericalHarmonics::compute_batch(const double* r, int count, double* __res
     double lanes[3 * kBatch];
     for (int j = 0; j < kBatch; ++j)
         for (int k = 0; k < 3; ++k) lanes[k * kBatch + j] = j < count ? r[3 * j + k] : (k == 2 ? 1.0 : 0.0);
-    switch (lmax_) {
-#define GAPD_FIXED_LMAX(L)                                             \
-    case L: compute_impl<L, false, Lanes>(lanes, Y, nullptr); return;
-        GAPD_FIXED_LMAX(1)
-        GAPD_FIXED_LMAX(2)
-        GAPD_FIXED_LMAX(3)
-        GAPD_FIXED_LMAX(4)
-        GAPD_FIXED_LMAX(5)
-        GAPD_FIXED_LMAX(6)
-        GAPD_FIXED_LMAX(7)
-        GAPD_FIXED_LMAX(8)
-#undef GAPD_FIXED_LMAX
-        default: {  // lmax 0 and 9-30: one direction at a time (the lane tables would not fit the stack well)
-            const int nlm = (lmax_ + 1) * (lmax_ + 1);
-            double one[(kMaxSupportedAngular + 1) * (kMaxSupportedAngular + 1)];
-            for (int j = 0; j < count; ++j) {
-                compute(r + 3 * j, one, nullptr);
-                for (int lm = 0; lm < nlm; ++lm) Y[lm * kBatch + j] = one[lm];
-            }
-        }
+    const bool unrolled = dispatch_unrolled_lmax(lmax_, [&](auto l_const) {
+        compute_impl<decltype(l_const)::value, false, Lanes>(lanes, Y, nullptr);
+    });
+    if (unrolled) return;
+    // lmax 0 and 9-30: one direction at a time (the lane tables would not fit the stack well).
+    const int nlm = (lmax_ + 1) * (lmax_ + 1);
+    double one[(kMaxSupportedAngular + 1) * (kMaxSupportedAngular + 1)];
+    for (int j = 0; j < count; ++j) {
+        compute(r + 3 * j, one, nullptr);
+        for (int lm = 0; lm < nlm; ++lm) Y[lm * kBatch + j] = one[lm];
     }
 }
 

@@ -54,11 +54,16 @@ def ensure_setups(workdir, xc):
     os.environ["GPAW_SETUP_PATH"] = setup_dir + ":" + os.environ.get("GPAW_SETUP_PATH", "/usr/share/gpaw-setups")
 
 
+def checkpoint_settings(xc, kpts):
+    """What a checkpoint must have been computed with to be resumed; stored beside it as CHECKPOINT.json."""
+    return dict(SETTINGS, xc=xc, kpts=list(kpts))
+
+
 def open_calculator(rundir, xc, kpts, atoms, checkpoint):
     """A GPAW calculator for `atoms`: resumed from `checkpoint` (wave functions and density of an unfinished
     SCF) when it holds the same positions, cell and settings, else a fresh one (a stale checkpoint is removed)."""
     from gpaw import GPAW, PW
-    settings = dict(SETTINGS, xc=xc, kpts=list(kpts))
+    settings = checkpoint_settings(xc, kpts)
     stamp = checkpoint + ".json"
     txt = open(os.path.join(rundir, "gpaw.txt"), "a")
     if os.path.exists(checkpoint):
@@ -74,9 +79,6 @@ def open_calculator(rundir, xc, kpts, atoms, checkpoint):
         except Exception as e:  # an unreadable checkpoint (killed while writing an old version): start afresh
             print(f"  ignoring checkpoint {checkpoint}: {e}", flush=True)
         os.remove(checkpoint)
-    with open(stamp + ".tmp", "w") as f:
-        json.dump(settings, f)
-    os.replace(stamp + ".tmp", stamp)
     return GPAW(mode=PW(SETTINGS["ecut_eV"]), xc=xc, kpts=tuple(kpts),
                 symmetry={"point_group": False, "time_reversal": False},
                 occupations={"name": "fermi-dirac", "width": SETTINGS["smearing_eV"]},
@@ -94,6 +96,11 @@ def berry_phase_dipole(atoms, rundir, xc, kpts=None, checkpoint_every=0):
     atoms = atoms.copy()
     calc = open_calculator(rundir, xc, kpts, atoms, checkpoint)
     if checkpoint_every > 0:
+        stamp = checkpoint + ".json"
+        with open(stamp + ".tmp", "w") as f:
+            json.dump(checkpoint_settings(xc, kpts), f)
+        os.replace(stamp + ".tmp", stamp)
+
         def write_checkpoint():
             calc.write(checkpoint + ".tmp", "all")
             os.replace(checkpoint + ".tmp", checkpoint)
