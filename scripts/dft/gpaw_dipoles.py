@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Berry-phase cell dipoles with GPAW (Debian `gpaw`) for structures that have (or will have) CP2K labels.
 
-    nohup /usr/bin/python3 scripts/dft/gpaw_dipoles.py WORKDIR [--shard 1/2] [--max-atoms 40] &
+    nohup /usr/bin/python3 scripts/dft/gpaw_dipoles.py WORKDIR [--shard 1/2] [--max-atoms 40] [--watch 300] &
 
 Labels every frame of the project's dataset (data/batio3_pbesol_{train,test}.extxyz, or --frames FILES) and every
 finished CP2K run under WORKDIR (WORKDIR/**/result.extxyz), keyed by `structure_id`, writing
@@ -141,6 +141,9 @@ def main():
     ap.add_argument("--checkpoint-atoms", type=int, default=20,
                     help="cells of at least this many atoms write an SCF checkpoint that a restarted worker resumes (20)")
     ap.add_argument("--checkpoint-every", type=int, default=2, help="SCF iterations between checkpoints (2)")
+    ap.add_argument("--watch", type=float, default=0, metavar="SECONDS",
+                    help="when the list is done, look again for new finished CP2K runs every SECONDS and label them "
+                         "too, until killed (for a worker beside run_queue.py; 0 = stop when done)")
     args = ap.parse_args()
     yield_cpu(args.nice)
     k, n = (int(x) for x in args.shard.split("/"))
@@ -148,6 +151,16 @@ def main():
         raise SystemExit(f"gpaw_dipoles.py: --shard {args.shard}: want K/N with 1 <= K <= N")
     ensure_setups(args.workdir, args.xc)
 
+    while True:
+        labelled = label_pending(args, k, n)
+        if args.watch <= 0:
+            return
+        if labelled == 0:
+            time.sleep(args.watch)
+
+
+def label_pending(args, k, n):
+    """Labels every structure of this shard still without a dipole; returns how many it labelled."""
     frames = frames_to_label(args.workdir, args.frames)
     todo = []
     for sid, atoms in frames.items():
@@ -161,7 +174,9 @@ def main():
         if not os.path.exists(os.path.join(args.workdir, "dipoles", sid, "dipole.json")):
             todo.append((len(atoms), sid))
     todo.sort()
-    print(f"{len(todo)} structures without a {args.xc} dipole (shard {args.shard})", flush=True)
+    if todo or not args.watch:
+        print(f"{time.strftime('%H:%M:%S')} {len(todo)} structures without a {args.xc} dipole (shard {args.shard})",
+              flush=True)
     seconds_per_size = {}
     for count, (natoms, sid) in enumerate(todo, 1):
         d = os.path.join(args.workdir, "dipoles", sid)
@@ -183,6 +198,7 @@ def main():
             eta += np.mean(seconds_per_size[ref]) * (m / ref) ** 2
         print(f"[{count}/{len(todo)}] {sid} ({natoms} atoms) {seconds:.0f} s M = {np.round(dipole, 4).tolist()} e*A; "
               f"ETA {eta / 3600:.1f} h", flush=True)
+    return len(todo)
 
 
 if __name__ == "__main__":

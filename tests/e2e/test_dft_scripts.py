@@ -7,8 +7,10 @@ structure generator (deterministic, minimum interatomic distance, atoms on their
 active-learning chain without CP2K or i-PI: md_pool.py's cell/explosion checks, make_dft_dirs.py (CP2K
 directories like the generator's, idempotent, known ids skipped), run_queue.py finding run directories at any
 depth, and collect.py keeping the dataset as the store (stored frames unchanged, new results added once, dipoles
-from WORKDIR/dipoles/<id>/dipole.json with their source, an existing dipole kept, the fixed split).
+from WORKDIR/dipoles/<id>/dipole.json with their source, an existing dipole kept, the fixed split), and
+gpaw_dipoles.py's passes (GPAW faked) labelling each finished run once, including runs that finish later.
 """
+import argparse
 import json
 import os
 import shutil
@@ -234,6 +236,34 @@ try:
     stored = replaced.info.get("dipole", replaced.calc.results.get("dipole") if replaced.calc else None)
     check.that(stored is not None and np.allclose(stored, [4, 5, 6]),
                f"collect: a newer dipole.json replaces a stored dipole (got {stored})")
+
+    # gpaw_dipoles.py --watch: each pass labels the finished runs still without a dipole.json, once (GPAW faked).
+    sys.path.insert(0, os.path.join(common.SOURCE_DIR, "scripts", "dft"))
+    import gpaw_dipoles  # noqa: E402
+    calls = []
+
+    def fake_dipole(atoms, rundir, xc, checkpoint_every=0):
+        calls.append(os.path.basename(rundir))
+        return np.array([0.1, 0.2, 0.3]), [1, 1, 1], -1.0
+
+    gpaw_dipoles.berry_phase_dipole = fake_dipole
+    opts = argparse.Namespace(workdir=work, frames=[], xc="PBEsol", max_atoms=40, only=None, shard="1/1",
+                              checkpoint_atoms=20, checkpoint_every=2, watch=1.0)
+    first = gpaw_dipoles.label_pending(opts, 1, 1)
+    second = gpaw_dipoles.label_pending(opts, 1, 1)
+    check.that(first == 2 and sorted(calls) == ["g0998", "r1-40-T150-s001050"] and second == 0,
+               f"gpaw_dipoles: a pass labels the 2 results without a dipole, the next pass none ({first}, {second}, "
+               f"{calls})")
+    d = os.path.join(work, "late", "g0997")
+    os.makedirs(d)
+    at = ase.io.read(os.path.join(work, "deep", "x", "g0998", "result.extxyz"))
+    at.info["structure_id"] = "g0997"
+    ase.io.write(os.path.join(d, "result.extxyz"), at, format="extxyz")
+    third = gpaw_dipoles.label_pending(opts, 1, 1)
+    with open(os.path.join(work, "dipoles", "g0997", "dipole.json")) as f:
+        late = json.load(f)
+    check.that(third == 1 and calls[-1] == "g0997" and np.allclose(late["dipole"], [0.1, 0.2, 0.3]),
+               "gpaw_dipoles: a run that finishes later is labelled by the next pass")
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 
