@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
 bash scripts/build.sh
 cd build
-ctest --output-on-failure --timeout 900
+# One test per core: the sanitized build (~8 min, one test) is the longest path; the others run beside it.
+ctest --output-on-failure --timeout 900 -j "$(nproc)"

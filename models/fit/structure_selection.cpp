@@ -27,14 +27,19 @@ Eigen::VectorXd structure_descriptor(const StructureFeatures& s, int species_cou
     return out;
 }
 
-// Squared distances between every row of A and every row of B (|a|^2 + |b|^2 - 2 a.b, as one GEMM; clamped
-// at 0 against round-off).
+// Squared distances between every row of A and every row of B: |a|^2 + |b|^2 - 2 a.b as one GEMM, except for
+// near pairs, where that cancels to round-off (~1e-16 (|a|^2 + |b|^2), of either sign, depending on how the GEMM
+// blocks its sums) and |a - b|^2 is computed directly, so that a copy is at distance exactly 0.
 RowMatrix squared_distances(const RowMatrix& A, const RowMatrix& B) {
     RowMatrix d = -2.0 * (A * B.transpose());
     const Eigen::VectorXd a2 = A.rowwise().squaredNorm(), b2 = B.rowwise().squaredNorm();
     d.colwise() += a2;
     d.rowwise() += b2.transpose();
-    return d.cwiseMax(0.0);
+    constexpr double kCancellation = 1e-8;
+    for (Eigen::Index i = 0; i < d.rows(); ++i)
+        for (Eigen::Index j = 0; j < d.cols(); ++j)
+            if (d(i, j) < kCancellation * (a2[i] + b2[j])) d(i, j) = (A.row(i) - B.row(j)).squaredNorm();
+    return d;
 }
 
 // The atom rows of a set of structures grouped by species: one matrix per species index.
