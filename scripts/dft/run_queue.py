@@ -1,11 +1,12 @@
 #!/usr/bin/python3
 """Run CP2K on every structure directory of WORKDIR that has no result yet (resumable, one at a time).
 
-    nohup /usr/bin/python3 scripts/dft/run_queue.py WORKDIR [--np 2] [--nice 19] [--max-atoms 40] &
+    nohup /usr/bin/python3 scripts/dft/run_queue.py WORKDIR [--np 2] [--nice 19] [--max-atoms 40] [--order size] &
 
 For every directory under WORKDIR, at any depth (gNNNN/ of generate_structures.py, <structure_id>/ of
 scripts/active_learning/make_dft_dirs.py, round2/<structure_id>/, ...), that has cp2k.inp and structure.extxyz
-and neither result.extxyz nor failed, in name order of its path relative to WORKDIR, with at most --max-atoms
+and neither result.extxyz nor failed, in name order of its path relative to WORKDIR (`--order size`: smallest
+cells first), with at most --max-atoms
 atoms: runs
 `nice -n NICE mpirun -np NP cp2k.psmp -i cp2k.inp -o cp2k.out` with OMP_NUM_THREADS=1 (the queue's whole session
 is lowered to NICE too: background.py), parses the output
@@ -50,18 +51,26 @@ def pending(workdir, max_atoms):
     return out
 
 
+def ordered(todo, order):
+    """pending()'s list in run order: as found ('path') or smallest cells first, path order within a size ('size')."""
+    return sorted(todo, key=lambda item: item[1]) if order == "size" else list(todo)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("workdir")
     ap.add_argument("--np", type=int, default=2, help="MPI ranks (default 2)")
     ap.add_argument("--nice", type=int, default=19, help="niceness, so interactive work keeps the CPU (19)")
     ap.add_argument("--max-atoms", type=int, default=40, help="skip structures with more atoms (40)")
+    ap.add_argument("--order", choices=["path", "size"], default="path",
+                    help="'path' (default): directory order; 'size': smallest cells first (path order within a "
+                         "size), so that a session that ends early has finished as many labels as it could")
     args = ap.parse_args()
     yield_cpu(args.nice)
 
     env = dict(os.environ, OMP_NUM_THREADS="1")
     seconds_per_atom = {}  # rough cost model for the ETA, per cell size
-    todo = pending(args.workdir, args.max_atoms)
+    todo = ordered(pending(args.workdir, args.max_atoms), args.order)
     print(f"{len(todo)} structures to run in {args.workdir}", flush=True)
     for count, (d, natoms) in enumerate(todo, 1):
         start = time.time()

@@ -177,6 +177,9 @@ try:
         f.write("test\n")
     check.that(len(run_queue.pending(work, 40)) == 3 and len(run_queue.pending(work, 20)) == 0,
                "run_queue: failed runs and cells over --max-atoms are skipped")
+    mixed = [("a", 40), ("b", 5), ("c", 10), ("d", 5)]
+    check.that([d for d, _ in run_queue.ordered(mixed, "size")] == ["b", "d", "c", "a"] and
+               run_queue.ordered(mixed, "path") == mixed, "run_queue --order size: smallest first, path order within a size")
 
     # Fake CP2K results for the two round-1 frames and g0998; dipoles for one new frame and a stored one.
     train0 = ase.io.read(os.path.join(out, "batio3_pbesol_train.extxyz"), index=":")
