@@ -193,6 +193,12 @@ RowMatrix GapCalculator::kernel_features(const Structure& s) const {
     return centre_features(expansion_, power_spectrum_, build_neighbour_list(s, cutoff()), species_of);
 }
 
+RowMatrix GapCalculator::kernel_features(const Structure& s, const NeighbourList& nl) const {
+    if (nl.offsets.size() != s.size() + 1)
+        throw std::invalid_argument("GAP model: the neighbour list is not the structure's");
+    return centre_features(expansion_, power_spectrum_, nl, species_indices(s.numbers));
+}
+
 GapPrediction GapCalculator::compute(const Structure& s, const GapComputeOptions& options) const {
     return evaluate(s, nullptr, false, options);
 }

@@ -133,6 +133,10 @@ public:
     RowMatrix features(const Structure& s) const;
     // The features the kernel uses (N x kernel_feature_count(): compressed layout, restricted to the selection).
     RowMatrix kernel_features(const Structure& s) const;
+    // The same on the caller's neighbour list of `s` (built with build_neighbour_list(s, cutoff())).
+    RowMatrix kernel_features(const Structure& s, const NeighbourList& nl) const;
+    // Sparse set k's points in the kernel's feature layout (M x kernel_feature_count()).
+    RowMatrix kernel_sparse_points(std::size_t k) const { return compressed_points(k); }
 
     // Centres processed per GEMM chunk: bounds memory to a few MB whatever the system size.
     static constexpr int chunk_size = 256;

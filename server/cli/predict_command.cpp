@@ -11,6 +11,7 @@
 #include "server/cli/model_loading.hpp"
 #include "server/cli/yaml_config.hpp"
 #include "server/cli/pair_limit_option.hpp"
+#include "models/gap/gap_novelty.hpp"
 #include "server/serve/model_evaluator.hpp"
 #include "models/core/same_file.hpp"
 
@@ -23,6 +24,7 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 
 namespace gapd {
 
@@ -31,7 +33,7 @@ namespace {
 struct PredictOptions {
     std::string model, input, output, radial = "spline", prefix, precision = "float64";
     int threads = 0;
-    bool clusters = false;
+    bool clusters = false, novelty = false;
     DipoleOptions dipoles;
 };
 
@@ -91,6 +93,10 @@ int run_predict(const PredictOptions& o) {
         report_float32_deviation(*models.gap, frames.front().structure, o.input + " frame 0");
     std::optional<DipoleServing> dipoles;
     if (models.dipole) dipoles.emplace(DipoleServing{*models.dipole, models.selection, models.roles});
+    if (o.novelty && !models.gap)
+        throw std::invalid_argument("--novelty needs a GAP model (it measures environments against the GAP's "
+                                    "sparse points); --dipole-only has none");
+    const std::unique_ptr<GapNovelty> novelty = o.novelty ? std::make_unique<GapNovelty>(*models.gap) : nullptr;
     std::size_t largest = 0;
     for (const ExtxyzFrame& frame : frames) largest = std::max(largest, frame.structure.size());
     auto last_report = std::chrono::steady_clock::now();
@@ -104,6 +110,7 @@ int run_predict(const PredictOptions& o) {
                 const ModelEvaluation e = evaluator.evaluate(frame.structure);
                 if (e.gap) write_gap_results(*e.gap, frame, o.prefix);
                 if (e.dipoles) write_dipole_results(*e.dipoles, models.selection, frame, o.prefix);
+                if (novelty) frame.arrays[o.prefix + "gap_novelty"] = RowMatrix(novelty->per_atom(frame.structure));
             } catch (const std::exception& e) {
                 throw std::runtime_error(o.input + ": frame " + std::to_string(f) + " (0-based): " + e.what());
             }
@@ -149,6 +156,9 @@ void add_predict_command(CLI::App& app, int& exit_code) {
     cmd->add_option("--key-prefix", o->prefix,
                     "Prefix for the result keys (e.g. 'gap_' keeps the input's DFT energy/forces untouched)");
     add_max_pairs_option(cmd);
+    cmd->add_flag("--novelty", o->novelty,
+                  "Also write the per-atom array 'gap_novelty': how far each environment lies outside what the GAP's "
+                  "sparse points span (0 = spanned, 1 = orthogonal; docs/novelty.md)");
     add_dipole_options(cmd, o->dipoles);
     add_clusters_flag(cmd, o->clusters);
     add_config_option(cmd);

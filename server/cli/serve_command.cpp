@@ -22,6 +22,7 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 
 namespace gapd {
 
@@ -30,7 +31,7 @@ namespace {
 struct ServeOptions {
     std::string model, template_path, address = "localhost", prefix = "/tmp/ipi_", radial = "spline";
     std::string precision = "float64", mpi_name;
-    bool unix_socket = false, shm = false, mpi = false, verbose = false, no_reconnect = false;
+    bool unix_socket = false, shm = false, mpi = false, verbose = false, no_reconnect = false, novelty = false;
     int port = 31415, threads = 0, connections = 1;
     double connect_timeout = 120.0, message_timeout = kDefaultMessageTimeoutS;
     DipoleOptions dipoles;
@@ -86,10 +87,16 @@ int run_serve(const ServeOptions& o) {
         check_dipole_template(*models.dipole, numbers, models.selection, models.roles, o.template_path);
         dipoles.emplace(DipoleServing{*models.dipole, models.selection, models.roles});
     }
+    if (o.novelty && !models.gap)
+        throw std::invalid_argument("--novelty needs a GAP model (it measures environments against the GAP's "
+                                    "sparse points); --dipole-only serves none");
+    const std::unique_ptr<GapNovelty> novelty = o.novelty ? std::make_unique<GapNovelty>(*models.gap) : nullptr;
     // One engine per connection: each owns its workspace; the models are shared and only read.
     std::vector<std::unique_ptr<ModelForceEngine>> engines;
-    for (int k = 0; k < o.connections; ++k)
+    for (int k = 0; k < o.connections; ++k) {
         engines.push_back(std::make_unique<ModelForceEngine>(models.gap.get(), numbers, dipoles));
+        if (novelty) engines.back()->send_novelty(*novelty);
+    }
 
     ConnectionOptions connection;
     connection.unix_socket = o.unix_socket || o.shm;  // shm: the handshake stays on a UNIX socket
@@ -107,7 +114,8 @@ int run_serve(const ServeOptions& o) {
         (models.gap ? o.model : std::string("no GAP (--dipole-only)")) +
         (models.dipole ? ", extras " + extras_selection_names(models.selection) + " from " +
                              (o.dipoles.dipole_model.empty() ? o.model : o.dipoles.dipole_model)
-                       : std::string());
+                       : std::string()) +
+        (novelty ? std::string(", extras gap_novelty") : std::string());
     // Only now: while loading, SIGINT/SIGTERM keep their default action and end gapd at once (the polite
     // handlers would only count them, and a long or blocked load would ignore them).
     install_stop_handlers();
@@ -192,6 +200,10 @@ void add_serve_command(CLI::App& app, int& exit_code) {
     add_max_pairs_option(cmd);
     cmd->add_flag("--no-reconnect", o->no_reconnect, "Exit with an error instead of reconnecting when i-PI goes away");
     cmd->add_flag("-v,--verbose", o->verbose, "Log every request to stderr");
+    cmd->add_flag("--novelty", o->novelty,
+                  "Also send the extras key 'gap_novelty': per atom, how far its environment lies outside what the "
+                  "GAP's sparse points span (0 = spanned, 1 = orthogonal; docs/novelty.md). Costs about one "
+                  "energy-only evaluation more per request");
     add_dipole_options(cmd, o->dipoles);
     cmd->footer(
         "Examples:\n"

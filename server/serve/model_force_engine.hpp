@@ -1,9 +1,11 @@
 #pragma once
 // The bridge between the i-PI protocol (client_protocol/ForceEngine, Å/eV frames) and gapd's models:
 // attaches the template's species to each frame and returns energy, forces and virial of the GAP, and the
-// dipole extras (models/dipoles/dipole_extras.hpp) of an SA-GPR model if one is served, in model units.
+// dipole extras (models/dipoles/dipole_extras.hpp) of an SA-GPR model if one is served, in model units, and
+// optionally the GAP's per-atom novelty.
 
 #include "client_protocol/force_engine.hpp"
+#include "models/gap/gap_novelty.hpp"
 #include "server/serve/model_evaluator.hpp"
 
 #include <optional>
@@ -24,6 +26,9 @@ public:
     ForceResult compute(const Frame& frame) override;
     // A batched request: the GAP evaluates its structures as one batch (kernel GEMMs over all their centres).
     std::vector<ForceResult> compute_batch(const std::vector<Frame>& frames) override;
+    // Also send the per-atom GAP novelty (models/gap/gap_novelty.hpp) as the extras key "gap_novelty": one number
+    // per atom, dimensionless. `novelty` outlives the engine; it is only read.
+    void send_novelty(const GapNovelty& novelty) { novelty_ = &novelty; }
 
 private:
     Structure structure(const Frame& frame) const;
@@ -32,6 +37,7 @@ private:
     std::vector<int> numbers_;
     std::optional<ExtrasSelection> selection_;  // the dipole extras sent, if a dipole model is served
     ModelEvaluator evaluator_;                  // reused by every request of this connection
+    const GapNovelty* novelty_ = nullptr;       // send_novelty()
 };
 
 }  // namespace gapd

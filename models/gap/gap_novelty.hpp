@@ -1,0 +1,46 @@
+#pragma once
+// How far each atom's environment lies outside what the GAP's sparse points describe: the part of the kernel's
+// prior variance that the sparse set leaves unexplained (the projected-process residual of sparse GPR),
+//
+//   novelty(x) = 1 - k_xM K_MM^+ k_Mx / k(x, x),   k(x, t) = (x . t)^zeta on the kernel's features,
+//
+// with M the sparse points of the atom's species. 0: the environment is a combination of sparse points (as every
+// training environment nearly is); 1: orthogonal to all of them. It is a property of the model's sparse set,
+// not of its weights or the training labels, so it flags configurations the model has not seen (for active
+// learning, or an MD run leaving the training domain) without an error bar in eV. K_MM^+ keeps the eigenvalues
+// above 1e-10 of the largest (near-duplicate sparse points make K_MM singular). docs/novelty.md.
+
+#include "models/gap/gap_calculator.hpp"
+
+#include <Eigen/Core>
+#include <vector>
+
+namespace gapd {
+
+class GapNovelty {
+public:
+    // Factorizes K_MM of every sparse set (an eigendecomposition, M^3: ~0.1 s for M = 800).
+    explicit GapNovelty(const GapCalculator& gap);
+
+    // One value in [0, 1] per atom; atoms of a species without sparse points get 1. Throws what the calculator
+    // throws for unknown species.
+    Eigen::VectorXd per_atom(const Structure& s) const;
+    // The same on the caller's neighbour list of `s` (built with build_neighbour_list(s, gap.cutoff())).
+    Eigen::VectorXd per_atom(const Structure& s, const NeighbourList& nl) const;
+
+    // Relative eigenvalue below which K_MM's spectrum is treated as zero.
+    static constexpr double kRelativeEigenvalueFloor = 1e-10;
+
+private:
+    Eigen::VectorXd from_features(const Structure& s, const RowMatrix& features) const;
+
+    struct Projector {
+        int species;
+        RowMatrix points;   // M x D, the kernel's layout
+        RowMatrix whitening;  // r x M: W with W^T W = K_MM^+
+    };
+    const GapCalculator& gap_;
+    std::vector<Projector> sets_;
+};
+
+}  // namespace gapd
