@@ -8,7 +8,7 @@ scripts/active_learning/make_dft_dirs.py, round2/<structure_id>/, ...), that has
 and neither result.extxyz nor failed, in name order of its path relative to WORKDIR (`--order size`: smallest
 cells first), with at most --max-atoms
 atoms: runs
-`nice -n NICE mpirun -np NP cp2k.psmp -i cp2k.inp -o cp2k.out` with OMP_NUM_THREADS=1 (the queue's whole session
+`nice -n NICE mpirun --bind-to none -np NP cp2k.psmp -i cp2k.inp -o cp2k.out` with OMP_NUM_THREADS=1 (the queue's whole session
 is lowered to NICE too: background.py), parses the output
 (parse_cp2k.py) and writes result.extxyz atomically. A run that fails (SCF not converged, CP2K error) gets a
 `failed` file with the reason and is not retried; delete it to retry. Killing the queue loses at most the
@@ -74,7 +74,9 @@ def main():
     print(f"{len(todo)} structures to run in {args.workdir}", flush=True)
     for count, (d, natoms) in enumerate(todo, 1):
         start = time.time()
-        cmd = ["nice", "-n", str(args.nice), "mpirun", "--allow-run-as-root", "-np", str(args.np),
+        # --bind-to none: OpenMPI binds a job of <= 2 ranks to cores counted from core 0, so two queues (or a queue
+        # beside another MPI job) would share core 0 and leave the other core idle.
+        cmd = ["nice", "-n", str(args.nice), "mpirun", "--allow-run-as-root", "--bind-to", "none", "-np", str(args.np),
                "cp2k.psmp", "-i", "cp2k.inp", "-o", "cp2k.out"]
         proc = subprocess.run(cmd, cwd=d, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         elapsed = time.time() - start
