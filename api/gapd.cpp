@@ -2,6 +2,7 @@
 
 #include "models/core/openmp.hpp"
 #include "models/descriptors/neighbour_list.hpp"
+#include "models/gap/gap_novelty.hpp"
 #include "server/cli/dipole_options.hpp"
 #include "server/cli/model_loading.hpp"
 
@@ -9,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -24,6 +26,7 @@ struct Model::Impl {
     mutable std::mutex mutex;  // guards the workspaces
     mutable GapWorkspace gap_workspace;
     mutable DipoleWorkspace dipole_workspace;
+    mutable std::unique_ptr<GapNovelty> novelty;  // made on the first call that asks for it
 };
 
 namespace {
@@ -93,6 +96,7 @@ Results Model::compute(const AtomsView& atoms, Quantities q) const {
     const LoadedModels& m = impl_->models;
     if (!m.dipole && (q.partial_dipoles || q.cell_dipoles || q.born_charges))
         throw std::invalid_argument("partial dipoles, cell dipoles and Born charges need a dipole model; none is loaded");
+    if (!m.gap && q.novelty) throw std::invalid_argument("novelty needs a GAP model; none is loaded");
     const Structure s = to_structure(atoms);
     std::lock_guard<std::mutex> lock(impl_->mutex);
     // OpenMP's thread count is per calling thread: set it for this one, whichever thread the caller uses.
@@ -115,6 +119,11 @@ Results Model::compute(const AtomsView& atoms, Quantities q) const {
                 r.has_stress = true;
                 r.stress = flat3(-p.virial / volume);
             }
+        }
+        if (q.novelty) {
+            if (!impl_->novelty) impl_->novelty = std::make_unique<GapNovelty>(*m.gap);
+            const Eigen::VectorXd v = impl_->novelty->per_atom(s, *gap_list);
+            r.novelty.assign(v.data(), v.data() + v.size());
         }
     } else if (q.forces) {
         r.forces.assign(3 * atoms.natoms, 0.0);  // a dipole-only model: no forces

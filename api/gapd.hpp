@@ -50,6 +50,7 @@ struct Quantities {
     bool partial_dipoles = false;  // mu_i
     bool cell_dipoles = false;     // one per B-site (Ti) atom
     bool born_charges = false;     // dM_a/dr_{k,b}: three adjoint passes, about the cost of the dipoles again
+    bool novelty = false;          // per atom, against the GAP's sparse points (docs/novelty.md); needs a GAP
 };
 
 struct Results {
@@ -65,6 +66,7 @@ struct Results {
     std::vector<int> cell_dipole_centres;    // the B-site atoms, ascending
     std::vector<double> cell_dipoles;        // centres x 3, e·Å
     std::vector<double> born_charges;        // natoms x 3 x 3, [k][a][b] = dM_a/dr_{k,b}, e
+    std::vector<double> novelty;             // natoms, in [0, 1] (empty unless Quantities::novelty)
 };
 
 // Calls on one Model are serialised (it reuses its buffers from call to call); give each thread its own Model to

@@ -41,12 +41,13 @@ py::dict to_dict(gapd::Results&& moved, std::size_t natoms) {
         d["cell_dipole_centres"] = py::array_t<int>({m}, r->cell_dipole_centres.data(), owner);
     }
     if (!r->born_charges.empty()) d["born_charges"] = view(r->born_charges.data(), {n, 3, 3});
+    if (!r->novelty.empty()) d["novelty"] = view(r->novelty.data(), {n});
     return d;
 }
 
 py::dict compute(const gapd::Model& model, bool gradients, const DoubleArray& positions, const IntArray& numbers,
                  const std::optional<DoubleArray>& cell, const std::array<bool, 3>& pbc, bool dipole,
-                 bool partial_dipoles, bool cell_dipoles, bool born_charges) {
+                 bool partial_dipoles, bool cell_dipoles, bool born_charges, bool novelty) {
     if (positions.ndim() != 2 || positions.shape(1) != 3)
         throw std::invalid_argument("positions must have shape (N, 3)");
     const auto natoms = static_cast<std::size_t>(positions.shape(0));
@@ -67,6 +68,7 @@ py::dict compute(const gapd::Model& model, bool gradients, const DoubleArray& po
     q.partial_dipoles = partial_dipoles;
     q.cell_dipoles = cell_dipoles;
     q.born_charges = born_charges;
+    q.novelty = novelty;
     gapd::Results r;
     {
         py::gil_scoped_release release;
@@ -99,26 +101,28 @@ PYBIND11_MODULE(_gapd, m) {
             "compute",
             [](const gapd::Model& model, const DoubleArray& positions, const IntArray& numbers,
                const std::optional<DoubleArray>& cell, const std::array<bool, 3>& pbc, bool dipole,
-               bool partial_dipoles, bool cell_dipoles, bool born_charges) {
+               bool partial_dipoles, bool cell_dipoles, bool born_charges, bool novelty) {
                 return compute(model, false, positions, numbers, cell, pbc, dipole, partial_dipoles, cell_dipoles,
-                               born_charges);
+                               born_charges, novelty);
             },
             py::arg("positions"), py::arg("numbers"), py::arg("cell") = py::none(),
             py::arg("pbc") = std::array<bool, 3>{{true, true, true}}, py::kw_only(), py::arg("dipole") = true,
             py::arg("partial_dipoles") = false, py::arg("cell_dipoles") = false, py::arg("born_charges") = false,
+            py::arg("novelty") = false,
             "Energy (eV), per-atom 'energies' and, with a dipole model, the dipole quantities asked for: a dict of "
-            "numpy arrays")
+            "numpy arrays; novelty=True adds the per-atom 'novelty' (docs/novelty.md)")
         .def(
             "compute_with_gradients",
             [](const gapd::Model& model, const DoubleArray& positions, const IntArray& numbers,
                const std::optional<DoubleArray>& cell, const std::array<bool, 3>& pbc, bool dipole,
-               bool partial_dipoles, bool cell_dipoles, bool born_charges) {
+               bool partial_dipoles, bool cell_dipoles, bool born_charges, bool novelty) {
                 return compute(model, true, positions, numbers, cell, pbc, dipole, partial_dipoles, cell_dipoles,
-                               born_charges);
+                               born_charges, novelty);
             },
             py::arg("positions"), py::arg("numbers"), py::arg("cell") = py::none(),
             py::arg("pbc") = std::array<bool, 3>{{true, true, true}}, py::kw_only(), py::arg("dipole") = true,
             py::arg("partial_dipoles") = false, py::arg("cell_dipoles") = false, py::arg("born_charges") = false,
+            py::arg("novelty") = false,
             "As compute, plus 'forces' (eV/Å), 'virial' (eV) and, for a fully periodic cell, 'stress' (3x3, "
             "eV/Å^3, ASE's sign)")
         .def_property_readonly("has_gap", &gapd::Model::has_gap)

@@ -11,6 +11,7 @@ per-atom extras, computed only when asked for with `calc.get_property(name, atom
   cell_dipoles     (N, 3) e·Å, the Ti-centred cell dipole on each B-site atom's row, zeros elsewhere
                    (the layout `gapd predict` writes); cell_dipole_centres: the B-site indices
   born_charges     (N, 3, 3) e, [k, a, b] = dM_a/dr_{k,b}
+  novelty          (N,) in [0, 1], how far each environment lies outside the GAP's sparse points (docs/novelty.md)
 """
 import numpy as np
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
@@ -22,7 +23,7 @@ _EXTRAS = ("partial_dipoles", "cell_dipoles", "cell_dipole_centres", "born_charg
 
 
 class GapdCalculator(Calculator):
-    implemented_properties = ["energy", "free_energy", "energies", "forces", "stress", "dipole", *_EXTRAS]
+    implemented_properties = ["energy", "free_energy", "energies", "forces", "stress", "dipole", *_EXTRAS, "novelty"]
 
     def __init__(self, model, dipole_model=None, threads=None, precision="float64", **kwargs):
         """`model`: a gapd model file (native or librascal JSON) or a loaded gapd.Model. Its dipole section, if
@@ -49,6 +50,8 @@ class GapdCalculator(Calculator):
             raise PropertyNotImplementedError(
                 f"GapdCalculator: {', '.join(sorted(dipole_props))} need(s) a dipole model; this model has none "
                 "(pass dipole_model=FILE)")
+        if "novelty" in props and not self.model.has_gap:
+            raise PropertyNotImplementedError("GapdCalculator: novelty needs a GAP model; this one has dipoles only")
         if "stress" in props and not (atoms.pbc.all() and abs(atoms.cell.volume) > 0):
             raise PropertyNotImplementedError("GapdCalculator: stress needs a periodic cell on all three axes "
                                               "(pbc=True and a non-zero volume)")
@@ -59,7 +62,7 @@ class GapdCalculator(Calculator):
         r = compute(atoms.positions, atoms.numbers, cell, tuple(bool(p) for p in atoms.pbc),
                     partial_dipoles="partial_dipoles" in props,
                     cell_dipoles=bool(props & {"cell_dipoles", "cell_dipole_centres"}),
-                    born_charges="born_charges" in props)
+                    born_charges="born_charges" in props, novelty="novelty" in props)
         self.results["energy"] = r["energy"]
         self.results["free_energy"] = r["energy"]
         self.results["energies"] = r["energies"]
@@ -68,7 +71,7 @@ class GapdCalculator(Calculator):
             if "stress" in r:
                 s = r["stress"]
                 self.results["stress"] = np.array([s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]])
-        for key in ("dipole", "partial_dipoles", "born_charges"):
+        for key in ("dipole", "partial_dipoles", "born_charges", "novelty"):
             if key in r:
                 self.results[key] = r[key]
         if "cell_dipoles" in r:

@@ -4,7 +4,7 @@
     PYTHONPATH=build/python /usr/bin/python3 tests/python/test_python_api.py --gapd build/gapd
     /usr/bin/python3 tests/python/test_python_api.py --skip "reason"     # exit 77 (ctest SKIP)
 
-Checks: GapdCalculator equals `gapd predict` to 1e-12 relative (energy, forces, stress, dipole, partial dipoles,
+Checks: GapdCalculator equals `gapd predict` to 1e-12 relative (energy, forces, stress, dipole, novelty, partial dipoles,
 cell dipoles, Born charges) on a distorted 40-atom and 320-atom cell of the default model; ASE's numerical
 forces and stress agree with the analytic ones; energies are invariant and forces, dipoles, partial dipoles and
 Born charges rotate as vectors / tensors through the Python path; thread counts give the same numbers; results
@@ -64,7 +64,7 @@ def predict(gapd, atoms, extras="dipole,partial_dipoles,cell_dipoles,BEC"):
     with tempfile.TemporaryDirectory() as tmp:
         src, out = os.path.join(tmp, "in.extxyz"), os.path.join(tmp, "out.extxyz")
         ase.io.write(src, atoms, format="extxyz")
-        subprocess.run([gapd, "predict", src, "-m", MODEL, "-o", out, "--extras", extras], check=True,
+        subprocess.run([gapd, "predict", src, "-m", MODEL, "-o", out, "--extras", extras, "--novelty"], check=True,
                        stderr=subprocess.DEVNULL)
         written = ase.io.read(src, format="extxyz")
         written.calc = None
@@ -79,7 +79,7 @@ def calculator_equals_gapd_predict(args):
     for n, seed in ((2, 1), (4, 2)):
         atoms, ref = predict(args.gapd, distorted_cell(n, seed))
         atoms.calc = calc
-        names = ["energy", "forces", "stress", "dipole", "partial_dipoles", "cell_dipoles", "born_charges"]
+        names = ["energy", "forces", "stress", "dipole", "partial_dipoles", "cell_dipoles", "born_charges", "novelty"]
         got = {k: calc.get_property(k, atoms) for k in names}
         worst = max(
             assert_close(f"{len(atoms)} atoms energy", got["energy"], ref.info["energy"]),
@@ -91,7 +91,8 @@ def calculator_equals_gapd_predict(args):
             assert_close(f"{len(atoms)} atoms cell dipoles", got["cell_dipoles"], ref.arrays["cell_dipoles"]),
             # predict's column 3b+a is dM_a/dr_{k,b}; the calculator's [k, a, b].
             assert_close(f"{len(atoms)} atoms Born charges", got["born_charges"],
-                         ref.arrays["born_charges"].reshape(-1, 3, 3).transpose(0, 2, 1)))
+                         ref.arrays["born_charges"].reshape(-1, 3, 3).transpose(0, 2, 1)),
+            assert_close(f"{len(atoms)} atoms novelty", got["novelty"], ref.arrays["gap_novelty"].ravel()))
         assert abs(got["energy"] - calc.get_property("energies", atoms).sum()) <= 1e-9 * abs(got["energy"])
         assert calc.get_property("free_energy", atoms) == got["energy"]
         print(f"  {len(atoms)} atoms: worst relative deviation from gapd predict {worst:.2g}")
