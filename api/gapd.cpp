@@ -2,6 +2,8 @@
 
 #include "models/core/openmp.hpp"
 #include "models/descriptors/neighbour_list.hpp"
+#include "models/formats/model_file.hpp"
+#include "models/formats/native_model_file.hpp"
 #include "models/gap/gap_novelty.hpp"
 #include "server/cli/dipole_options.hpp"
 #include "server/cli/model_loading.hpp"
@@ -83,6 +85,10 @@ Model::Model(const std::string& path, const ModelOptions& options) : impl_(std::
             throw std::invalid_argument("dipole_model given, but dipoles are switched off");
         dipole_options.extras = "none";
     }
+    // A native file with only a dipole section is a dipole-only model here (the CLI asks for --dipole-only).
+    if (options.dipoles && options.dipole_model.empty() && is_native_model_file(path) &&
+        !read_native_model_contents(path, false).gap)
+        dipole_options.dipole_only = true;
     impl_->models = load_models(path, dipole_options, parse_radial_mode(options.radial));
     if (impl_->models.gap) impl_->models.gap->set_kernel_precision(precision);
     impl_->threads = options.threads;

@@ -210,6 +210,15 @@ def errors(args):
     expect_error(ValueError, "partial dipoles, cell dipoles and Born charges need a dipole model",
                  lambda: gap_only.model.compute(atoms.positions, atoms.numbers, atoms.cell[:], partial_dipoles=True))
     expect_error((OSError, RuntimeError, ValueError), "missing.gapd", lambda: gapd.Model("missing.gapd"))
+    # A file with only a dipole section loads as a dipole-only model: dipoles, zero energy, no novelty.
+    dipoles_only = gapd.Model(os.path.join(ROOT, "tests", "data", "dipole", "synthetic_dipole.gapd"))
+    assert not dipoles_only.has_gap and dipoles_only.has_dipole_model
+    r = dipoles_only.compute(atoms.positions, atoms.numbers, atoms.cell[:])
+    assert r["energy"] == 0 and np.isfinite(r["dipole"]).all(), r
+    expect_error(ValueError, "novelty needs a GAP model",
+                 lambda: dipoles_only.compute(atoms.positions, atoms.numbers, atoms.cell[:], novelty=True))
+    atoms.calc = GapdCalculator(dipoles_only)
+    expect_error(PropertyNotImplementedError, "novelty needs a GAP model", lambda: atoms.calc.get_property("novelty", atoms))
 
 
 def main():
