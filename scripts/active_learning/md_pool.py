@@ -23,10 +23,11 @@ earlier invocations with other --temperatures; atomically) = the frames of every
 steps >= --equil-steps, every --stride steps, that pass the frame checks (all interatomic distances >= 1.5 Å,
 cell as above). Positions in Å (wrapped into the cell), Lattice = cell rows, pbc, and info: config_type =
 md-nst-<T>K-round<R>, md_temperature, md_step, md_natoms, md_run_status, structure_id = r<R>-<natoms>-T<T>-s<step:06d>
-(unique across rounds, sizes and temperatures), md_model (file name) and md_model_sha256 (first 16 hex digits).
-A summary per run (status, mean temperature, mean lattice parameters per perovskite cell a/b/c, angles,
-mean |P| from the Born-charge surrogate of scripts/dft/born_charge_dipoles.py, drift of i-PI's conserved
-quantity, pool frames, wall time) goes to
+(unique across rounds, sizes and temperatures), md_model (file name), md_model_sha256 (first 16 hex digits) and
+gap_novelty_max (the frame's largest per-atom GAP novelty under --model, `gapd predict --novelty`,
+docs/novelty.md). A summary per run (status, mean temperature, mean lattice parameters per perovskite cell
+a/b/c, angles, mean |P| from the Born-charge surrogate of scripts/dft/born_charge_dipoles.py, drift of i-PI's
+conserved quantity, pool frames, the median and largest gap_novelty_max, wall time) goes to
 stdout and OUTDIR/summary_<natoms>.tsv.
 
 Default start: ideal cubic BaTiO3, a = 4.0 Å, repeated --supercell times (2 -> 40 atoms, 4 -> 320), every atom
@@ -375,6 +376,23 @@ def run_frames(rundir, stride):
     return out
 
 
+def add_novelty(pool_path, pool, args):
+    """info gap_novelty_max of every pool frame: the largest per-atom GAP novelty (docs/novelty.md) under
+    --model, by `gapd predict --novelty` on the pool file; left out, with a note, if that fails."""
+    out = pool_path + ".novelty.extxyz"
+    try:
+        r = subprocess.run([args.gapd, "predict", pool_path, "-m", args.model, "--novelty", "--threads",
+                            str(args.threads), "-o", out], capture_output=True, text=True, timeout=3600)
+        if r.returncode != 0:
+            say(f"note: no novelty column (gapd predict --novelty failed: {r.stderr.strip()[-300:]})")
+            return
+        for frame, scored in zip(pool, ase.io.read(out, index=":")):
+            frame.info["gap_novelty_max"] = float(np.max(scored.arrays["gap_novelty"]))
+    finally:
+        if os.path.exists(out):
+            os.remove(out)
+
+
 def summarize_and_pool(outdir, natoms, temperatures, args, ref_par, reps, model_sha):
     size_dir = os.path.join(outdir, str(natoms))
     pool, rows = [], []
@@ -441,9 +459,16 @@ def summarize_and_pool(outdir, natoms, temperatures, args, ref_par, reps, model_
     path = os.path.join(outdir, f"pool_{natoms}.extxyz")
     if pool:
         ase.io.write(path + ".tmp", pool, format="extxyz")
+        add_novelty(path + ".tmp", pool, args)
+        ase.io.write(path + ".tmp", pool, format="extxyz")
         os.replace(path + ".tmp", path)
+        for r in rows:
+            values = [f.info["gap_novelty_max"] for f in pool
+                      if "gap_novelty_max" in f.info and f.info["md_temperature"] == r["T"]]
+            if values:
+                r.update(novelty_median=float(np.median(values)), novelty_max=float(np.max(values)))
     header = ("T_K\tstatus\tsteps\twall_s\tT_mean\ta\tb\tc\talpha\tbeta\tgamma\tV_cell_A3\t|P|_C/m2\t"
-              "<|Px|,|Py|,|Pz|>\tdrift_meV/atom/ps\tpool\trejected\treason")
+              "<|Px|,|Py|,|Pz|>\tdrift_meV/atom/ps\tpool\trejected\tnovelty_median\tnovelty_max\treason")
     lines = [header]
     for r in rows:
         if r["status"] == "not run":
@@ -456,7 +481,9 @@ def summarize_and_pool(outdir, natoms, temperatures, args, ref_par, reps, model_
                      + "\t".join(f"{x:.4f}" for x in abc) + "\t" + "\t".join(f"{x:.2f}" for x in ang)
                      + f"\t{r.get('vol_per_cell', float('nan')):.2f}\t{r.get('P_abs', float('nan')):.3f}\t"
                      + ",".join(f"{x:.3f}" for x in pc) + f"\t{r.get('drift', float('nan')):.3f}"
-                     + f"\t{r.get('pool', 0)}\t{r.get('rejected', 0)}\t{r.get('reason', '')}")
+                     + f"\t{r.get('pool', 0)}\t{r.get('rejected', 0)}"
+                     + f"\t{r.get('novelty_median', float('nan')):.2e}\t{r.get('novelty_max', float('nan')):.2e}"
+                     + f"\t{r.get('reason', '')}")
     with open(os.path.join(outdir, f"summary_{natoms}.tsv"), "w") as f:
         f.write("\n".join(lines) + "\n")
     with open(os.path.join(outdir, f"summary_{natoms}.json"), "w") as f:

@@ -119,6 +119,25 @@ sheared = list(row); sheared[10] = 4.0
 check.that(all(md_pool.watch_reason(np.array([row, r]), 150.0, par)[0] == 10 for r in (hot, squashed, sheared)),
            "md_pool: overheating, a collapsed cell length and a large shear are explosions")
 check.that(md_pool.frame_checks(start, par) is None, "md_pool: start frame passes the frame checks")
+
+# md_pool.py's novelty column: gapd predict --novelty on the pool, the largest value per frame into its info.
+if "--gapd" in sys.argv:
+    gapd_binary = sys.argv[sys.argv.index("--gapd") + 1]
+    squeezed = start.copy()
+    squeezed.set_cell(start.cell * 0.9, scale_atoms=True)
+    pool_frames = [start.copy(), squeezed]
+    pool_dir = tempfile.mkdtemp()
+    try:
+        pool_path = os.path.join(pool_dir, "pool.extxyz")
+        ase.io.write(pool_path, pool_frames, format="extxyz")
+        md_pool.add_novelty(pool_path, pool_frames, argparse.Namespace(
+            gapd=gapd_binary, model=os.path.join(common.SOURCE_DIR, "data", "models", "batio3_default.gapd"),
+            threads=1))
+        values = [f.info.get("gap_novelty_max") for f in pool_frames]
+        check.that(None not in values and 0 <= values[0] < values[1] <= 1 and os.listdir(pool_dir) == ["pool.extxyz"],
+                   f"md_pool: gap_novelty_max per pool frame, the compressed cell more novel, no file left ({values})")
+    finally:
+        shutil.rmtree(pool_dir, ignore_errors=True)
 close = start.copy(); close.positions[1] = close.positions[0] + [1.0, 0, 0]
 check.that("apart" in (md_pool.frame_checks(close, par) or ""), "md_pool: atoms 1 Å apart are refused")
 
