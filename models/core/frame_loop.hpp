@@ -54,4 +54,29 @@ void for_each_frame(std::size_t count, bool over_frames, MakeState&& make_state,
         if (e) std::rethrow_exception(e);
 }
 
+// Consecutive frames evaluated as one batch (a model's kernel GEMMs over the centres of all of them): small
+// frames one at a time stream every sparse point through the GEMM for a handful of rows, which makes 5-atom
+// cells memory-bound. A batch closes before it would hold more than kFrameBatchAtoms atoms; a frame at least that
+// large is a batch of its own. The grouping depends on the frame sizes alone, so results do not depend on the
+// thread count.
+inline constexpr std::size_t kFrameBatchAtoms = 256;
+
+struct FrameBatch {
+    std::size_t first = 0, count = 0;  // frames [first, first + count)
+};
+
+inline std::vector<FrameBatch> frame_batches(const std::vector<std::size_t>& atoms_per_frame) {
+    std::vector<FrameBatch> out;
+    std::size_t atoms = 0;
+    for (std::size_t f = 0; f < atoms_per_frame.size(); ++f) {
+        if (out.empty() || atoms + atoms_per_frame[f] > kFrameBatchAtoms) {
+            out.push_back({f, 0});
+            atoms = 0;
+        }
+        ++out.back().count;
+        atoms += atoms_per_frame[f];
+    }
+    return out;
+}
+
 }  // namespace gapd

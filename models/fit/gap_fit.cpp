@@ -226,11 +226,26 @@ ErrorTable gap_errors(const GapModel& model, RadialMode mode, const std::vector<
     table.formula_unit_atoms = formula_unit_atoms;
     std::vector<GapPrediction> predictions(frames.size());
     std::size_t largest = 0;
-    for (const LabelledFrame* f : frames) largest = std::max(largest, f->structure.size());
+    std::vector<std::size_t> sizes;
+    for (const LabelledFrame* f : frames) {
+        largest = std::max(largest, f->structure.size());
+        sizes.push_back(f->structure.size());
+    }
+    // Small frames in batches, as gapd predict and eval evaluate them (models/core/frame_loop.hpp).
+    const std::vector<FrameBatch> batches = frame_batches(sizes);
     for_each_frame(
-        frames.size(), parallel_over_frames(frames.size(), largest), [] { return GapWorkspace(); },
-        [&](std::size_t k, GapWorkspace& w) {
-            predictions[k] = calc.compute_with_gradients(frames[k]->structure, {nullptr, &w});
+        batches.size(), parallel_over_frames(batches.size(), largest), [] { return GapWorkspace(); },
+        [&](std::size_t b, GapWorkspace& w) {
+            const FrameBatch batch = batches[b];
+            std::vector<NeighbourList> lists;
+            lists.reserve(batch.count);
+            std::vector<StructureNeighbours> inputs;
+            for (std::size_t k = batch.first; k < batch.first + batch.count; ++k) {
+                lists.push_back(build_neighbour_list(frames[k]->structure, calc.cutoff()));
+                inputs.push_back({frames[k]->structure, lists.back()});
+            }
+            std::vector<GapPrediction> p = calc.compute_batch_with_gradients(inputs, {nullptr, &w});
+            for (std::size_t k = 0; k < batch.count; ++k) predictions[batch.first + k] = std::move(p[k]);
         });
     for (std::size_t k = 0; k < frames.size(); ++k) table.add(*frames[k], predictions[k]);
     return table;

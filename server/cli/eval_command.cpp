@@ -67,10 +67,20 @@ int run_eval(const EvalOptions& o) {
         calc->check_species(f.structure.numbers, frame_label(f));
         largest = std::max(largest, f.structure.size());
     }
+    std::vector<std::size_t> sizes;
+    for (const LabelledFrame& f : frames) sizes.push_back(f.structure.size());
+    const std::vector<FrameBatch> batches = frame_batches(sizes);
     for_each_frame(
-        frames.size(), parallel_over_frames(frames.size(), largest),
+        batches.size(), parallel_over_frames(batches.size(), largest),
         [&] { return ModelEvaluator(calc.get(), serving); },
-        [&](std::size_t k, ModelEvaluator& evaluator) { predictions[k] = evaluator.evaluate(frames[k].structure); });
+        [&](std::size_t b, ModelEvaluator& evaluator) {
+            const FrameBatch batch = batches[b];
+            std::vector<Structure> structures;
+            for (std::size_t k = 0; k < batch.count; ++k) structures.push_back(frames[batch.first + k].structure);
+            std::vector<ModelEvaluation> results = evaluator.evaluate_batch_or_name(
+                structures, [&](std::size_t k) { return frame_label(frames[batch.first + k]); });
+            for (std::size_t k = 0; k < batch.count; ++k) predictions[batch.first + k] = std::move(results[k]);
+        });
     std::vector<ExtxyzFrame> out;
     for (std::size_t k = 0; k < frames.size(); ++k) {
         LabelledFrame& f = frames[k];

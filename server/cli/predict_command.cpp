@@ -98,23 +98,38 @@ int run_predict(const PredictOptions& o) {
                                     "sparse points); --dipole-only has none");
     const std::unique_ptr<GapNovelty> novelty = o.novelty ? std::make_unique<GapNovelty>(*models.gap) : nullptr;
     std::size_t largest = 0;
-    for (const ExtxyzFrame& frame : frames) largest = std::max(largest, frame.structure.size());
+    std::vector<std::size_t> sizes;
+    for (const ExtxyzFrame& frame : frames) {
+        largest = std::max(largest, frame.structure.size());
+        sizes.push_back(frame.structure.size());
+    }
+    const std::vector<FrameBatch> batches = frame_batches(sizes);
     auto last_report = std::chrono::steady_clock::now();
     std::atomic<std::size_t> done{0};
     for_each_frame(
-        frames.size(), parallel_over_frames(frames.size(), largest),
+        batches.size(), parallel_over_frames(batches.size(), largest),
         [&] { return ModelEvaluator(models.gap.get(), dipoles); },
-        [&](std::size_t f, ModelEvaluator& evaluator) {
-            ExtxyzFrame& frame = frames[f];
-            try {
-                const ModelEvaluation e = evaluator.evaluate(frame.structure);
-                if (e.gap) write_gap_results(*e.gap, frame, o.prefix);
-                if (e.dipoles) write_dipole_results(*e.dipoles, models.selection, frame, o.prefix);
-                if (novelty) frame.arrays[o.prefix + "gap_novelty"] = RowMatrix(novelty->per_atom(frame.structure));
-            } catch (const std::exception& e) {
-                throw std::runtime_error(o.input + ": frame " + std::to_string(f) + " (0-based): " + e.what());
+        [&](std::size_t b, ModelEvaluator& evaluator) {
+            const FrameBatch batch = batches[b];
+            const auto label = [&](std::size_t k) {
+                return o.input + ": frame " + std::to_string(batch.first + k) + " (0-based)";
+            };
+            std::vector<Structure> structures;
+            for (std::size_t k = 0; k < batch.count; ++k) structures.push_back(frames[batch.first + k].structure);
+            const std::vector<ModelEvaluation> results = evaluator.evaluate_batch_or_name(structures, label);
+            for (std::size_t k = 0; k < batch.count; ++k) {
+                ExtxyzFrame& frame = frames[batch.first + k];
+                const ModelEvaluation& e = results[k];
+                try {
+                    if (e.gap) write_gap_results(*e.gap, frame, o.prefix);
+                    if (e.dipoles) write_dipole_results(*e.dipoles, models.selection, frame, o.prefix);
+                    if (novelty)
+                        frame.arrays[o.prefix + "gap_novelty"] = RowMatrix(novelty->per_atom(frame.structure));
+                } catch (const std::exception& error) {
+                    throw std::runtime_error(label(k) + ": " + error.what());
+                }
             }
-            const std::size_t finished = ++done;
+            const std::size_t finished = done += batch.count;
             if (openmp::thread_num() != 0) return;  // one thread reports
             const auto now = std::chrono::steady_clock::now();
             if (std::chrono::duration<double>(now - last_report).count() > 2.0) {

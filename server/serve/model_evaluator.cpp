@@ -53,4 +53,20 @@ std::vector<ModelEvaluation> ModelEvaluator::evaluate_batch(const std::vector<St
     return r;
 }
 
+std::vector<ModelEvaluation> ModelEvaluator::evaluate_batch_or_name(
+    const std::vector<Structure>& structures, const std::function<std::string(std::size_t)>& label) {
+    try {
+        return evaluate_batch(structures);
+    } catch (const std::exception&) {
+        for (std::size_t k = 0; k < structures.size(); ++k) {
+            try {
+                evaluate(structures[k]);
+            } catch (const std::exception& e) {
+                throw std::runtime_error(label(k) + ": " + e.what());
+            }
+        }
+        throw;
+    }
+}
+
 }  // namespace gapd

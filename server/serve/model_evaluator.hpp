@@ -9,7 +9,9 @@
 #include "models/dipoles/dipole_extras.hpp"
 #include "models/gap/gap_calculator.hpp"
 
+#include <functional>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace gapd {
@@ -37,6 +39,12 @@ public:
     // The same for several structures, results in order; the GAP evaluates them as one batch
     // (GapCalculator::compute_batch_with_gradients), so they equal evaluate()'s to round-off.
     std::vector<ModelEvaluation> evaluate_batch(const std::vector<Structure>& structures);
+
+    // evaluate_batch(), and if it throws, each structure alone, so that the error names the one at fault:
+    // std::runtime_error("<label(k)>: <message>") for the first structure k that fails alone. (A batch that
+    // fails only as a whole rethrows its own error.)
+    std::vector<ModelEvaluation> evaluate_batch_or_name(const std::vector<Structure>& structures,
+                                                        const std::function<std::string(std::size_t)>& label);
 
 private:
     // The dipole model's results on `s`, on `gap_list` if it was built with the same cutoff.

@@ -149,3 +149,29 @@ TEST_CASE("frame loop: identical results with 1 and 2 threads, over frames or ov
     }
     set_thread_count(1);
 }
+
+TEST_CASE("frame batches: consecutive frames up to kFrameBatchAtoms atoms, a large frame alone, all covered once") {
+    CHECK(frame_batches({}).empty());
+    const std::vector<std::size_t> sizes = {5, 5, 40, 250, 5, 300, 5, 5, 10, 256, 1};
+    const std::vector<FrameBatch> batches = frame_batches(sizes);
+    std::size_t next = 0;
+    for (const FrameBatch& b : batches) {
+        CAPTURE(b.first);
+        CHECK(b.first == next);
+        REQUIRE(b.count >= 1);
+        std::size_t atoms = 0;
+        for (std::size_t f = b.first; f < b.first + b.count; ++f) atoms += sizes[f];
+        CHECK((b.count == 1 || atoms <= kFrameBatchAtoms));
+        // Closed only because the next frame would not fit.
+        if (b.first + b.count < sizes.size()) CHECK(atoms + sizes[b.first + b.count] > kFrameBatchAtoms);
+        next = b.first + b.count;
+    }
+    CHECK(next == sizes.size());
+    // {5,5,40} {250,5} {300} {5,5,10} {256} {1}
+    REQUIRE(batches.size() == 6);
+    CHECK(batches[0].count == 3);
+    CHECK(batches[1].count == 2);
+    CHECK(batches[2].first == 5);
+    CHECK(batches[2].count == 1);
+    CHECK(batches[3].count == 3);
+}
