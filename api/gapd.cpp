@@ -112,7 +112,9 @@ Results Model::compute(const AtomsView& atoms, Quantities q) const {
     std::optional<NeighbourList> gap_list;
     if (m.gap) {
         gap_list = build_neighbour_list(s, m.gap->cutoff());
-        const GapComputeOptions options{nullptr, &impl_->gap_workspace};
+        const bool capture = q.novelty && m.gap->kernel_precision() == KernelPrecision::Float64;
+        GapKernelCapture kernel;
+        const GapComputeOptions options{nullptr, &impl_->gap_workspace, capture ? &kernel : nullptr};
         GapPrediction p = q.forces ? m.gap->compute_with_gradients(s, *gap_list, options)
                                    : m.gap->compute(s, *gap_list, options);
         r.energy = p.energy;
@@ -128,7 +130,7 @@ Results Model::compute(const AtomsView& atoms, Quantities q) const {
         }
         if (q.novelty) {
             if (!impl_->novelty) impl_->novelty = std::make_unique<GapNovelty>(*m.gap);
-            const Eigen::VectorXd v = impl_->novelty->per_atom(s, *gap_list);
+            const Eigen::VectorXd v = capture ? impl_->novelty->from_capture(kernel) : impl_->novelty->per_atom(s, *gap_list);
             r.novelty.assign(v.data(), v.data() + v.size());
         }
     } else if (q.forces) {

@@ -34,6 +34,8 @@ struct KernelChunk {
     bool gradients;
     Eigen::VectorXd& atom_energies;  // += the kernel term of each centre
     GapPhaseClock& phase;            // this thread's clock
+    double* capture = nullptr;       // GapKernelCapture: row b's x . t_m at capture[b * M], if set
+    double* capture_self = nullptr;  // and x . x at capture_self[centres[b]]
 };
 
 // The sparse set's side of the kernel: E_i += sum_m weights_m (x_i . t_m)^zeta.
@@ -61,6 +63,10 @@ void kernel_and_gradient(const KernelChunk& c, const PackedSparsePoints& T, cons
     for (int b = c.begin; b < c.end; ++b) {
         double e = 0.0;
         double* krow = K.row(b - c.begin).data();
+        if (c.capture) {
+            std::copy(krow, krow + M, c.capture + static_cast<std::size_t>(b) * M);
+            c.capture_self[c.centres[b]] = c.X.row(b).squaredNorm();
+        }
         for (int m = 0; m < M; ++m) {
             double derivative;
             e += weighted_kernel(krow[m], terms.weights[m], terms.zeta, derivative);
@@ -279,6 +285,15 @@ std::vector<GapPrediction> GapCalculator::evaluate_batch(const std::vector<Struc
                 (e0 != model_.self_contributions.end()) ? e0->second : 0.0;
         }
     }
+    GapKernelCapture* capture = options.capture;
+    if (capture) {
+        if (precision_ != KernelPrecision::Float64)
+            throw std::invalid_argument("GAP model: kernel values are captured with the float64 kernel only");
+        capture->set.assign(n_atoms, -1);
+        capture->row.assign(n_atoms, -1);
+        capture->kernel.assign(model_.sparse.size(), RowMatrix());
+        capture->self = Eigen::VectorXd::Zero(n_atoms);
+    }
     // dE/dr_ij of every neighbour entry; entries of centres without a sparse set stay zero.
     w.pair_gradients.assign(gradients ? 3 * entry_offset.back() : 0, 0.0);
 
@@ -297,6 +312,13 @@ std::vector<GapPrediction> GapCalculator::evaluate_batch(const std::vector<Struc
         }
         const int M = static_cast<int>(set.points.rows());
         if (w.K.size() < model_.sparse.size()) w.K.resize(model_.sparse.size());
+        if (capture) {
+            capture->kernel[k].resize(static_cast<Eigen::Index>(w.centres.size()), M);
+            for (std::size_t r = 0; r < w.centres.size(); ++r) {
+                capture->set[w.centres[r]] = static_cast<int>(k);
+                capture->row[w.centres[r]] = static_cast<int>(r);
+            }
+        }
 
         for (std::size_t start = 0; start < w.centres.size(); start += chunk_size) {
             const int B = static_cast<int>(std::min<std::size_t>(chunk_size, w.centres.size() - start));
@@ -345,7 +367,11 @@ std::vector<GapPrediction> GapCalculator::evaluate_batch(const std::vector<Struc
                         w.norms[b] = power_spectrum_.compute(w.C.row(b).data(), w.X.row(b).data());
                     phase.lap(&PhaseTimes::power_spectrum);
 
-                    const KernelChunk rows{w.X, w.G, chunk, b0, b1, gradients, atom_energies, phase};
+                    KernelChunk rows{w.X, w.G, chunk, b0, b1, gradients, atom_energies, phase};
+                    if (capture) {
+                        rows.capture = capture->kernel[k].data() + start * static_cast<std::size_t>(M);
+                        rows.capture_self = capture->self.data();
+                    }
                     const KernelTerms terms{set.weights, zeta};
                     if (precision_ == KernelPrecision::Float64)
                         kernel_and_gradient(rows, T, terms, w.K[k], w.gemm[t]);

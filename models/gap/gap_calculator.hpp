@@ -86,9 +86,21 @@ struct StructureNeighbours {
 };
 
 // Optional per-call inputs and outputs.
+// What a compute call can hand out besides its predictions: the linear kernel x_i . t_m of every centre against
+// its species' sparse points, and x_i . x_i, before they become energies (GapNovelty uses them). Atoms are
+// numbered as in the call: the atoms of each structure of a batch one after the other.
+struct GapKernelCapture {
+    std::vector<int> set, row;      // per atom: its sparse set (index into model.sparse, -1: none) and row there
+    std::vector<RowMatrix> kernel;  // per sparse set: one row of x_i . t_m per centre of that species
+    Eigen::VectorXd self;           // per atom: x_i . x_i
+};
+
 struct GapComputeOptions {
     PhaseTimes* times = nullptr;        // filled with this call's phase times
     GapWorkspace* workspace = nullptr;  // null: a temporary one (allocates on every call)
+    // Filled if set; with the float64 kernel only (the float32 kernel's values are centred and in float: a
+    // call with both throws std::invalid_argument).
+    GapKernelCapture* capture = nullptr;
 };
 
 class GapCalculator {

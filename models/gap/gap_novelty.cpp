@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 namespace gapd {
 
@@ -33,33 +34,53 @@ GapNovelty::GapNovelty(const GapCalculator& gap) : gap_(gap) {
 }
 
 Eigen::VectorXd GapNovelty::per_atom(const Structure& s) const {
-    return from_features(s, gap_.kernel_features(s));
+    return from_capture(capture_from_features(s, gap_.kernel_features(s)));
 }
 
 Eigen::VectorXd GapNovelty::per_atom(const Structure& s, const NeighbourList& nl) const {
-    return from_features(s, gap_.kernel_features(s, nl));
+    return from_capture(capture_from_features(s, gap_.kernel_features(s, nl)));
 }
 
-Eigen::VectorXd GapNovelty::from_features(const Structure& s, const RowMatrix& features) const {
-    const int zeta = gap_.model().zeta;
-    Eigen::VectorXd out = Eigen::VectorXd::Ones(static_cast<Eigen::Index>(s.size()));
-    for (const Projector& set : sets_) {
-        // The atoms of this species as rows, then K = X T^T and W K^T as GEMMs.
+GapKernelCapture GapNovelty::capture_from_features(const Structure& s, const RowMatrix& features) const {
+    // What a compute call captures, computed from the features: x_i . t_m per set, x_i . x_i per atom.
+    GapKernelCapture c;
+    const auto n = static_cast<Eigen::Index>(s.size());
+    c.set.assign(s.size(), -1);
+    c.row.assign(s.size(), -1);
+    c.self = features.rowwise().squaredNorm();
+    for (std::size_t k = 0; k < sets_.size(); ++k) {
         std::vector<Eigen::Index> atoms;
-        for (Eigen::Index i = 0; i < out.size(); ++i)
-            if (s.numbers[i] == set.species) atoms.push_back(i);
-        if (atoms.empty()) continue;
+        for (Eigen::Index i = 0; i < n; ++i)
+            if (s.numbers[i] == sets_[k].species) {
+                c.set[i] = static_cast<int>(k);
+                c.row[i] = static_cast<int>(atoms.size());
+                atoms.push_back(i);
+            }
         RowMatrix X(static_cast<Eigen::Index>(atoms.size()), features.cols());
         for (std::size_t a = 0; a < atoms.size(); ++a) X.row(static_cast<Eigen::Index>(a)) = features.row(atoms[a]);
-        RowMatrix K = X * set.points.transpose();
-        K = K.unaryExpr([&](double v) { return integer_power(v, zeta); });
-        const Eigen::MatrixXd projected = set.whitening * K.transpose();  // r x atoms
-        for (std::size_t a = 0; a < atoms.size(); ++a) {
-            const double self = integer_power(X.row(static_cast<Eigen::Index>(a)).squaredNorm(), zeta);
-            if (!(self > 0.0)) continue;  // a zero feature vector (an isolated atom of a non-normalized model)
-            const double explained = projected.col(static_cast<Eigen::Index>(a)).squaredNorm();
-            out[atoms[a]] = std::clamp(1.0 - explained / self, 0.0, 1.0);
-        }
+        c.kernel.push_back(X * sets_[k].points.transpose());
+    }
+    return c;
+}
+
+Eigen::VectorXd GapNovelty::from_capture(const GapKernelCapture& c) const {
+    const int zeta = gap_.model().zeta;
+    const auto n = static_cast<Eigen::Index>(c.set.size());
+    if (c.kernel.size() != sets_.size() || c.row.size() != c.set.size() || c.self.size() != n)
+        throw std::invalid_argument("GAP novelty: the kernel capture is not this model's");
+    // Per set, the whitened kernel rows W k(x)^T as one GEMM: r x (centres of that species).
+    std::vector<Eigen::MatrixXd> projected(sets_.size());
+    for (std::size_t k = 0; k < sets_.size(); ++k) {
+        const RowMatrix K = c.kernel[k].unaryExpr([&](double v) { return integer_power(v, zeta); });
+        projected[k] = sets_[k].whitening * K.transpose();
+    }
+    Eigen::VectorXd out = Eigen::VectorXd::Ones(n);
+    for (Eigen::Index i = 0; i < n; ++i) {
+        if (c.set[i] < 0) continue;
+        const double self = integer_power(c.self[i], zeta);
+        if (!(self > 0.0)) continue;  // a zero feature vector (an isolated atom of a non-normalized model)
+        const double explained = projected[static_cast<std::size_t>(c.set[i])].col(c.row[i]).squaredNorm();
+        out[i] = std::clamp(1.0 - explained / self, 0.0, 1.0);
     }
     return out;
 }

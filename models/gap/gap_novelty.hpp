@@ -27,12 +27,15 @@ public:
     Eigen::VectorXd per_atom(const Structure& s) const;
     // The same on the caller's neighbour list of `s` (built with build_neighbour_list(s, gap.cutoff())).
     Eigen::VectorXd per_atom(const Structure& s, const NeighbourList& nl) const;
+    // From the kernel values a compute call captured (GapComputeOptions::capture): one value per atom of that
+    // call, at the cost of one small GEMM per sparse set instead of the features again.
+    Eigen::VectorXd from_capture(const GapKernelCapture& capture) const;
 
     // Relative eigenvalue below which K_MM's spectrum is treated as zero.
     static constexpr double kRelativeEigenvalueFloor = 1e-10;
 
 private:
-    Eigen::VectorXd from_features(const Structure& s, const RowMatrix& features) const;
+    GapKernelCapture capture_from_features(const Structure& s, const RowMatrix& features) const;
 
     struct Projector {
         int species;

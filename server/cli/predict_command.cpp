@@ -108,7 +108,11 @@ int run_predict(const PredictOptions& o) {
     std::atomic<std::size_t> done{0};
     for_each_frame(
         batches.size(), parallel_over_frames(batches.size(), largest),
-        [&] { return ModelEvaluator(models.gap.get(), dipoles); },
+        [&] {
+            ModelEvaluator evaluator(models.gap.get(), dipoles);
+            if (novelty) evaluator.compute_novelty(*novelty);
+            return evaluator;
+        },
         [&](std::size_t b, ModelEvaluator& evaluator) {
             const FrameBatch batch = batches[b];
             const auto label = [&](std::size_t k) {
@@ -123,8 +127,7 @@ int run_predict(const PredictOptions& o) {
                 try {
                     if (e.gap) write_gap_results(*e.gap, frame, o.prefix);
                     if (e.dipoles) write_dipole_results(*e.dipoles, models.selection, frame, o.prefix);
-                    if (novelty)
-                        frame.arrays[o.prefix + "gap_novelty"] = RowMatrix(novelty->per_atom(frame.structure));
+                    if (e.novelty) frame.arrays[o.prefix + "gap_novelty"] = RowMatrix(*e.novelty);
                 } catch (const std::exception& error) {
                     throw std::runtime_error(label(k) + ": " + error.what());
                 }

@@ -23,12 +23,20 @@ DipoleResults ModelEvaluator::dipoles(const Structure& s, const NeighbourList* g
                                   build_neighbour_list(s, dipole.cutoff()), options);
 }
 
+void ModelEvaluator::compute_novelty(const GapNovelty& novelty) {
+    if (!gap_) throw std::invalid_argument("ModelEvaluator: novelty needs a GAP model");
+    novelty_ = &novelty;
+}
+
 ModelEvaluation ModelEvaluator::evaluate(const Structure& s) {
     ModelEvaluation r;
     std::optional<NeighbourList> gap_list;
     if (gap_) {
         gap_list = build_neighbour_list(s, gap_->cutoff());
-        r.gap = gap_->compute_with_gradients(s, *gap_list, {nullptr, &gap_workspace_});
+        const bool capture = novelty_ && gap_->kernel_precision() == KernelPrecision::Float64;
+        GapKernelCapture kernel;
+        r.gap = gap_->compute_with_gradients(s, *gap_list, {nullptr, &gap_workspace_, capture ? &kernel : nullptr});
+        if (novelty_) r.novelty = capture ? novelty_->from_capture(kernel) : novelty_->per_atom(s, *gap_list);
     }
     if (dipoles_) r.dipoles = dipoles(s, gap_list ? &*gap_list : nullptr);
     return r;
@@ -44,8 +52,23 @@ std::vector<ModelEvaluation> ModelEvaluator::evaluate_batch(const std::vector<St
             lists.push_back(build_neighbour_list(s, gap_->cutoff()));
             batch.push_back({s, lists.back()});
         }
-        std::vector<GapPrediction> p = gap_->compute_batch_with_gradients(batch, {nullptr, &gap_workspace_});
+        const bool capture = novelty_ && gap_->kernel_precision() == KernelPrecision::Float64;
+        GapKernelCapture kernel;
+        std::vector<GapPrediction> p =
+            gap_->compute_batch_with_gradients(batch, {nullptr, &gap_workspace_, capture ? &kernel : nullptr});
         for (std::size_t k = 0; k < structures.size(); ++k) r[k].gap = std::move(p[k]);
+        if (capture) {
+            // The batch's atoms are numbered structure after structure.
+            const Eigen::VectorXd all = novelty_->from_capture(kernel);
+            Eigen::Index first = 0;
+            for (std::size_t k = 0; k < structures.size(); ++k) {
+                const auto n = static_cast<Eigen::Index>(structures[k].size());
+                r[k].novelty = all.segment(first, n);
+                first += n;
+            }
+        } else if (novelty_) {
+            for (std::size_t k = 0; k < structures.size(); ++k) r[k].novelty = novelty_->per_atom(structures[k], lists[k]);
+        }
     }
     if (dipoles_)
         for (std::size_t k = 0; k < structures.size(); ++k)

@@ -8,6 +8,7 @@
 #include "models/dipoles/dipole_calculator.hpp"
 #include "models/dipoles/dipole_extras.hpp"
 #include "models/gap/gap_calculator.hpp"
+#include "models/gap/gap_novelty.hpp"
 
 #include <functional>
 #include <optional>
@@ -27,12 +28,17 @@ struct DipoleServing {
 struct ModelEvaluation {
     std::optional<GapPrediction> gap;       // energy, atom energies, forces, virial; empty without a GAP
     std::optional<DipoleResults> dipoles;   // empty without a dipole model
+    std::optional<Eigen::VectorXd> novelty; // per atom, if asked for (compute_novelty)
 };
 
 class ModelEvaluator {
 public:
     // `gap` null: dipoles only. Throws std::invalid_argument with neither model or an empty dipole selection.
     ModelEvaluator(const GapCalculator* gap, std::optional<DipoleServing> dipoles);
+
+    // Also the GAP novelty of every atom (models/gap/gap_novelty.hpp), from the kernel values of the GAP's own
+    // evaluation (with the float64 kernel; the float32 one computes the features again). Needs a GAP.
+    void compute_novelty(const GapNovelty& novelty);
 
     // Throws what the calculators throw (unknown species, a bad cell, a failed cell-dipole shell check).
     ModelEvaluation evaluate(const Structure& s);
@@ -51,6 +57,7 @@ private:
     DipoleResults dipoles(const Structure& s, const NeighbourList* gap_list);
 
     const GapCalculator* gap_;
+    const GapNovelty* novelty_ = nullptr;
     std::optional<DipoleServing> dipoles_;
     GapWorkspace gap_workspace_;
     DipoleWorkspace dipole_workspace_;

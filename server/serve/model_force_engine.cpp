@@ -35,7 +35,7 @@ ForceResult ModelForceEngine::result(ModelEvaluation evaluation, const Frame& fr
         r.forces = Matrix3N::Zero(static_cast<Eigen::Index>(numbers_.size()), 3);  // dipole-only mode
     }
     if (evaluation.dipoles) r.extras = dipole_extras(*selection_, *evaluation.dipoles, std::abs(frame.cell.determinant()));
-    if (novelty_) r.extras.add_vector("gap_novelty", ExtraUnit::Dimensionless, novelty_->per_atom(structure(frame)).transpose());
+    if (evaluation.novelty) r.extras.add_vector("gap_novelty", ExtraUnit::Dimensionless, evaluation.novelty->transpose());
     return r;
 }
 

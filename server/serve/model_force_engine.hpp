@@ -5,7 +5,6 @@
 // optionally the GAP's per-atom novelty.
 
 #include "client_protocol/force_engine.hpp"
-#include "models/gap/gap_novelty.hpp"
 #include "server/serve/model_evaluator.hpp"
 
 #include <optional>
@@ -28,7 +27,7 @@ public:
     std::vector<ForceResult> compute_batch(const std::vector<Frame>& frames) override;
     // Also send the per-atom GAP novelty (models/gap/gap_novelty.hpp) as the extras key "gap_novelty": one number
     // per atom, dimensionless. `novelty` outlives the engine; it is only read.
-    void send_novelty(const GapNovelty& novelty) { novelty_ = &novelty; }
+    void send_novelty(const GapNovelty& novelty) { evaluator_.compute_novelty(novelty); }
 
 private:
     Structure structure(const Frame& frame) const;
@@ -37,7 +36,6 @@ private:
     std::vector<int> numbers_;
     std::optional<ExtrasSelection> selection_;  // the dipole extras sent, if a dipole model is served
     ModelEvaluator evaluator_;                  // reused by every request of this connection
-    const GapNovelty* novelty_ = nullptr;       // send_novelty()
 };
 
 }  // namespace gapd

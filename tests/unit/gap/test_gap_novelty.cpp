@@ -137,3 +137,30 @@ TEST_CASE("GAP novelty: invariant under rotation, translation and permutation of
     const Eigen::VectorXd p = novelty.per_atom(permuted);
     for (int i = 0; i < n; ++i) CHECK(p[i] == doctest::Approx(reference[n - 1 - i]).epsilon(1e-9));
 }
+
+TEST_CASE("GAP novelty: from the kernel values a compute call captured, alone or in a batch, as from the features") {
+    const Structure source = fixture(2);
+    const GapCalculator gap(model_with_sparse_points_from(source, 2), RadialMode::Spline);
+    const GapNovelty novelty(gap);
+    const Structure a = displaced(source, 0.1, 21), b = displaced(fixture(1), 0.05, 22);
+    const Eigen::VectorXd want_a = novelty.per_atom(a), want_b = novelty.per_atom(b);
+
+    GapKernelCapture capture;
+    GapComputeOptions options;
+    options.capture = &capture;
+    const GapPrediction with = gap.compute_with_gradients(a, options);
+    CHECK(with.energy == gap.compute_with_gradients(a).energy);  // capturing changes nothing
+    CHECK((novelty.from_capture(capture) - want_a).cwiseAbs().maxCoeff() < 1e-10);
+    gap.compute(a, options);  // the energy-only pass captures the same values
+    CHECK((novelty.from_capture(capture) - want_a).cwiseAbs().maxCoeff() < 1e-10);
+
+    const NeighbourList la = build_neighbour_list(a, gap.cutoff()), lb = build_neighbour_list(b, gap.cutoff());
+    gap.compute_batch_with_gradients({{a, la}, {b, lb}}, options);
+    const Eigen::VectorXd both = novelty.from_capture(capture);
+    REQUIRE(both.size() == static_cast<Eigen::Index>(a.size() + b.size()));
+    CHECK((both.head(a.size()) - want_a).cwiseAbs().maxCoeff() < 1e-10);
+    CHECK((both.tail(b.size()) - want_b).cwiseAbs().maxCoeff() < 1e-10);
+
+    GapCalculator float32(model_with_sparse_points_from(source, 2), RadialMode::Spline, KernelPrecision::Float32);
+    CHECK_THROWS_AS(float32.compute(a, options), std::invalid_argument);
+}
