@@ -202,8 +202,8 @@ void add_serve_command(CLI::App& app, int& exit_code) {
     cmd->add_flag("-v,--verbose", o->verbose, "Log every request to stderr");
     cmd->add_flag("--novelty", o->novelty,
                   "Also send the extras key 'gap_novelty': per atom, how far its environment lies outside what the "
-                  "GAP's sparse points span (0 = spanned, 1 = orthogonal; docs/novelty.md). Costs about one "
-                  "energy-only evaluation more per request");
+                  "GAP's sparse points span (0 = spanned, 1 = orthogonal; docs/novelty.md); a few percent more per "
+                  "request");
     add_dipole_options(cmd, o->dipoles);
     cmd->footer(
         "Examples:\n"
