@@ -18,20 +18,9 @@ import numpy as np
 
 import e2e_common as common
 from e2e_common import TestFailure
-from test_ipi_dipole import read_ipi_bin
+from test_ipi_dipole import read_extras_dipoles as read_extras, read_ipi_bin
 
 RECIPE = os.path.join(common.SOURCE_DIR, "ipi_inputs", "dipole")
-
-
-def read_extras(path):
-    """i-PI's extras trajectory: '#EXTRAS(key)# Step: N ...' then the values (one line per step here)."""
-    steps, values = [], []
-    lines = [l for l in open(path).read().splitlines() if l.strip()]
-    for k, line in enumerate(lines):
-        if line.lstrip().startswith("#EXTRAS"):
-            steps.append(int(line.split("Step:")[1].split()[0]))
-            values.append([float(x) for x in lines[k + 1].split()])
-    return steps, np.array(values)
 
 
 def body(args, gapd, workdir):
