@@ -112,9 +112,10 @@ Results Model::compute(const AtomsView& atoms, Quantities q) const {
     std::optional<NeighbourList> gap_list;
     if (m.gap) {
         gap_list = build_neighbour_list(s, m.gap->cutoff());
-        const bool capture = q.novelty && m.gap->kernel_precision() == KernelPrecision::Float64;
+        if (q.novelty && !impl_->novelty) impl_->novelty = std::make_unique<GapNovelty>(*m.gap);
         GapKernelCapture kernel;
-        const GapComputeOptions options{nullptr, &impl_->gap_workspace, capture ? &kernel : nullptr};
+        const GapComputeOptions options{nullptr, &impl_->gap_workspace,
+                                        q.novelty ? impl_->novelty->capture_target(kernel) : nullptr};
         GapPrediction p = q.forces ? m.gap->compute_with_gradients(s, *gap_list, options)
                                    : m.gap->compute(s, *gap_list, options);
         r.energy = p.energy;
@@ -129,8 +130,7 @@ Results Model::compute(const AtomsView& atoms, Quantities q) const {
             }
         }
         if (q.novelty) {
-            if (!impl_->novelty) impl_->novelty = std::make_unique<GapNovelty>(*m.gap);
-            const Eigen::VectorXd v = capture ? impl_->novelty->from_capture(kernel) : impl_->novelty->per_atom(s, *gap_list);
+            const Eigen::VectorXd v = impl_->novelty->of_batch({{s, *gap_list}}, kernel).front();
             r.novelty.assign(v.data(), v.data() + v.size());
         }
     } else if (q.forces) {

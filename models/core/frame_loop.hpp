@@ -10,6 +10,7 @@
 
 #include "models/core/openmp.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <exception>
 #include <vector>
@@ -77,6 +78,27 @@ inline std::vector<FrameBatch> frame_batches(const std::vector<std::size_t>& ato
         atoms += atoms_per_frame[f];
     }
     return out;
+}
+
+// How a list of frames runs: in batches (frame_batches), spread over the threads or not (parallel_over_frames).
+struct FramePlan {
+    std::vector<FrameBatch> batches;
+    bool over_frames = false;
+};
+
+// The plan for frames of these atom counts; atoms_of(frame) gives a frame's count.
+template <class Frames, class AtomsOf>
+FramePlan plan_frames(const Frames& frames, AtomsOf&& atoms_of) {
+    std::vector<std::size_t> sizes;
+    std::size_t largest = 0;
+    for (const auto& frame : frames) {
+        sizes.push_back(atoms_of(frame));
+        largest = std::max(largest, sizes.back());
+    }
+    FramePlan plan;
+    plan.batches = frame_batches(sizes);
+    plan.over_frames = parallel_over_frames(plan.batches.size(), largest);
+    return plan;
 }
 
 }  // namespace gapd

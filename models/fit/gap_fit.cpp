@@ -225,16 +225,11 @@ ErrorTable gap_errors(const GapModel& model, RadialMode mode, const std::vector<
     ErrorTable table;
     table.formula_unit_atoms = formula_unit_atoms;
     std::vector<GapPrediction> predictions(frames.size());
-    std::size_t largest = 0;
-    std::vector<std::size_t> sizes;
-    for (const LabelledFrame* f : frames) {
-        largest = std::max(largest, f->structure.size());
-        sizes.push_back(f->structure.size());
-    }
     // Small frames in batches, as gapd predict and eval evaluate them (models/core/frame_loop.hpp).
-    const std::vector<FrameBatch> batches = frame_batches(sizes);
+    const FramePlan plan = plan_frames(frames, [](const LabelledFrame* f) { return f->structure.size(); });
+    const std::vector<FrameBatch>& batches = plan.batches;
     for_each_frame(
-        batches.size(), parallel_over_frames(batches.size(), largest), [] { return GapWorkspace(); },
+        batches.size(), plan.over_frames, [] { return GapWorkspace(); },
         [&](std::size_t b, GapWorkspace& w) {
             const FrameBatch batch = batches[b];
             std::vector<NeighbourList> lists;

@@ -85,4 +85,26 @@ Eigen::VectorXd GapNovelty::from_capture(const GapKernelCapture& c) const {
     return out;
 }
 
+GapKernelCapture* GapNovelty::capture_target(GapKernelCapture& kernel) const {
+    return captures_kernel() ? &kernel : nullptr;
+}
+
+std::vector<Eigen::VectorXd> GapNovelty::of_batch(const std::vector<StructureNeighbours>& batch,
+                                                  const GapKernelCapture& kernel) const {
+    std::vector<Eigen::VectorXd> out;
+    if (!captures_kernel()) {
+        for (const StructureNeighbours& b : batch) out.push_back(per_atom(b.structure, b.neighbours));
+        return out;
+    }
+    // The batch's atoms are numbered structure after structure.
+    const Eigen::VectorXd all = from_capture(kernel);
+    Eigen::Index first = 0;
+    for (const StructureNeighbours& b : batch) {
+        const auto n = static_cast<Eigen::Index>(b.structure.size());
+        out.push_back(all.segment(first, n));
+        first += n;
+    }
+    return out;
+}
+
 }  // namespace gapd

@@ -31,10 +31,21 @@ public:
     // call, at the cost of one small GEMM per sparse set instead of the features again.
     Eigen::VectorXd from_capture(const GapKernelCapture& capture) const;
 
+    // Novelty beside a GAP compute call, the one way callers take it:
+    //   GapKernelCapture kernel;
+    //   gap.compute_batch_with_gradients(batch, {times, workspace, novelty.capture_target(kernel)});
+    //   std::vector<Eigen::VectorXd> v = novelty.of_batch(batch, kernel);   // per structure, per atom
+    // The float64 kernel captures its kernel values, so novelty costs one small GEMM per sparse set; the float32
+    // kernel cannot capture (centred values in float), so then the features are computed again.
+    GapKernelCapture* capture_target(GapKernelCapture& kernel) const;
+    std::vector<Eigen::VectorXd> of_batch(const std::vector<StructureNeighbours>& batch,
+                                          const GapKernelCapture& kernel) const;
+
     // Relative eigenvalue below which K_MM's spectrum is treated as zero.
     static constexpr double kRelativeEigenvalueFloor = 1e-10;
 
 private:
+    bool captures_kernel() const { return gap_.kernel_precision() == KernelPrecision::Float64; }
     GapKernelCapture capture_from_features(const Structure& s, const RowMatrix& features) const;
 
     struct Projector {

@@ -62,16 +62,11 @@ int run_eval(const EvalOptions& o) {
     std::optional<DipoleServing> serving;
     if (dipoles) serving.emplace(DipoleServing{*dipoles, parse_extras_selection("dipole"), CellDipoleRoles{}});
     std::vector<ModelEvaluation> predictions(frames.size());
-    std::size_t largest = 0;
-    for (const LabelledFrame& f : frames) {
-        calc->check_species(f.structure.numbers, frame_label(f));
-        largest = std::max(largest, f.structure.size());
-    }
-    std::vector<std::size_t> sizes;
-    for (const LabelledFrame& f : frames) sizes.push_back(f.structure.size());
-    const std::vector<FrameBatch> batches = frame_batches(sizes);
+    for (const LabelledFrame& f : frames) calc->check_species(f.structure.numbers, frame_label(f));
+    const FramePlan plan = plan_frames(frames, [](const LabelledFrame& f) { return f.structure.size(); });
+    const std::vector<FrameBatch>& batches = plan.batches;
     for_each_frame(
-        batches.size(), parallel_over_frames(batches.size(), largest),
+        batches.size(), plan.over_frames,
         [&] { return ModelEvaluator(calc.get(), serving); },
         [&](std::size_t b, ModelEvaluator& evaluator) {
             const FrameBatch batch = batches[b];

@@ -97,17 +97,12 @@ int run_predict(const PredictOptions& o) {
         throw std::invalid_argument("--novelty needs a GAP model (it measures environments against the GAP's "
                                     "sparse points); --dipole-only has none");
     const std::unique_ptr<GapNovelty> novelty = o.novelty ? std::make_unique<GapNovelty>(*models.gap) : nullptr;
-    std::size_t largest = 0;
-    std::vector<std::size_t> sizes;
-    for (const ExtxyzFrame& frame : frames) {
-        largest = std::max(largest, frame.structure.size());
-        sizes.push_back(frame.structure.size());
-    }
-    const std::vector<FrameBatch> batches = frame_batches(sizes);
+    const FramePlan plan = plan_frames(frames, [](const ExtxyzFrame& f) { return f.structure.size(); });
+    const std::vector<FrameBatch>& batches = plan.batches;
     auto last_report = std::chrono::steady_clock::now();
     std::atomic<std::size_t> done{0};
     for_each_frame(
-        batches.size(), parallel_over_frames(batches.size(), largest),
+        batches.size(), plan.over_frames,
         [&] {
             ModelEvaluator evaluator(models.gap.get(), dipoles);
             if (novelty) evaluator.compute_novelty(*novelty);

@@ -29,17 +29,8 @@ void ModelEvaluator::compute_novelty(const GapNovelty& novelty) {
 }
 
 ModelEvaluation ModelEvaluator::evaluate(const Structure& s) {
-    ModelEvaluation r;
-    std::optional<NeighbourList> gap_list;
-    if (gap_) {
-        gap_list = build_neighbour_list(s, gap_->cutoff());
-        const bool capture = novelty_ && gap_->kernel_precision() == KernelPrecision::Float64;
-        GapKernelCapture kernel;
-        r.gap = gap_->compute_with_gradients(s, *gap_list, {nullptr, &gap_workspace_, capture ? &kernel : nullptr});
-        if (novelty_) r.novelty = capture ? novelty_->from_capture(kernel) : novelty_->per_atom(s, *gap_list);
-    }
-    if (dipoles_) r.dipoles = dipoles(s, gap_list ? &*gap_list : nullptr);
-    return r;
+    // The GAP evaluates a single structure as a batch of one, so this equals evaluate_batch exactly.
+    return std::move(evaluate_batch({s}).front());
 }
 
 std::vector<ModelEvaluation> ModelEvaluator::evaluate_batch(const std::vector<Structure>& structures) {
@@ -52,22 +43,13 @@ std::vector<ModelEvaluation> ModelEvaluator::evaluate_batch(const std::vector<St
             lists.push_back(build_neighbour_list(s, gap_->cutoff()));
             batch.push_back({s, lists.back()});
         }
-        const bool capture = novelty_ && gap_->kernel_precision() == KernelPrecision::Float64;
         GapKernelCapture kernel;
-        std::vector<GapPrediction> p =
-            gap_->compute_batch_with_gradients(batch, {nullptr, &gap_workspace_, capture ? &kernel : nullptr});
+        std::vector<GapPrediction> p = gap_->compute_batch_with_gradients(
+            batch, {nullptr, &gap_workspace_, novelty_ ? novelty_->capture_target(kernel) : nullptr});
         for (std::size_t k = 0; k < structures.size(); ++k) r[k].gap = std::move(p[k]);
-        if (capture) {
-            // The batch's atoms are numbered structure after structure.
-            const Eigen::VectorXd all = novelty_->from_capture(kernel);
-            Eigen::Index first = 0;
-            for (std::size_t k = 0; k < structures.size(); ++k) {
-                const auto n = static_cast<Eigen::Index>(structures[k].size());
-                r[k].novelty = all.segment(first, n);
-                first += n;
-            }
-        } else if (novelty_) {
-            for (std::size_t k = 0; k < structures.size(); ++k) r[k].novelty = novelty_->per_atom(structures[k], lists[k]);
+        if (novelty_) {
+            std::vector<Eigen::VectorXd> v = novelty_->of_batch(batch, kernel);
+            for (std::size_t k = 0; k < structures.size(); ++k) r[k].novelty = std::move(v[k]);
         }
     }
     if (dipoles_)

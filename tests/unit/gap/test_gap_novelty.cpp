@@ -164,3 +164,28 @@ TEST_CASE("GAP novelty: from the kernel values a compute call captured, alone or
     GapCalculator float32(model_with_sparse_points_from(source, 2), RadialMode::Spline, KernelPrecision::Float32);
     CHECK_THROWS_AS(float32.compute(a, options), std::invalid_argument);
 }
+
+TEST_CASE("GAP novelty beside a compute call: captured with the float64 kernel, from the features with float32") {
+    const Structure source = fixture(2);
+    const Structure a = displaced(source, 0.1, 31), b = displaced(fixture(1), 0.05, 32);
+    for (const KernelPrecision precision : {KernelPrecision::Float64, KernelPrecision::Float32}) {
+        const bool float64 = precision == KernelPrecision::Float64;
+        CAPTURE(float64);
+        const GapCalculator gap(model_with_sparse_points_from(source, 2), RadialMode::Spline, precision);
+        const GapNovelty novelty(gap);
+        GapKernelCapture kernel;
+        CHECK((novelty.capture_target(kernel) == &kernel) == float64);
+        const NeighbourList la = build_neighbour_list(a, gap.cutoff()), lb = build_neighbour_list(b, gap.cutoff());
+        const std::vector<StructureNeighbours> batch = {{a, la}, {b, lb}};
+        GapComputeOptions options;
+        options.capture = novelty.capture_target(kernel);
+        gap.compute_batch_with_gradients(batch, options);  // float32 would throw if it were asked to capture
+        const std::vector<Eigen::VectorXd> v = novelty.of_batch(batch, kernel);
+        REQUIRE(v.size() == 2);
+        REQUIRE(v[0].size() == static_cast<Eigen::Index>(a.size()));
+        REQUIRE(v[1].size() == static_cast<Eigen::Index>(b.size()));
+        CHECK((v[0] - novelty.per_atom(a)).cwiseAbs().maxCoeff() < 1e-10);
+        CHECK((v[1] - novelty.per_atom(b)).cwiseAbs().maxCoeff() < 1e-10);
+        CHECK(v[1].maxCoeff() > 1e-6);  // b's environments are not the sparse points: the check can fail
+    }
+}

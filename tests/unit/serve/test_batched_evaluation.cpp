@@ -175,3 +175,28 @@ TEST_CASE("frame batches: consecutive frames up to kFrameBatchAtoms atoms, a lar
     CHECK(batches[2].count == 1);
     CHECK(batches[3].count == 3);
 }
+
+TEST_CASE("plan_frames: the batches of the frames' atom counts, over frames only when the largest frame is small") {
+    struct Frame {
+        std::size_t atoms;
+    };
+    const auto atoms_of = [](const Frame& f) { return f.atoms; };
+    const std::vector<Frame> small = {{5}, {5}, {40}, {250}, {5}};
+    set_thread_count(1);
+    FramePlan plan = plan_frames(small, atoms_of);
+    CHECK(plan.batches.size() == frame_batches({5, 5, 40, 250, 5}).size());
+    CHECK_FALSE(plan.over_frames);
+    if (openmp::enabled) {
+        set_thread_count(2);
+        CHECK(plan_frames(small, atoms_of).over_frames);
+        // One frame as large as kFrameParallelMaxAtoms puts the whole list over centres.
+        std::vector<Frame> mixed = small;
+        mixed.push_back({kFrameParallelMaxAtoms});
+        plan = plan_frames(mixed, atoms_of);
+        CHECK_FALSE(plan.over_frames);
+        CHECK(plan.batches.back().first == small.size());
+        CHECK(plan.batches.back().count == 1);
+        set_thread_count(1);
+    }
+    CHECK(plan_frames(std::vector<Frame>{}, atoms_of).batches.empty());
+}
