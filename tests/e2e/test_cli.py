@@ -11,6 +11,8 @@ Checks
     and the native file gives identical numbers.
   * `--config` YAML with the long option names works for predict (model, output, threads, radial), and options
     on the command line override the file.
+  * `--threads 2` in a process bound to one CPU (`taskset -c 0`, as mpirun binds a rank by default) warns once,
+    naming the affinity and `--bind-to none`, and still gives the numbers of `--threads 1`.
 Exit code 0 = pass.
 """
 
@@ -154,6 +156,30 @@ class Context:
     pass
 
 
+def test_threads_above_affinity(ctx):
+    def fn():
+        taskset = shutil.which("taskset")  # util-linux: on every Debian system
+        if not taskset:
+            raise TestFailure("no taskset on PATH (util-linux)")
+        one = run_predict(ctx, ["-m", ctx.model, "-o", "t1.extxyz", "--threads", "1", ctx.structures], "t1.extxyz")
+        r = common.run([taskset, "-c", "0", ctx.gapd, "predict", "-m", ctx.model, "-o", "t2.extxyz", "--threads", "2",
+                        ctx.structures], timeout=120, cwd=ctx.workdir)
+        if r.returncode != 0:
+            raise TestFailure("taskset -c 0 gapd predict --threads 2 failed (exit %d): %s"
+                              % (r.returncode, r.stderr.strip()))
+        warnings = [l for l in r.stderr.splitlines() if "CPU affinity" in l]
+        if len(warnings) != 1 or "--threads 2" not in warnings[0] or "--bind-to none" not in warnings[0]:
+            raise TestFailure("expected one warning naming --threads 2, the affinity and --bind-to none; stderr: %r"
+                              % r.stderr)
+        equal, worst = same_numbers(one, predict_numbers(os.path.join(ctx.workdir, "t2.extxyz")))
+        if worst > 1e-10:
+            raise TestFailure("--threads 2 on one CPU differs from --threads 1 by %g" % worst)
+        r = gapd(["predict", "-m", ctx.model, "-o", "t3.extxyz", "--threads", "1", ctx.structures], ctx, timeout=120)
+        if "CPU affinity" in r.stderr:
+            raise TestFailure("--threads 1 warned about the affinity: %r" % r.stderr)
+    return fn
+
+
 def run_checks(ctx, w):
     ctx.workdir = w
     # Fixture files for the error cases.
@@ -227,6 +253,7 @@ def run_checks(ctx, w):
               expect_error(ctx, ["predict", "-m", "truncated.gapd", "-o", "o.extxyz", ctx.structures],
                            ["truncated.gapd"]))
     check("--config YAML for predict, flags override", test_config(ctx))
+    check("--threads above the CPU affinity: one warning, same numbers", test_threads_above_affinity(ctx))
     return check.verdict()
 
 
