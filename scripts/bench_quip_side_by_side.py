@@ -17,7 +17,8 @@ and model loading (seconds for a large gap.xml) from the cost of a call, each si
 and as 1 + N copies of the same frame (--quip-frames N); both files are run --quip-runs times, alternately, and
 one run pair gives a per-call time (t[1+N] - t[1]) / N. The table shows the median over the pairs and the start-up
 (median t[1] minus the per-call time). quip's output (the frames with energy, forces, virial) goes to a pipe and
-is discarded; formatting it is part of QUIP's per-call time (about a millisecond per 1000 atoms).
+is discarded; formatting it is part of QUIP's per-call time (milliseconds, against
+seconds for a call).
 
 gapd: `gapd bench -m MODEL --sizes S --threads 1 --repeats R --no-dgemm` (one warm-up call, then R timed calls in
 one process); its median ms per call.
