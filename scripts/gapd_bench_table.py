@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Run `gapd bench` and read its table: one dict per (atoms, threads) row. Shared by the benchmark scripts
-(bench_ab.py, bench_librascal_side_by_side.py, speed_modes_study.py) so that the table's layout is parsed in one
-place; `gapd bench --help` and docs/benchmarks.md describe the columns.
+(bench_ab.py, bench_librascal_side_by_side.py, bench_quip_side_by_side.py, speed_modes_study.py) so that the
+table's layout is parsed in one place; `gapd bench --help` and docs/benchmarks.md describe the columns.
 """
 import subprocess
 
