@@ -22,6 +22,8 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import gapd_bench_table  # noqa: E402
 DEFAULT_MODEL = os.path.join(HERE, "..", "..", "shared", "reference", "librascal", "paper_hypers_M1000_zeta4.json.gz")
 
 
@@ -75,15 +77,6 @@ def time_librascal(atoms_list, model_path, repeats, tmp):
     return rows
 
 
-def time_gapd(gapd, model, sizes, repeats):
-    """{atoms: (median ms, best ms)} per call, 1 thread, from gapd bench's table."""
-    sys.path.insert(0, HERE)
-    import gapd_bench_table  # noqa: E402
-
-    rows = gapd_bench_table.run(gapd, model, sizes, 1, repeats)
-    return {row["atoms"]: (row["median_ms"], row["best_ms"]) for row in rows if row["threads"] == 1}
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--gapd", default=os.path.join(HERE, "..", "build", "gapd"))
@@ -102,7 +95,7 @@ def main():
         subprocess.run([args.gapd, "bench", "--sizes", args.sizes, "--write-structures", xyz], check=True)
         atoms_list = ase.io.read(xyz, index=":")
         lib = time_librascal(atoms_list, args.librascal_model, args.repeats, tmp)
-    gap = time_gapd(args.gapd, args.gapd_model or args.librascal_model, args.sizes, args.repeats)
+    gap = gapd_bench_table.single_thread_times(args.gapd, args.gapd_model or args.librascal_model, args.sizes, args.repeats)
     print("energy+forces+stress, 1 thread, ms per call: wall-clock median / best; librascal CPU median")
     print(f"{'atoms':>6} | {'librascal wall':>19} | {'librascal CPU':>13} | {'gapd wall':>19} | {'ratio':>7}")
     for n, med, best, cpu in lib:

@@ -35,6 +35,8 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import gapd_bench_table  # noqa: E402
 NAME = "bench_quip_side_by_side"
 
 
@@ -98,15 +100,6 @@ def time_quip(quip, gap_xml, frames, n_extra, runs, tmp, env):
     return out
 
 
-def time_gapd(gapd, model, sizes, repeats):
-    """{atoms: (median ms, best ms)} per call, 1 thread, from gapd bench's table."""
-    sys.path.insert(0, HERE)
-    import gapd_bench_table  # noqa: E402
-
-    rows = gapd_bench_table.run(gapd, model, sizes, 1, repeats)
-    return {row["atoms"]: (row["median_ms"], row["best_ms"]) for row in rows if row["threads"] == 1}
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quip", required=True, help="the `quip` program of a locally built QUIP with GAP (never built here)")
@@ -140,7 +133,7 @@ def main():
                        stdout=subprocess.DEVNULL)
         frames = split_frames(xyz)
         quip = time_quip(args.quip, args.gap_xml, frames, args.quip_frames, args.quip_runs, tmp, env)
-    gap = time_gapd(args.gapd, args.gapd_model, args.sizes, args.repeats)
+    gap = gapd_bench_table.single_thread_times(args.gapd, args.gapd_model, args.sizes, args.repeats)
     print("energy+forces+virial, 1 thread, wall-clock ms per call")
     print(f"QUIP: median (min) over {args.quip_runs} pairs of runs of 1 and {1 + args.quip_frames} frames; "
           f"gapd: gapd bench median (best) of {args.repeats} calls")

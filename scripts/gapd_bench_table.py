@@ -45,3 +45,9 @@ def row_for(rows, atoms, threads=1):
         if row["atoms"] == atoms and row["threads"] == threads:
             return row
     raise RuntimeError(f"gapd bench printed no row for {atoms} atoms, {threads} thread(s)")
+
+
+def single_thread_times(gapd, model, sizes, repeats):
+    """{atoms: (median ms, best ms)} per call, 1 thread: what the side-by-side scripts compare other engines with."""
+    rows = run(gapd, model, sizes, 1, repeats)
+    return {row["atoms"]: (row["median_ms"], row["best_ms"]) for row in rows if row["threads"] == 1}
