@@ -25,8 +25,11 @@ import numpy as np
 import ase
 from ase.constraints import ExpCellFilter
 from ase.optimize import BFGS
-from phonopy import Phonopy
-from phonopy.structure.atoms import PhonopyAtoms
+try:
+    from phonopy import Phonopy
+    from phonopy.structure.atoms import PhonopyAtoms
+except ImportError:
+    sys.exit("phonons_cubic.py: needs phonopy for /usr/bin/python3: apt-get install python3-phonopy")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..")
