@@ -28,9 +28,11 @@ void ModelEvaluator::compute_novelty(const GapNovelty& novelty) {
     novelty_ = &novelty;
 }
 
-ModelEvaluation ModelEvaluator::evaluate(const Structure& s) {
+ModelEvaluation ModelEvaluator::evaluate(Structure s) {
     // The GAP evaluates a single structure as a batch of one, so this equals evaluate_batch exactly.
-    return std::move(evaluate_batch({s}).front());
+    std::vector<Structure> one;
+    one.push_back(std::move(s));
+    return std::move(evaluate_batch(one).front());
 }
 
 std::vector<ModelEvaluation> ModelEvaluator::evaluate_batch(const std::vector<Structure>& structures) {

@@ -41,7 +41,8 @@ public:
     void compute_novelty(const GapNovelty& novelty);
 
     // Throws what the calculators throw (unknown species, a bad cell, a failed cell-dipole shell check).
-    ModelEvaluation evaluate(const Structure& s);
+    // By value: serve's per-request structure is moved into the batch of one, not copied.
+    ModelEvaluation evaluate(Structure s);
     // The same for several structures, results in order; the GAP evaluates them as one batch
     // (GapCalculator::compute_batch_with_gradients), so they equal evaluate()'s to round-off.
     std::vector<ModelEvaluation> evaluate_batch(const std::vector<Structure>& structures);
