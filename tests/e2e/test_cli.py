@@ -173,7 +173,7 @@ def test_threads_above_affinity(ctx):
             raise TestFailure("expected one warning naming --threads 2, the affinity and --bind-to none; stderr: %r"
                               % r.stderr)
         equal, worst = same_numbers(one, predict_numbers(os.path.join(ctx.workdir, "t2.extxyz")))
-        if worst > 1e-10:
+        if not equal:  # predict's numbers do not depend on the thread count (docs/cli.md)
             raise TestFailure("--threads 2 on one CPU differs from --threads 1 by %g" % worst)
         r = gapd(["predict", "-m", ctx.model, "-o", "t3.extxyz", "--threads", "1", ctx.structures], ctx, timeout=120)
         if "CPU affinity" in r.stderr:
