@@ -3,6 +3,7 @@
 #include "models/core/elements.hpp"
 
 #include <cmath>
+#include <algorithm>
 #include <cstdio>
 #include <limits>
 
@@ -96,6 +97,54 @@ std::string ErrorTable::to_text(const std::string& title) const {
     text_row(out, "virial per atom", virial_per_atom, "meV/atom", 1e3);
     if (dipole_per_atom.count) text_row(out, "dipole per atom", dipole_per_atom, "meÅ/atom", 1e3);
     return out;
+}
+
+namespace {
+
+std::string rmse_cell(const ErrorStats& s, double scale, int width, int precision) {
+    char cell[64];
+    if (s.count)
+        std::snprintf(cell, sizeof cell, "%*.*f", width, precision, s.rmse() * scale);
+    else
+        std::snprintf(cell, sizeof cell, "%*s", width, "-");
+    return cell;
+}
+
+}  // namespace
+
+std::string GroupSummary::header() const {
+    char line[400];
+    std::snprintf(line, sizeof line, "  %-*s %6s %10s %9s", label_width, "group (RMSE)", "frames", "E meV/at",
+                  "F meV/Å");
+    std::string out = line;
+    for (int z : species) {
+        std::snprintf(line, sizeof line, " %8s", ("F " + chemical_symbol(z)).c_str());
+        out += line;
+    }
+    std::snprintf(line, sizeof line, " %10s %13s\n", "V meV/at", "dip meÅ/at (n)");
+    return out + line;
+}
+
+std::string GroupSummary::row(const std::string& group, const ErrorTable& t) const {
+    // The label padded by hand: an info value may be longer than any fixed buffer.
+    std::string out = "  " + group + std::string(std::max(0, label_width - static_cast<int>(group.size())), ' ');
+    char line[200];
+    std::snprintf(line, sizeof line, " %6ld %s %s", t.frames, rmse_cell(t.energy_per_atom, 1e3, 10, 3).c_str(),
+                  rmse_cell(t.forces, 1e3, 9, 1).c_str());
+    out += line;
+    for (int z : species) {
+        const auto it = t.forces_by_species.find(z);
+        out += " " + (it == t.forces_by_species.end() ? rmse_cell(ErrorStats{}, 1e3, 8, 1)
+                                                       : rmse_cell(it->second, 1e3, 8, 1));
+    }
+    out += " " + rmse_cell(t.virial_per_atom, 1e3, 10, 2);
+    if (t.dipole_frames) {
+        std::snprintf(line, sizeof line, " %s (%ld)", rmse_cell(t.dipole_per_atom, 1e3, 8, 2).c_str(), t.dipole_frames);
+        out += line;
+    } else {
+        out += "        -";
+    }
+    return out + "\n";
 }
 
 }  // namespace gapd

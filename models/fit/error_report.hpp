@@ -7,6 +7,7 @@
 #include "models/gap/gap_calculator.hpp"
 
 #include <map>
+#include <vector>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -39,6 +40,15 @@ struct ErrorTable {
     // A fixed-width table, energies in meV/atom and meV/f.u., forces in meV/Å, virials in meV/atom, dipoles in
     // me Å/atom (row only when there are dipoles).
     std::string to_text(const std::string& title) const;
+};
+
+// One line per group of frames (gapd eval --group-by): frames, RMSE of energy per atom, forces (all and per
+// species), virial per atom and dipole per atom; header() first, then row() for each group.
+struct GroupSummary {
+    std::vector<int> species;  // atomic numbers of the force columns, in this order
+    int label_width = 28;      // width of the group column (the longest label)
+    std::string header() const;
+    std::string row(const std::string& group, const ErrorTable& table) const;
 };
 
 }  // namespace gapd

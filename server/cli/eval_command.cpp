@@ -24,17 +24,100 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <map>
 #include <optional>
+#include <set>
+#include <stdexcept>
 
 namespace gapd {
 
 namespace {
 
 struct EvalOptions {
-    std::string model, data, output, report, radial = "spline", prefix = "gap_";
+    std::string model, data, output, report, radial = "spline", prefix = "gap_", group_by;
     PropertyKeys keys;
     int threads = 0, formula_unit_atoms = 5;
     bool clusters = false;
+};
+
+// --group-by: a frame's group is its value of each key (natoms = the number of atoms, otherwise an info key of
+// the frame; "(none)" where the frame lacks it).
+struct FrameGrouping {
+    std::vector<std::string> keys;
+
+    static FrameGrouping parse(const std::string& text) {
+        FrameGrouping g;
+        std::size_t start = 0;
+        while (start <= text.size()) {
+            const std::size_t comma = std::min(text.find(',', start), text.size());
+            const std::string key = text.substr(start, comma - start);
+            if (key.empty() || key.find_first_of(" \t=\"") != std::string::npos)
+                throw std::invalid_argument("--group-by: '" + text +
+                                            "' is not a comma-separated list of keys (natoms or info keys such "
+                                            "as config_type)");
+            g.keys.push_back(key);
+            start = comma + 1;
+        }
+        return g;
+    }
+
+    std::vector<std::string> of(const LabelledFrame& f) const {
+        std::vector<std::string> values;
+        for (const std::string& key : keys) {
+            if (key == "natoms") {
+                values.push_back(std::to_string(f.structure.size()));
+                continue;
+            }
+            const auto it = f.raw.info.find(key);
+            values.push_back(it == f.raw.info.end() ? "(none)" : it->second);
+        }
+        return values;
+    }
+
+    // A key that no frame has is a typo, not a group: refuse it and say which keys the frames have.
+    void check_keys_present(const std::vector<LabelledFrame>& frames, const std::string& file) const {
+        for (const std::string& key : keys) {
+            if (key == "natoms") continue;
+            bool found = false;
+            std::set<std::string> available;
+            for (const LabelledFrame& f : frames) {
+                if (f.raw.info.count(key)) {
+                    found = true;
+                    break;
+                }
+                for (const auto& [k, v] : f.raw.info) available.insert(k);
+            }
+            if (found) continue;
+            std::string list = "natoms";
+            for (const std::string& k : available) list += ", " + k;
+            throw std::invalid_argument(file + ": --group-by " + key + ": no frame has info key '" + key +
+                                        "' (keys: " + list + ")");
+        }
+    }
+
+    std::string label(const std::vector<std::string>& values) const {
+        std::string out;
+        for (std::size_t k = 0; k < keys.size(); ++k) out += (k ? ", " : "") + keys[k] + "=" + values[k];
+        return out;
+    }
+};
+
+// Groups in natural order: numbers by value (natoms 5 < 10 < 40), everything else as text.
+struct NaturalOrder {
+    static bool number(const std::string& s, double& value) {
+        char* end = nullptr;
+        value = std::strtod(s.c_str(), &end);
+        return !s.empty() && end == s.c_str() + s.size();
+    }
+    bool operator()(const std::vector<std::string>& a, const std::vector<std::string>& b) const {
+        for (std::size_t k = 0; k < std::min(a.size(), b.size()); ++k) {
+            if (a[k] == b[k]) continue;
+            double x, y;
+            if (number(a[k], x) && number(b[k], y) && x != y) return x < y;
+            return a[k] < b[k];
+        }
+        return a.size() < b.size();
+    }
 };
 
 int run_eval(const EvalOptions& o) {
@@ -58,6 +141,12 @@ int run_eval(const EvalOptions& o) {
     std::vector<LabelledFrame> frames = read_labelled_frames(o.data, read);
     ErrorTable table;
     table.formula_unit_atoms = o.formula_unit_atoms;
+    std::optional<FrameGrouping> grouping;
+    if (!o.group_by.empty()) {
+        grouping = FrameGrouping::parse(o.group_by);
+        grouping->check_keys_present(frames, o.data);
+    }
+    std::map<std::vector<std::string>, ErrorTable, NaturalOrder> groups;
     // Predictions in parallel (over frames when they are small), the table filled in frame order afterwards.
     std::optional<DipoleServing> serving;
     if (dipoles) serving.emplace(DipoleServing{*dipoles, parse_extras_selection("dipole"), CellDipoleRoles{}});
@@ -81,6 +170,12 @@ int run_eval(const EvalOptions& o) {
         LabelledFrame& f = frames[k];
         const GapPrediction& p = *predictions[k].gap;
         table.add(f, p);
+        ErrorTable* group = nullptr;
+        if (grouping) {
+            group = &groups[grouping->of(f)];
+            group->formula_unit_atoms = o.formula_unit_atoms;
+            group->add(f, p);
+        }
         Eigen::Vector3d dipole = Eigen::Vector3d::Zero(), reference = f.dipole;
         if (dipoles) {
             dipole = predictions[k].dipoles->prediction.total;
@@ -89,6 +184,7 @@ int run_eval(const EvalOptions& o) {
             const bool periodic = f.structure.pbc[0] && f.structure.pbc[1] && f.structure.pbc[2];
             if (f.has_dipole && periodic) reference = nearest_branch(f.structure.cell, f.dipole, dipole);
             if (f.has_dipole) table.add_dipole(f, reference, dipole);
+            if (f.has_dipole && group) group->add_dipole(f, reference, dipole);
         }
         if (o.output.empty()) continue;
         // References stay under their own keys; predictions get the prefix (parity plots read both).
@@ -106,13 +202,33 @@ int run_eval(const EvalOptions& o) {
         }
         out.push_back(std::move(frame));
     }
-    const std::string text = table.to_text(o.data);
+    std::string text = table.to_text(o.data);
+    if (grouping) {
+        GroupSummary summary;
+        summary.label_width = 12;
+        for (const auto& [z, stats] : table.forces_by_species) summary.species.push_back(z);
+        for (const auto& [values, group] : groups)
+            summary.label_width = std::max(summary.label_width, static_cast<int>(grouping->label(values).size()));
+        text += "\nBy " + o.group_by + ":\n" + summary.header();
+        for (const auto& [values, group] : groups) text += summary.row(grouping->label(values), group);
+    }
     std::cout << text;
     if (!o.output.empty()) write_extxyz(o.output, out);
     if (!o.report.empty()) {
         nlohmann::json j = table.to_json();
         j["model"] = o.model;
         j["data"] = o.data;
+        if (grouping) {
+            nlohmann::json list = nlohmann::json::array();
+            for (const auto& [values, group] : groups) {
+                nlohmann::json g = group.to_json();
+                nlohmann::json key = nlohmann::json::object();
+                for (std::size_t k = 0; k < values.size(); ++k) key[grouping->keys[k]] = values[k];
+                g["group"] = key;
+                list.push_back(g);
+            }
+            j["groups"] = {{"keys", grouping->keys}, {"tables", list}};
+        }
         write_file_atomically(o.report + ".json", [&](std::ostream& s) { s << j.dump(1) << "\n"; });
         write_file_atomically(o.report + ".txt", [&](std::ostream& s) { s << text; });
     }
@@ -142,6 +258,10 @@ void add_eval_command(CLI::App& app, int& exit_code) {
     cmd->add_option("--virial-key", o->keys.virial, "Reference virial key (default virial; wins over stress)");
     cmd->add_option("--dipole-key", o->keys.dipole,
                     "Reference total dipole key, e*Å (default dipole; compared when the model has a dipole section)");
+    cmd->add_option("--group-by", o->group_by,
+                    "Also one line of RMSEs per group of frames: natoms (cell size) or info keys of the frames "
+                    "(config_type, ...), comma-separated for groups by several keys (natoms,config_type); frames "
+                    "without a key go to '(none)'. In --report's JSON under groups");
     cmd->add_option("--formula-unit-atoms", o->formula_unit_atoms, "Atoms per formula unit (default 5, BaTiO3)")
         ->check(positive_integer());
     cmd->add_option("--threads", o->threads, "OpenMP threads (default: OMP_NUM_THREADS or all cores)")

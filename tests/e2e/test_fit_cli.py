@@ -81,6 +81,34 @@ def main():
         e1 = [a.info["gap_energy"] for a in read(f"{tmp}/eval.xyz", ":")]
         e2 = [a.info["gap_energy"] for a in read(f"{tmp}/pred.xyz", ":")]
         assert np.allclose(e1, e2, rtol=0, atol=1e-9), (e1, e2)
+        # 3b. gapd eval --group-by: per-group RMSEs equal to those recomputed from the predictions; a frame without
+        #     the key goes to "(none)"; a key no frame has is refused in one line
+        grouped = read(f"{tmp}/labelled.xyz", ":")
+        for k, a in enumerate(grouped):
+            if k % 3:
+                a.info["config_type"] = "kind%d" % (k % 3)
+        write(f"{tmp}/grouped.xyz", grouped)
+        p = common.run_cli([gapd, "eval", "-m", f"{tmp}/out/fitted.gapd", f"{tmp}/grouped.xyz", "--group-by",
+                            "natoms,config_type", "--report", f"{tmp}/grouped", "-o", f"{tmp}/grouped_pred.xyz"])
+        assert "By natoms,config_type:" in p.stdout and "natoms=10, config_type=(none)" in p.stdout, p.stdout
+        groups = json.load(open(f"{tmp}/grouped.json"))["groups"]
+        assert groups["keys"] == ["natoms", "config_type"], groups
+        pred = read(f"{tmp}/grouped_pred.xyz", ":")
+        expected = {}
+        for a in pred:
+            key = (str(len(a)), a.info.get("config_type", "(none)"))
+            expected.setdefault(key, []).append((a.info["gap_energy"] - a.info["energy"]) / len(a))
+        got = {(t["group"]["natoms"], t["group"]["config_type"]): t for t in groups["tables"]}
+        assert set(got) == set(expected), (sorted(got), sorted(expected))
+        for key, errors in expected.items():
+            assert got[key]["frames"] == len(errors), (key, got[key]["frames"])
+            assert abs(got[key]["energy_per_atom"]["rmse"] - float(np.sqrt(np.mean(np.square(errors))))) < 1e-12, key
+        order = [(t["group"]["natoms"], t["group"]["config_type"]) for t in groups["tables"]]
+        assert [int(n) for n, _ in order] == sorted(int(n) for n, _ in order), order  # 5 before 10
+        p = common.run_cli([gapd, "eval", "-m", f"{tmp}/out/fitted.gapd", f"{tmp}/grouped.xyz", "--group-by",
+                            "config_typ"], check=False)
+        assert p.returncode != 0 and "no frame has info key 'config_typ'" in p.stderr and \
+            "config_type" in p.stderr and p.stderr.count("\n") == 1, p.stderr
         # 4. parity plots
         common.run_cli([sys.executable, f"{ROOT}/scripts/parity_plot.py", f"{tmp}/eval.xyz", "-o", f"{tmp}/plots"])
         assert os.path.exists(f"{tmp}/plots/parity_energy.png") and os.path.exists(f"{tmp}/plots/parity_forces.png")
