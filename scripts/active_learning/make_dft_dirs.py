@@ -54,6 +54,10 @@ def main():
     ap.add_argument("selection", help="extxyz with the frames to label (each with structure_id)")
     ap.add_argument("workdir")
     ap.add_argument("--max-atoms", type=int, default=40)
+    ap.add_argument("--rank-dirs", action="store_true",
+                    help="WORKDIR/rankNN/<structure_id>/ instead of WORKDIR/<structure_id>/, NN = the frame's "
+                         "select_rank (gapd select) or its 1-based position in SELECTION, so that run_queue.py "
+                         "(path order) labels the most novel frames first")
     ap.add_argument("--dataset", nargs="*", default=[os.path.join(REPO, "data", f"batio3_pbesol_{s}.extxyz")
                                                      for s in ("train", "test")],
                     help="extxyz files whose structure ids are already labelled (default: the project dataset)")
@@ -79,6 +83,9 @@ def main():
             continue
         atoms, kpts = structure_for_dft(frame)
         d = os.path.join(args.workdir, sid)
+        if args.rank_dirs:
+            rank = int(frame.info.get("select_rank", n + 1))
+            d = os.path.join(args.workdir, f"rank{rank:02d}", sid)
         if os.path.exists(os.path.join(d, "cp2k.inp")):
             old = ase.io.read(os.path.join(d, "structure.extxyz"))
             same = (len(old) == len(atoms) and np.allclose(old.positions, atoms.positions, atol=1e-6)

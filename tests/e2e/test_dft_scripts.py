@@ -177,6 +177,16 @@ try:
                "make_dft_dirs: structure.extxyz + cp2k.inp as the generator writes them (k-mesh 2x2x2 for 8 Å)")
     p2 = common.run_cli(make)
     check.that("0 new directories" in p2.stdout and "2 already there" in p2.stdout, "make_dft_dirs: idempotent")
+    ranked = [sel[1].copy(), sel[0].copy()]
+    ranked[0].info["select_rank"] = 1
+    ranked[1].info["select_rank"] = 2
+    ase.io.write(os.path.join(tmp, "ranked.extxyz"), ranked, format="extxyz")
+    rank_work = os.path.join(tmp, "rank_work")
+    common.run_cli([py, make[1], os.path.join(tmp, "ranked.extxyz"), rank_work, "--rank-dirs", "--dataset"])
+    check.that(sorted(os.path.relpath(d, rank_work) for d, _ in run_queue.pending(rank_work, 40)) ==
+               [os.path.join("rank01", "r1-40-T150-s001050"), os.path.join("rank02", "r1-40-T150-s001000")],
+               "make_dft_dirs --rank-dirs: WORKDIR/rankNN/<id>/ by select_rank, so the queue runs the most novel first")
+    shutil.rmtree(rank_work)
 
     # Another layout: a gNNNN directory directly under WORKDIR and one three levels down.
     for sub in ("g0999", os.path.join("deep", "x", "g0998")):
