@@ -12,7 +12,8 @@ atoms: runs
 is lowered to NICE too: background.py), parses the output
 (parse_cp2k.py) and writes result.extxyz atomically. A run that fails (SCF not converged, CP2K error) gets a
 `failed` file with the reason and is not retried; delete it to retry. Killing the queue loses at most the
-structure in progress: restart the same command and it continues. Progress and ETA go to stdout.
+structure in progress: restart the same command and it continues. WORKDIR is scanned again after every run, so
+directories added while the queue runs are picked up. Progress and ETA go to stdout.
 """
 import argparse
 import os
@@ -72,7 +73,10 @@ def main():
     seconds_per_atom = {}  # rough cost model for the ETA, per cell size
     todo = ordered(pending(args.workdir, args.max_atoms), args.order)
     print(f"{len(todo)} structures to run in {args.workdir}", flush=True)
-    for count, (d, natoms) in enumerate(todo, 1):
+    count = 0
+    while todo:
+        d, natoms = todo[0]
+        count += 1
         start = time.time()
         # --bind-to none: OpenMPI binds a job of <= 2 ranks to cores counted from core 0, so two queues (or a queue
         # beside another MPI job) would share core 0 and leave the other core idle.
@@ -94,10 +98,12 @@ def main():
                 f.write(str(err) + "\n")
             status = f"FAILED: {err}"
         seconds_per_atom.setdefault(natoms, []).append(elapsed)
-        left = todo[count:]
+        # Scanned again after every run: directories added meanwhile (a new active-learning round) join the
+        # queue without a restart, and ones labelled elsewhere leave it.
+        todo = ordered(pending(args.workdir, args.max_atoms), args.order)
         eta = sum(sum(seconds_per_atom.get(n, seconds_per_atom[natoms])) / len(seconds_per_atom.get(
-            n, seconds_per_atom[natoms])) * (1 if n in seconds_per_atom else (n / natoms) ** 2) for _, n in left)
-        print(f"[{count}/{len(todo)}] {name} ({natoms} atoms) {elapsed:.0f} s {status}; "
+            n, seconds_per_atom[natoms])) * (1 if n in seconds_per_atom else (n / natoms) ** 2) for _, n in todo)
+        print(f"[{count}, {len(todo)} left] {name} ({natoms} atoms) {elapsed:.0f} s {status}; "
               f"ETA {eta / 3600:.1f} h", flush=True)
 
 
