@@ -55,10 +55,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "scripts", "dft"))
 import born_charge_dipoles  # noqa: E402
+import structure_checks  # noqa: E402
 
 DEFAULT_TEMPERATURES = [10, 30, 60, 100, 150, 200, 250, 300, 400]
 E_PER_A2_TO_C_PER_M2 = 16.021766  # 1 e/Å^2 in C/m^2
-MIN_DISTANCE_A = 1.5
+MIN_DISTANCE_A = structure_checks.MIN_DISTANCE_A
 LENGTH_RANGE = (0.85, 1.2)
 MAX_ANGLE_CHANGE_DEG = 12.0
 STATUS_DONE = "done"
@@ -161,10 +162,7 @@ def frame_checks(atoms, ref_par):
         return reason
     if not np.all(np.isfinite(atoms.positions)):
         return "non-finite positions"
-    d = atoms.get_all_distances(mic=True)[np.triu_indices(len(atoms), 1)]
-    if d.min() < MIN_DISTANCE_A:
-        return f"atoms {d.min():.2f} Å apart"
-    return None
+    return structure_checks.too_close(atoms)
 
 
 def h_from_cell_h(v):

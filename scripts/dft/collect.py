@@ -17,17 +17,22 @@ files without "source" get `gpaw-pbe-berry-phase` (the first labels' route).
 Writes OUT/batio3_pbesol_train.extxyz and OUT/batio3_pbesol_test.extxyz (atomically). The split is a fixed
 function of `structure_id` (crc32 % 5 == 0 -> test), so adding structures never moves old ones between the
 sets and the held-out set stays held out as the dataset grows. Frames are sorted by structure id. Prints counts
-per cell size and config type.
+per cell size and config type. A frame with two atoms closer than 1.5 Å (structure_checks.py) is left out of
+the dataset, stored or new, and named in the output.
 """
 import argparse
 import collections
 import glob
 import os
 import json
+import sys
 import zlib
 
 import numpy as np
 import ase.io
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import structure_checks  # noqa: E402
 
 
 def is_test(structure_id):
@@ -49,7 +54,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(repo, "data"))
     args = ap.parse_args()
 
-    frames, seen = [], set()
+    frames, seen, left_out = [], set(), []
 
     def add(frame, origin):
         sid = frame.info.get("structure_id")
@@ -58,6 +63,10 @@ def main():
         if sid in seen:
             return False
         seen.add(sid)
+        reason = structure_checks.too_close(frame)
+        if reason:  # an unphysical sample stays out of the dataset, stored or new (structure_checks.py)
+            left_out.append(f"{sid} ({reason})")
+            return False
         frames.append(frame)
         return True
 
@@ -66,16 +75,18 @@ def main():
         path = os.path.join(args.out, name)
         if os.path.exists(path):
             for f in ase.io.read(path, index=":"):
-                if not add(f, path):
+                if f.info.get("structure_id") in seen:
                     raise SystemExit(f"collect.py: structure id {f.info['structure_id']} twice in the dataset")
-                stored += 1
+                stored += add(f, path)
     seed = sum(add(f, args.seed_file) for f in ase.io.read(args.seed_file, index=":"))
     results = sorted(glob.glob(os.path.join(args.workdir, "**", "result.extxyz"), recursive=True))
     new = 0
     for path in results:
         new += add(ase.io.read(path), path)
     print(f"{stored} frames from the dataset, {seed} more from the seed file, {new} new of {len(results)} "
-          f"result.extxyz under {args.workdir} ({len(results) - new} already stored)")
+          f"result.extxyz under {args.workdir} ({len(results) - new} already stored or left out)")
+    if left_out:
+        print(f"left out, atoms too close: {', '.join(left_out)}")
 
     attached = 0
     for f in frames:

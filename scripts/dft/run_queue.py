@@ -11,7 +11,8 @@ atoms: runs
 `nice -n NICE mpirun --bind-to none -np NP cp2k.psmp -i cp2k.inp -o cp2k.out` with OMP_NUM_THREADS=1 (the queue's whole session
 is lowered to NICE too: background.py), parses the output
 (parse_cp2k.py) and writes result.extxyz atomically. A run that fails (SCF not converged, CP2K error) gets a
-`failed` file with the reason and is not retried; delete it to retry. Killing the queue loses at most the
+`failed` file with the reason and is not retried; delete it to retry. A structure with two atoms closer than 1.5 Å
+(structure_checks.py) is not run: it gets a `failed` file saying so. Killing the queue loses at most the
 structure in progress: restart the same command and it continues. WORKDIR is scanned again after every run, so
 directories added while the queue runs are picked up. Progress and ETA go to stdout.
 """
@@ -25,6 +26,7 @@ import ase.io
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import parse_cp2k  # noqa: E402
+import structure_checks  # noqa: E402
 from background import yield_cpu  # noqa: E402
 
 
@@ -77,6 +79,13 @@ def main():
     while todo:
         d, natoms = todo[0]
         count += 1
+        reason = structure_checks.too_close(ase.io.read(f"{d}/structure.extxyz"))
+        if reason:  # not a physical sample: no label (scripts/dft/structure_checks.py)
+            with open(f"{d}/failed", "w") as f:
+                f.write(f"not labelled: {reason}\n")
+            print(f"[{count}] {os.path.relpath(d, args.workdir)}: not labelled, {reason}", flush=True)
+            todo = ordered(pending(args.workdir, args.max_atoms), args.order)
+            continue
         start = time.time()
         # --bind-to none: OpenMPI binds a job of <= 2 ranks to cores counted from core 0, so two queues (or a queue
         # beside another MPI job) would share core 0 and leave the other core idle.

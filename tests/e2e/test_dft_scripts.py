@@ -30,6 +30,7 @@ import cp2k_input  # noqa: E402
 import generate_structures  # noqa: E402
 import parse_cp2k  # noqa: E402
 import run_queue  # noqa: E402
+import structure_checks  # noqa: E402
 
 sys.path.insert(0, os.path.join(common.SOURCE_DIR, "scripts", "active_learning"))
 import md_pool  # noqa: E402
@@ -224,8 +225,22 @@ try:
         os.makedirs(os.path.join(work, "dipoles", sid), exist_ok=True)
         with open(os.path.join(work, "dipoles", sid, "dipole.json"), "w") as f:
             json.dump({"dipole": m, "source": "gpaw-pbesol-berry-phase", "seconds": 1.0}, f)
+    # An unphysical cell (two atoms 1.2 Å apart) that CP2K labelled anyway: collect keeps it out and says so.
+    squeezed = os.path.join(work, "g0997")
+    os.makedirs(squeezed)
+    at = gen.copy()
+    at.positions[1] = at.positions[0] + [1.2, 0.0, 0.0]
+    at.info["structure_id"] = "g0997"
+    at.arrays["forces"] = np.zeros((len(at), 3))
+    at.info.update(energy=-1000.0, stress=np.zeros((3, 3)), virial=np.zeros((3, 3)))
+    ase.io.write(os.path.join(squeezed, "result.extxyz"), at, format="extxyz")
+    check.that(structure_checks.too_close(at) is not None and structure_checks.too_close(gen) is None,
+               "structure_checks: 1.2 Å apart is refused, a generated cell passes")
     collect_cmd = [py, os.path.join(common.SOURCE_DIR, "scripts", "dft", "collect.py"), work, "--out", out]
     p3 = common.run_cli(collect_cmd)
+    check.that("left out, atoms too close:" in p3.stdout and "g0997 (atoms 1.20 Å apart" in p3.stdout, "collect: an unphysical "
+               "result is left out of the dataset and named")
+    shutil.rmtree(squeezed)
     all1 = {f.info["structure_id"]: f for name in ("train", "test")
             for f in ase.io.read(os.path.join(out, f"batio3_pbesol_{name}.extxyz"), index=":")}
     test1 = ase.io.read(os.path.join(out, "batio3_pbesol_test.extxyz"), index=":")
