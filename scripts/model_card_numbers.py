@@ -5,7 +5,7 @@
         [--test data/batio3_pbesol_test.extxyz] [--train data/batio3_pbesol_train.extxyz] [--json OUT.json]
 
 Prints, as markdown to paste or compare:
-- identity: sha256 (first 16 hex digits), file size, sparse points per species (`gapd bench` header);
+- identity: sha256 (first 16 hex digits), file size, sparse points per species (read_gapd_model.py);
 - the data it was fitted on: training structures by cell size, MD-sampled ones, DFT dipoles (from --train);
 - held-out errors: `gapd eval` on --test, overall and `--group-by natoms,config_type` (energy meV/atom, forces
   meV/Å all and per species, virial meV/atom, dipole me·Å/atom), and the dipole RMSE in e·Bohr/atom;
@@ -25,10 +25,12 @@ import sys
 import tempfile
 
 import numpy as np
-import ase
+import ase.data
 import ase.io
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "scripts"))
+from read_gapd_model import read_gapd_model  # noqa: E402
 BOHR_PER_ANGSTROM = 1.0 / 0.529177210903  # CODATA 2018
 
 
@@ -39,15 +41,12 @@ def run(cmd):
     return p
 
 
-def identity(model, gapd):
+def identity(model):
+    """sha256, size and sparse points per species, read from the file (scripts/read_gapd_model.py)."""
     with open(model, "rb") as f:
         sha = hashlib.sha256(f.read()).hexdigest()[:16]
-    head = run([gapd, "bench", "-m", model, "--sizes", "2", "--repeats", "1", "--no-dgemm"]).stdout
-    m = re.search(r"sparse points: (.*)", head)
-    sparse = {}
-    if m:
-        for count, z in re.findall(r"(\d+) \(Z=(\d+)\)", m.group(1)):
-            sparse[ase.data.chemical_symbols[int(z)]] = int(count)
+    sets = sorted(read_gapd_model(model)["sparse"].items())
+    sparse = {ase.data.chemical_symbols[z]: len(s["points"]) for z, s in sets}
     return {"sha256_16": sha, "megabytes": round(os.path.getsize(model) / 1e6, 1), "sparse_points": sparse}
 
 
@@ -121,7 +120,7 @@ def main():
             sys.exit(f"model_card_numbers.py: {what} {path} does not exist")
 
     with tempfile.TemporaryDirectory() as tmp:
-        out = {"identity": identity(args.model, args.gapd), "training": dataset(args.train),
+        out = {"identity": identity(args.model), "training": dataset(args.train),
                "test": dataset(args.test), "held_out": held_out(args.model, args.gapd, args.test, tmp),
                "born_charges": born_charges(args.model, args.gapd, tmp),
                "float32": float32_deviation(args.model, args.gapd, tmp)}

@@ -59,7 +59,6 @@ import structure_checks  # noqa: E402
 
 DEFAULT_TEMPERATURES = [10, 30, 60, 100, 150, 200, 250, 300, 400]
 E_PER_A2_TO_C_PER_M2 = 16.021766  # 1 e/Å^2 in C/m^2
-MIN_DISTANCE_A = structure_checks.MIN_DISTANCE_A
 LENGTH_RANGE = (0.85, 1.2)
 MAX_ANGLE_CHANGE_DEG = 12.0
 STATUS_DONE = "done"

@@ -79,42 +79,54 @@ def main():
     while todo:
         d, natoms = todo[0]
         count += 1
+        name = os.path.relpath(d, args.workdir)
         reason = structure_checks.too_close(ase.io.read(f"{d}/structure.extxyz"))
         if reason:  # not a physical sample: no label (scripts/dft/structure_checks.py)
             with open(f"{d}/failed", "w") as f:
                 f.write(f"not labelled: {reason}\n")
-            print(f"[{count}] {os.path.relpath(d, args.workdir)}: not labelled, {reason}", flush=True)
-            todo = ordered(pending(args.workdir, args.max_atoms), args.order)
-            continue
-        start = time.time()
-        # --bind-to none: OpenMPI binds a job of <= 2 ranks to cores counted from core 0, so two queues (or a queue
-        # beside another MPI job) would share core 0 and leave the other core idle.
-        cmd = ["nice", "-n", str(args.nice), "mpirun", "--allow-run-as-root", "--bind-to", "none", "-np", str(args.np),
-               "cp2k.psmp", "-i", "cp2k.inp", "-o", "cp2k.out"]
-        proc = subprocess.run(cmd, cwd=d, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        elapsed = time.time() - start
-        name = os.path.relpath(d, args.workdir)
-        try:
-            if proc.returncode != 0:
-                raise parse_cp2k.ParseError(f"cp2k exited {proc.returncode}: {proc.stderr.strip()[-300:]}")
-            frame = parse_cp2k.labelled_frame(d)
-            frame.info["cp2k_seconds"] = round(elapsed, 1)
-            ase.io.write(f"{d}/result.extxyz.tmp", frame, format="extxyz")
-            os.replace(f"{d}/result.extxyz.tmp", f"{d}/result.extxyz")
-            status = f"E = {frame.info['energy']:.6f} eV"
-        except parse_cp2k.ParseError as err:
-            with open(f"{d}/failed", "w") as f:
-                f.write(str(err) + "\n")
-            status = f"FAILED: {err}"
-        seconds_per_atom.setdefault(natoms, []).append(elapsed)
-        # Scanned again after every run: directories added meanwhile (a new active-learning round) join the
+            progress = f"{name}: not labelled, {reason}"
+        else:
+            elapsed, status = run_cp2k(d, args, env)
+            seconds_per_atom.setdefault(natoms, []).append(elapsed)
+            progress = f"{name} ({natoms} atoms) {elapsed:.0f} s {status}"
+        # Scanned again after every structure: directories added meanwhile (a new active-learning round) join the
         # queue without a restart, and ones labelled elsewhere leave it.
         todo = ordered(pending(args.workdir, args.max_atoms), args.order)
-        eta = sum(sum(seconds_per_atom.get(n, seconds_per_atom[natoms])) / len(seconds_per_atom.get(
-            n, seconds_per_atom[natoms])) * (1 if n in seconds_per_atom else (n / natoms) ** 2) for _, n in todo)
-        print(f"[{count}, {len(todo)} left] {name} ({natoms} atoms) {elapsed:.0f} s {status}; "
-              f"ETA {eta / 3600:.1f} h", flush=True)
+        print(f"[{count}, {len(todo)} left] {progress}; ETA {eta_text(todo, seconds_per_atom, natoms)}", flush=True)
 
+
+def run_cp2k(d, args, env):
+    """CP2K on directory d; writes result.extxyz, or `failed` with the reason. Returns (seconds, status text)."""
+    start = time.time()
+    # --bind-to none: OpenMPI binds a job of <= 2 ranks to cores counted from core 0, so two queues (or a queue
+    # beside another MPI job) would share core 0 and leave the other core idle.
+    cmd = ["nice", "-n", str(args.nice), "mpirun", "--allow-run-as-root", "--bind-to", "none", "-np", str(args.np),
+           "cp2k.psmp", "-i", "cp2k.inp", "-o", "cp2k.out"]
+    proc = subprocess.run(cmd, cwd=d, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    elapsed = time.time() - start
+    try:
+        if proc.returncode != 0:
+            raise parse_cp2k.ParseError(f"cp2k exited {proc.returncode}: {proc.stderr.strip()[-300:]}")
+        frame = parse_cp2k.labelled_frame(d)
+        frame.info["cp2k_seconds"] = round(elapsed, 1)
+        ase.io.write(f"{d}/result.extxyz.tmp", frame, format="extxyz")
+        os.replace(f"{d}/result.extxyz.tmp", f"{d}/result.extxyz")
+        return elapsed, f"E = {frame.info['energy']:.6f} eV"
+    except parse_cp2k.ParseError as err:
+        with open(f"{d}/failed", "w") as f:
+            f.write(str(err) + "\n")
+        return elapsed, f"FAILED: {err}"
+
+
+def eta_text(todo, seconds_per_atom, natoms):
+    """Hours left: the mean time of each measured cell size; other sizes scaled as atoms^2 from natoms's (or, if
+    natoms was not measured, from any measured size)."""
+    if not seconds_per_atom:
+        return "unknown"
+    ref = natoms if natoms in seconds_per_atom else next(iter(seconds_per_atom))
+    mean = {n: sum(t) / len(t) for n, t in seconds_per_atom.items()}
+    eta = sum(mean[n] if n in mean else mean[ref] * (n / ref) ** 2 for _, n in todo)
+    return f"{eta / 3600:.1f} h"
 
 if __name__ == "__main__":
     main()
