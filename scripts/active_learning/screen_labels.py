@@ -26,20 +26,20 @@ says what), 2 on bad input.
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import warnings
 
 import numpy as np
-from ase.io import read, write
+from ase.io import read
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "scripts", "dft"))
 from structure_checks import too_close  # noqa: E402
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from refit_scores import RefitError, fit_and_score, write_frames  # noqa: E402
 
 TRAIN, TEST = "data/batio3_pbesol_train.extxyz", "data/batio3_pbesol_test.extxyz"  # relative to the repository
 CONFIG, MODEL = "data/fit_configs/batio3_default.yaml", "data/models/batio3_default.gapd"
@@ -83,9 +83,7 @@ def predict(gapd, model, frames, workdir, threads):
     """The model's energy, forces and dipole on FRAMES (gapd eval -o), in the frames' order."""
     src = os.path.join(workdir, "new.extxyz")
     out = os.path.join(workdir, "new_pred.extxyz")
-    with warnings.catch_warnings():  # ASE: "overwriting array forces ... with stored results": the same numbers
-        warnings.simplefilter("ignore", UserWarning)
-        write(src, frames, format="extxyz")
+    write_frames(src, frames)
     run([gapd, "eval", "-m", model, src, "-o", out, "--threads", str(threads)])
     return read(out, ":")
 
@@ -126,40 +124,37 @@ def flag_predictions(rows, factor):
     return med_e, med_f
 
 
-def with_paths(config, train, model):
-    """CONFIG's text with its top-level training_files and output replaced by absolute paths (no YAML library:
-    Debian's python3-yaml is not among the project's dependencies, and the rest of the file is kept verbatim)."""
-    with open(config) as f:
-        lines = f.read().splitlines()
-    for key, value in (("training_files", f"[{json.dumps(train)}]"), ("output", json.dumps(model))):
-        hits = [i for i, line in enumerate(lines) if re.match(rf"{key}\s*:", line)]
-        if len(hits) != 1:
-            fail(f"{config}: expected one top-level '{key}:' line, found {len(hits)}")
-        lines[hits[0]] = f"{key}: {value}"
-    return "\n".join(lines) + "\n"
-
-
-def held_out(gapd, config, train_frames, test_path, workdir, tag, threads):
-    """Fit CONFIG on TRAIN_FRAMES (everything else as configured), evaluate on TEST_PATH: (E meV/atom, F meV/Å,
-    dipole me·Å/atom or None)."""
-    train = os.path.join(workdir, f"train_{tag}.extxyz")
-    model = os.path.join(workdir, f"model_{tag}.gapd")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        write(train, train_frames, format="extxyz")
-    cfg_path = os.path.join(workdir, f"fit_{tag}.yaml")
-    with open(cfg_path, "w") as f:
-        f.write(with_paths(config, train, model))
-    run([gapd, "fit", cfg_path, "--threads", str(threads)])
-    report = os.path.join(workdir, f"test_{tag}")
-    run([gapd, "eval", "-m", model, test_path, "--report", report, "--threads", str(threads)])
-    with open(report + ".json") as f:
-        rep = json.load(f)
-    dip = rep.get("dipole_per_atom", {}).get("rmse")
-    for p in (train, model):
-        os.unlink(p)
-    return (1000.0 * rep["energy_per_atom"]["rmse"], 1000.0 * rep["forces"]["rmse"],
-            None if dip is None else 1000.0 * dip)
+def leave_one_out(a, train, new_train, rows, work):
+    """One fit on all of TRAIN, one without each of NEW_TRAIN, all scored on the test split; flags ROWS."""
+    t0 = time.time()
+    base = fit_and_score(a.gapd, a.config, train, a.test, work, "all", a.threads)
+    per_fit = time.time() - t0
+    print(f"fit on all {len(train)} training frames: held-out E {base['energy']:.3f} meV/atom, F {base['forces']:.1f} meV/Å"
+          + (f", dipole {base['dipole']:.2f} me·Å/atom" if base["dipole"] is not None else "")
+          + f" ({per_fit:.0f} s; {len(new_train)} leave-one-out fits, ETA {per_fit * len(new_train) / 60:.1f} min)")
+    loo = {"all": base}
+    for k, name in enumerate(new_train, 1):
+        res = fit_and_score(a.gapd, a.config, [at for at in train if sid(at) != name], a.test, work, name, a.threads)
+        loo[name] = res
+        row = next(r for r in rows if r["structure_id"] == name)
+        row.update(loo_energy_mev_atom=res["energy"], loo_forces_mev=res["forces"], loo_dipole_me_A_atom=res["dipole"])
+        elapsed = time.time() - t0
+        print(f"  [{k}/{len(new_train)}] without {name}: E {res['energy']:.3f} F {res['forces']:.1f}; "
+              f"ETA {elapsed / (k + 1) * (len(new_train) - k) / 60:.1f} min", flush=True)
+    # Against the typical fit, not the fit on everything: farthest-point sampling starts from the first
+    # environment, so the sparse points change with any one frame (or the frames' order), and that alone moves the
+    # held-out energy RMSE by ~10% (scripts/fit_spread.py). All six labels of one batch "improved" it by 10-13%
+    # against an unlucky fit on everything, by 0-2% against the median.
+    ref_e = statistics.median(v["energy"] for v in loo.values())
+    ref_f = statistics.median(v["forces"] for v in loo.values())
+    print(f"typical fit (median of the {len(loo)} above): held-out E {ref_e:.3f} meV/atom, F {ref_f:.1f} meV/Å")
+    for name in new_train:
+        row = next(r for r in rows if r["structure_id"] == name)
+        gain_e, gain_f = 1 - loo[name]["energy"] / ref_e, 1 - loo[name]["forces"] / ref_f
+        if max(gain_e, gain_f) > a.loo_threshold:
+            why = f"without it the held-out E/F RMSE is {100 * gain_e:.0f}% / {100 * gain_f:.0f}% below the typical fit's"
+            row["flag"] = "; ".join(x for x in (row["flag"], why) if x)
+    return loo
 
 
 def main():
@@ -224,34 +219,10 @@ def main():
 
         loo = None
         if a.leave_one_out:
-            new_train = [r["structure_id"] for r in rows if r["split"] == "train"]
-            t0 = time.time()
-            base = held_out(a.gapd, a.config, train, a.test, work, "all", a.threads)
-            per_fit = time.time() - t0
-            print(f"fit on all {len(train)} training frames: held-out E {base[0]:.3f} meV/atom, F {base[1]:.1f} meV/Å"
-                  + (f", dipole {base[2]:.2f} me·Å/atom" if base[2] is not None else "")
-                  + f" ({per_fit:.0f} s; {len(new_train)} leave-one-out fits, ETA {per_fit * len(new_train) / 60:.1f} min)")
-            loo = {"all": base}
-            for k, name in enumerate(new_train, 1):
-                res = held_out(a.gapd, a.config, [at for at in train if sid(at) != name], a.test, work, name, a.threads)
-                loo[name] = res
-                row = next(r for r in rows if r["structure_id"] == name)
-                row["loo_energy_mev_atom"], row["loo_forces_mev"], row["loo_dipole_me_A_atom"] = res
-                elapsed = time.time() - t0
-                print(f"  [{k}/{len(new_train)}] without {name}: E {res[0]:.3f} F {res[1]:.1f}; "
-                      f"ETA {elapsed / (k + 1) * (len(new_train) - k) / 60:.1f} min", flush=True)
-            # Against the typical fit, not the fit on everything: which sparse points farthest-point sampling picks
-            # changes with any one frame, and that alone moves the held-out energy RMSE by ~10% (all six labels of
-            # one batch "improved" it by 10-13% against an unlucky fit on everything, by 0-2% against the median).
-            ref_e = statistics.median(v[0] for v in loo.values())
-            ref_f = statistics.median(v[1] for v in loo.values())
-            print(f"typical fit (median of the {len(loo)} above): held-out E {ref_e:.3f} meV/atom, F {ref_f:.1f} meV/Å")
-            for name in new_train:
-                row = next(r for r in rows if r["structure_id"] == name)
-                gain_e, gain_f = 1 - loo[name][0] / ref_e, 1 - loo[name][1] / ref_f
-                if max(gain_e, gain_f) > a.loo_threshold:
-                    why = f"without it the held-out E/F RMSE is {100 * gain_e:.0f}% / {100 * gain_f:.0f}% below the typical fit's"
-                    row["flag"] = "; ".join(x for x in (row["flag"], why) if x)
+            try:
+                loo = leave_one_out(a, train, [r["structure_id"] for r in rows if r["split"] == "train"], rows, work)
+            except RefitError as e:
+                fail(str(e))
 
     hdr = f"{'structure_id':<22} {'split':<5} {'N':>3} {'dE meV/at':>9} {'F rmse':>7} {'dmin Å':>6}"
     if loo:
@@ -268,7 +239,7 @@ def main():
     print(f"flagged: {', '.join(flagged) if flagged else 'none'}")
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"model": a.model, "rows": rows, "leave_one_out_base": loo["all"] if loo else None}, f, indent=1)
+            json.dump({"model": a.model, "rows": rows, "leave_one_out": loo}, f, indent=1)
     return 1 if flagged else 0
 
 

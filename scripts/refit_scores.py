@@ -1,0 +1,66 @@
+"""Fit a gapd configuration on a given list of frames and score the model on a test file: the one step that
+scripts/active_learning/screen_labels.py (leave-one-out refits) and scripts/fit_spread.py (refits in other frame
+orders) repeat. Everything but the training frames and the output path is the configuration's own.
+"""
+import json
+import os
+import re
+import subprocess
+import warnings
+
+from ase.io import write
+
+
+class RefitError(RuntimeError):
+    """A gapd command failed or the configuration cannot be rewritten; the message says which."""
+
+
+def with_paths(config, train, model):
+    """CONFIG's text with its top-level training_files and output replaced by absolute paths (no YAML library:
+    Debian's python3-yaml is not among the project's dependencies, and the rest of the file is kept verbatim)."""
+    with open(config) as f:
+        lines = f.read().splitlines()
+    for key, value in (("training_files", f"[{json.dumps(train)}]"), ("output", json.dumps(model))):
+        hits = [i for i, line in enumerate(lines) if re.match(rf"{key}\s*:", line)]
+        if len(hits) != 1:
+            raise RefitError(f"{config}: expected one top-level '{key}:' line, found {len(hits)}")
+        lines[hits[0]] = f"{key}: {value}"
+    return "\n".join(lines) + "\n"
+
+
+def run(cmd):
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        last = (res.stderr or res.stdout).strip().splitlines()[-1:] or ["(no output)"]
+        raise RefitError(f"{' '.join(cmd)} failed: {last[0]}")
+    return res
+
+
+def write_frames(path, frames):
+    with warnings.catch_warnings():  # ASE: "overwriting array forces ... with stored results": the same numbers
+        warnings.simplefilter("ignore", UserWarning)
+        write(path, frames, format="extxyz")
+
+
+def fit_and_score(gapd, config, train_frames, test_path, workdir, tag, threads=0):
+    """Fit CONFIG on TRAIN_FRAMES, evaluate on TEST_PATH. Held-out RMSEs in meV and me·Å: dict with energy
+    (per atom), forces, virial (per atom), dipole (per atom; None without a dipole section)."""
+    train = os.path.join(workdir, f"train_{tag}.extxyz")
+    model = os.path.join(workdir, f"model_{tag}.gapd")
+    write_frames(train, train_frames)
+    cfg_path = os.path.join(workdir, f"fit_{tag}.yaml")
+    with open(cfg_path, "w") as f:
+        f.write(with_paths(config, train, model))
+    run([gapd, "fit", cfg_path, "--threads", str(threads)])
+    report = os.path.join(workdir, f"test_{tag}")
+    run([gapd, "eval", "-m", model, test_path, "--report", report, "--threads", str(threads)])
+    with open(report + ".json") as f:
+        rep = json.load(f)
+    for p in (train, model):
+        os.unlink(p)
+
+    def mev(key):
+        rmse = (rep.get(key) or {}).get("rmse")
+        return None if rmse is None else 1000.0 * rmse
+    return {"energy": mev("energy_per_atom"), "forces": mev("forces"), "virial": mev("virial_per_atom"),
+            "dipole": mev("dipole_per_atom")}
