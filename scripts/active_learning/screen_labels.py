@@ -39,7 +39,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "scripts", "dft"))
 from structure_checks import too_close  # noqa: E402
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
-from refit_scores import RefitError, fit_and_score, write_frames  # noqa: E402
+from refit_scores import RefitError, fit_and_score, run, write_frames  # noqa: E402
 
 TRAIN, TEST = "data/batio3_pbesol_train.extxyz", "data/batio3_pbesol_test.extxyz"  # relative to the repository
 CONFIG, MODEL = "data/fit_configs/batio3_default.yaml", "data/models/batio3_default.gapd"
@@ -70,13 +70,6 @@ def frames_at(revision, path):
         return read(f.name, ":") if res.stdout.strip() else []
     finally:
         os.unlink(f.name)
-
-
-def run(cmd, **kw):
-    res = subprocess.run(cmd, capture_output=True, text=True, **kw)
-    if res.returncode != 0:
-        fail(f"{' '.join(cmd)} failed: {(res.stderr or res.stdout).strip().splitlines()[-1:]}")
-    return res
 
 
 def predict(gapd, model, frames, workdir, threads):
@@ -209,7 +202,11 @@ def main():
 
     with tempfile.TemporaryDirectory(prefix="screen_labels_") as work:
         t0 = time.time()
-        rows = prediction_rows(new_frames, predict(a.gapd, a.model, new_frames, work, a.threads))
+        try:
+            predicted = predict(a.gapd, a.model, new_frames, work, a.threads)
+        except RefitError as e:
+            fail(str(e))
+        rows = prediction_rows(new_frames, predicted)
         for r in rows:
             r["split"] = split[r["structure_id"]]
         med_e, med_f = flag_predictions(rows, a.flag_factor)
