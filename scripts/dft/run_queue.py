@@ -15,6 +15,10 @@ is lowered to NICE too: background.py), parses the output
 (structure_checks.py) is not run: it gets a `failed` file saying so. Killing the queue loses at most the
 structure in progress: restart the same command and it continues. WORKDIR is scanned again after every run, so
 directories added while the queue runs are picked up. Progress and ETA go to stdout.
+
+Several queues may work on one WORKDIR (one per free core, `--np 1` each): a queue claims a directory by creating
+`running` in it (exclusively; it holds the queue's pid), removes it when the run ends, and skips directories whose
+`running` names a live process. A claim left by a killed queue is stale and is taken over.
 """
 import argparse
 import os
@@ -40,10 +44,57 @@ def run_dirs(workdir):
     return sorted(found, key=lambda d: os.path.relpath(d, workdir).split(os.sep))
 
 
+def claimed_by_other(d):
+    """True if d/running names a live process other than this one (another queue is running d)."""
+    try:
+        with open(f"{d}/running") as f:
+            pid = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a recycled pid is not a queue
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"run_queue" in f.read()
+    except OSError:
+        return True
+
+
+def claim(d):
+    """Take d for this queue: create d/running exclusively (replacing a stale claim). False if another live queue
+    holds it."""
+    for _ in range(2):
+        try:
+            fd = os.open(f"{d}/running", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            if claimed_by_other(d):
+                return False
+            os.remove(f"{d}/running")  # stale: its queue was killed
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{os.getpid()}\n")
+        return True
+    return False
+
+
+def release(d):
+    try:
+        os.remove(f"{d}/running")
+    except FileNotFoundError:
+        pass
+
+
 def pending(workdir, max_atoms):
+    """(directory, atoms) of every run still to do that no other live queue is running."""
     out = []
     for d in run_dirs(workdir):
-        if os.path.exists(f"{d}/result.extxyz") or os.path.exists(f"{d}/failed"):
+        if os.path.exists(f"{d}/result.extxyz") or os.path.exists(f"{d}/failed") or claimed_by_other(d):
             continue
         if not os.path.exists(f"{d}/structure.extxyz"):
             print(f"skipping {d}: cp2k.inp but no structure.extxyz", flush=True)
@@ -78,17 +129,23 @@ def main():
     count = 0
     while todo:
         d, natoms = todo[0]
+        if not claim(d):  # another queue took it since the scan
+            todo = ordered(pending(args.workdir, args.max_atoms), args.order)
+            continue
         count += 1
         name = os.path.relpath(d, args.workdir)
-        reason = structure_checks.too_close(ase.io.read(f"{d}/structure.extxyz"))
-        if reason:  # not a physical sample: no label (scripts/dft/structure_checks.py)
-            with open(f"{d}/failed", "w") as f:
-                f.write(f"not labelled: {reason}\n")
-            progress = f"{name}: not labelled, {reason}"
-        else:
-            elapsed, status = run_cp2k(d, args, env)
-            seconds_per_atom.setdefault(natoms, []).append(elapsed)
-            progress = f"{name} ({natoms} atoms) {elapsed:.0f} s {status}"
+        try:
+            reason = structure_checks.too_close(ase.io.read(f"{d}/structure.extxyz"))
+            if reason:  # not a physical sample: no label (scripts/dft/structure_checks.py)
+                with open(f"{d}/failed", "w") as f:
+                    f.write(f"not labelled: {reason}\n")
+                progress = f"{name}: not labelled, {reason}"
+            else:
+                elapsed, status = run_cp2k(d, args, env)
+                seconds_per_atom.setdefault(natoms, []).append(elapsed)
+                progress = f"{name} ({natoms} atoms) {elapsed:.0f} s {status}"
+        finally:
+            release(d)
         # Scanned again after every structure: directories added meanwhile (a new active-learning round) join the
         # queue without a restart, and ones labelled elsewhere leave it.
         todo = ordered(pending(args.workdir, args.max_atoms), args.order)

@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 
@@ -207,6 +208,27 @@ try:
         f.write("test\n")
     check.that(len(run_queue.pending(work, 40)) == 3 and len(run_queue.pending(work, 20)) == 0,
                "run_queue: failed runs and cells over --max-atoms are skipped")
+    # Two queues on one WORKDIR: a directory claimed by a live queue is skipped, a dead queue's claim is taken over,
+    # and a pid that is alive but no queue (recycled) does not block.
+    d998 = os.path.join(work, "deep", "x", "g0998")
+    other = subprocess.Popen([py, "-c", "import time; time.sleep(60)", "run_queue"])
+    try:
+        with open(os.path.join(d998, "running"), "w") as f:
+            f.write(f"{other.pid}\n")
+        check.that(d998 not in [d for d, _ in run_queue.pending(work, 40)] and not run_queue.claim(d998),
+                   "run_queue: a directory another live queue claimed is neither pending nor claimable")
+    finally:
+        other.kill()
+        other.wait()
+    check.that(d998 in [d for d, _ in run_queue.pending(work, 40)], "run_queue: a killed queue's claim is stale")
+    check.that(run_queue.claim(d998) and open(os.path.join(d998, "running")).read().strip() == str(os.getpid()),
+               "run_queue: a stale claim is taken over")
+    run_queue.release(d998)
+    with open(os.path.join(d998, "running"), "w") as f:
+        f.write(f"{os.getppid()}\n")  # alive, but not a run_queue process
+    check.that(run_queue.claim(d998), "run_queue: a claim whose pid now belongs to another program is stale")
+    run_queue.release(d998)
+    check.that(not os.path.exists(os.path.join(d998, "running")), "run_queue: release removes the claim")
     mixed = [("a", 40), ("b", 5), ("c", 10), ("d", 5)]
     check.that([d for d, _ in run_queue.ordered(mixed, "size")] == ["b", "d", "c", "a"] and
                run_queue.ordered(mixed, "path") == mixed, "run_queue --order size: smallest first, path order within a size")
