@@ -18,7 +18,6 @@ the default ones).
 import argparse
 import json
 import os
-import random
 import statistics
 import sys
 import tempfile
@@ -28,7 +27,7 @@ from ase.io import read
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
-from refit_scores import RefitError, fit_and_score  # noqa: E402
+from refit_scores import RefitError, fit_and_score, shuffled  # noqa: E402
 
 KEYS = (("energy", "energy", "meV/atom"), ("forces", "forces", "meV/Å"), ("virial", "virial", "meV/atom"),
         ("dipole", "dipole", "me·Å/atom"))
@@ -88,10 +87,8 @@ def main():
     with tempfile.TemporaryDirectory(prefix="fit_spread_") as work:
         try:
             for k in range(a.orders + 1):
-                order = list(frames)
                 tag = "committed" if k == 0 else f"seed{a.seed + k - 1}"
-                if k:
-                    random.Random(a.seed + k - 1).shuffle(order)
+                order = shuffled(frames, a.seed + k - 1) if k else list(frames)
                 fits[tag] = fit_and_score(a.gapd, a.config, order, a.test, work, tag, a.threads)
                 s = fits[tag]
                 eta = (time.time() - t0) / (k + 1) * (a.orders - k)
@@ -100,8 +97,8 @@ def main():
         except RefitError as e:
             raise SystemExit(f"fit_spread: {e}")
 
-    shuffled = [v for t, v in fits.items() if t != "committed"]
-    stats = {key: summary(f[key] for f in shuffled) for key, _, _ in KEYS}
+    reordered = [v for t, v in fits.items() if t != "committed"]
+    stats = {key: summary(f[key] for f in reordered) for key, _, _ in KEYS}
     print(f"\n{len(frames)} training frames from {', '.join(os.path.relpath(p) for p in files)}; test {os.path.relpath(a.test)}; "
           f"{a.orders} random orders (seeds {a.seed}-{a.seed + a.orders - 1})")
     print(f"  {'held-out RMSE':<16} {'mean':>8} {'std':>7} {'min':>8} {'max':>8} {'committed':>10}  unit")

@@ -4,6 +4,7 @@ orders) repeat. Everything but the training frames and the output path is the co
 """
 import json
 import os
+import random
 import re
 import subprocess
 import warnings
@@ -34,6 +35,14 @@ def run(cmd):
         last = (res.stderr or res.stdout).strip().splitlines()[-1:] or ["(no output)"]
         raise RefitError(f"{' '.join(cmd)} failed: {last[0]}")
     return res
+
+
+def shuffled(frames, seed):
+    """FRAMES in the order random.Random(SEED) gives: the same data with another first environment, from which gapd's
+    farthest-point sampling of sparse points starts (docs/fitting.md)."""
+    order = list(frames)
+    random.Random(seed).shuffle(order)
+    return order
 
 
 def write_frames(path, frames):

@@ -14,7 +14,13 @@ another setting). Two checks, both on the frames added since a git revision (or 
      split, then once without each new training frame; every fit is evaluated on the test split. A frame whose
      removal puts the held-out energy or force RMSE more than --loo-threshold (relative) below the median of all
      these fits is flagged (the median, because the sparse points picked change with any one frame and move the
-     held-out errors by up to ~10% by themselves; with few new frames the check is weaker).
+     held-out errors by up to ~10% by themselves; with few new frames the check is weaker);
+  3. confirmation of each leave-one-out flag (--confirm N, default 8; ~2 min per flagged frame): N paired fits
+     with and without the frame, the training frames shuffled by seeds 1..N (the same order in both fits of a pair,
+     scripts/fit_spread.py), so that the luck of the sparse set cancels; the mean gain and its standard error are
+     reported, and the flag stands only if the gain is above --loo-threshold by more than two standard errors.
+     A confirmed flag says the test split scores better without the frame, not that its label is wrong: look at
+     the label (SCF, geometry, energy against its neighbours) before leaving it out.
 
     /usr/bin/python3 scripts/active_learning/screen_labels.py --since b1a361e
     /usr/bin/python3 scripts/active_learning/screen_labels.py --since b1a361e --leave-one-out --json screen.json
@@ -39,7 +45,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "scripts", "dft"))
 from structure_checks import too_close  # noqa: E402
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
-from refit_scores import RefitError, fit_and_score, run, write_frames  # noqa: E402
+from refit_scores import RefitError, fit_and_score, run, shuffled, write_frames  # noqa: E402
 
 TRAIN, TEST = "data/batio3_pbesol_train.extxyz", "data/batio3_pbesol_test.extxyz"  # relative to the repository
 CONFIG, MODEL = "data/fit_configs/batio3_default.yaml", "data/models/batio3_default.gapd"
@@ -146,8 +152,41 @@ def leave_one_out(a, train, new_train, rows, work):
         gain_e, gain_f = 1 - loo[name]["energy"] / ref_e, 1 - loo[name]["forces"] / ref_f
         if max(gain_e, gain_f) > a.loo_threshold:
             why = f"without it the held-out E/F RMSE is {100 * gain_e:.0f}% / {100 * gain_f:.0f}% below the typical fit's"
+            if a.confirm:
+                why = confirm(a, train, name, row, work, why)
             row["flag"] = "; ".join(x for x in (row["flag"], why) if x)
     return loo
+
+
+def confirm(a, train, name, row, work, why):
+    """A --confirm N pairs of fits (seeded orders of the training frames, with and without NAME); returns the flag
+    text: WHY with the paired mean gain, or an empty string when the gain is not above --loo-threshold by two
+    standard errors."""
+    gains = {"energy": [], "forces": []}
+    t0 = time.time()
+    for k in range(1, a.confirm + 1):
+        order = shuffled(train, k)
+        both = fit_and_score(a.gapd, a.config, order, a.test, work, f"{name}_with{k}", a.threads)
+        without = fit_and_score(a.gapd, a.config, [at for at in order if sid(at) != name], a.test, work,
+                                f"{name}_without{k}", a.threads)
+        for key in gains:
+            gains[key].append(1 - without[key] / both[key])
+        print(f"    confirm {name} [{k}/{a.confirm}]: E {both['energy']:.3f} -> {without['energy']:.3f}, "
+              f"F {both['forces']:.1f} -> {without['forces']:.1f}; "
+              f"ETA {(time.time() - t0) / k * (a.confirm - k) / 60:.1f} min", flush=True)
+    stats = {}
+    for key, g in gains.items():
+        se = statistics.stdev(g) / len(g) ** 0.5 if len(g) > 1 else float("inf")
+        stats[key] = (statistics.mean(g), se)
+    row["confirm"] = {key: {"mean_gain": m, "stderr": se, "gains": gains[key]} for key, (m, se) in stats.items()}
+    text = ", ".join(f"{lbl} {100 * m:+.1f} +- {100 * se:.1f}%" for lbl, (m, se) in
+                     (("E", stats["energy"]), ("F", stats["forces"])))
+    if any(m - 2 * se > a.loo_threshold for m, se in stats.values()):
+        return f"{why}; confirmed over {a.confirm} paired orders (gain {text})"
+    print(f"    {name}: not confirmed over {a.confirm} paired orders (gain {text}): not above "
+          f"{100 * a.loo_threshold:.0f}% by two standard errors")
+    row["loo_unconfirmed"] = f"gain {text} over {a.confirm} paired orders"
+    return ""
 
 
 def main():
@@ -165,10 +204,15 @@ def main():
     ap.add_argument("--leave-one-out", action="store_true", help="also refit once without each new training frame")
     ap.add_argument("--loo-threshold", type=float, default=0.10,
                     help="flag a frame without which the held-out energy or force RMSE is this fraction below the median fit's (default 0.10)")
+    ap.add_argument("--confirm", type=int, default=8, metavar="N",
+                    help="paired refits in N shuffled orders for each leave-one-out flag; the flag stands if the mean "
+                         "gain exceeds --loo-threshold by two standard errors (default 8; 0: no confirmation)")
     ap.add_argument("--threads", type=int, default=0, help="gapd threads (default 0 = all cores)")
     ap.add_argument("--json", help="write the rows here")
     a = ap.parse_args()
 
+    if a.confirm < 0 or a.confirm == 1:
+        fail(f"--confirm {a.confirm}: 0 (off) or at least 2 pairs of fits for a standard error")
     for label, path in (("--train", a.train), ("--test", a.test), ("--model", a.model), ("--gapd", a.gapd)):
         if not os.path.isfile(path):
             fail(f"{label} {path}: no such file")
