@@ -23,26 +23,13 @@ import sys
 import tempfile
 import time
 
-from ase.io import read
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
-from refit_scores import RefitError, fit_and_score, shuffled  # noqa: E402
+from refit_scores import RefitError, add_fit_arguments, fit_and_score, load_training, shuffled  # noqa: E402
 
 KEYS = (("energy", "energy", "meV/atom"), ("forces", "forces", "meV/Å"), ("virial", "virial", "meV/atom"),
         ("dipole", "dipole", "me·Å/atom"))
-
-
-def training_files(config):
-    """The training_files of CONFIG (a one-line YAML list or a single path), resolved against the config's folder."""
-    with open(config) as f:
-        for line in f:
-            if line.startswith("training_files:"):
-                value = line.split(":", 1)[1].split("#")[0].strip().strip("[]")
-                paths = [p.strip().strip("'\"") for p in value.split(",") if p.strip()]
-                return [p if os.path.isabs(p) else os.path.normpath(os.path.join(os.path.dirname(config), p))
-                        for p in paths]
-    raise SystemExit(f"fit_spread: {config}: no top-level 'training_files:' line")
 
 
 def summary(values):
@@ -56,26 +43,14 @@ def summary(values):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", default=os.path.join(ROOT, "data", "fit_configs", "batio3_default.yaml"),
-                    help="fit configuration (default: the shipped model's, data/fit_configs/batio3_default.yaml)")
-    ap.add_argument("--test", default=os.path.join(ROOT, "data", "batio3_pbesol_test.extxyz"),
-                    help="labelled test split (default data/batio3_pbesol_test.extxyz)")
+    add_fit_arguments(ap)
     ap.add_argument("--orders", type=int, default=8, help="random orders of the training frames (default 8)")
     ap.add_argument("--seed", type=int, default=1, help="seed of the first order (default 1; order k uses seed+k)")
-    ap.add_argument("--gapd", default=os.path.join(ROOT, "build", "gapd"), help="gapd binary (default build/gapd)")
-    ap.add_argument("--threads", type=int, default=0, help="gapd threads (default 0 = all cores)")
     ap.add_argument("--json", help="write every fit's scores and the summary here")
     a = ap.parse_args()
     if a.orders < 2:
         raise SystemExit("fit_spread: --orders must be at least 2 for a spread")
-    for label, path in (("--config", a.config), ("--test", a.test), ("--gapd", a.gapd)):
-        if not os.path.isfile(path):
-            raise SystemExit(f"fit_spread: {label} {path}: no such file")
-    files = training_files(a.config)
-    for path in files:
-        if not os.path.isfile(path):
-            raise SystemExit(f"fit_spread: {a.config}: training file {path}: no such file")
-    frames = [at for path in files for at in read(path, ":")]
+    files, frames = load_training("fit_spread", a)
     with open(a.config) as f:
         if any(line.split("#")[0].strip().startswith("held_out_fraction:") and
                float(line.split("#")[0].split(":")[1]) > 0 for line in f):

@@ -1,6 +1,7 @@
 """Fit a gapd configuration on a given list of frames and score the model on a test file: the one step that
-scripts/active_learning/screen_labels.py (leave-one-out refits) and scripts/fit_spread.py (refits in other frame
-orders) repeat. Everything but the training frames and the output path is the configuration's own.
+scripts/active_learning/screen_labels.py (leave-one-out refits), scripts/fit_spread.py (refits in other frame
+orders) and scripts/learning_curve.py (refits on subsets) repeat, with their shared options and input checks.
+Everything but the training frames and the output path is the configuration's own.
 """
 import json
 import os
@@ -9,7 +10,9 @@ import re
 import subprocess
 import warnings
 
-from ase.io import write
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+from ase.io import read, write
 
 
 class RefitError(RuntimeError):
@@ -73,3 +76,40 @@ def fit_and_score(gapd, config, train_frames, test_path, workdir, tag, threads=0
         return None if rmse is None else 1000.0 * rmse
     return {"energy": mev("energy_per_atom"), "forces": mev("forces"), "virial": mev("virial_per_atom"),
             "dipole": mev("dipole_per_atom")}
+
+def training_files(config):
+    """The training_files of CONFIG (a one-line YAML list or a single path), resolved against the config's folder."""
+    with open(config) as f:
+        for line in f:
+            if line.startswith("training_files:"):
+                value = line.split(":", 1)[1].split("#")[0].strip().strip("[]")
+                paths = [p.strip().strip("'\"") for p in value.split(",") if p.strip()]
+                return [p if os.path.isabs(p) else os.path.normpath(os.path.join(os.path.dirname(config), p))
+                        for p in paths]
+    raise RefitError(f"{config}: no top-level 'training_files:' line")
+
+
+def add_fit_arguments(ap):
+    """The options every refit script shares: --config, --test, --gapd, --threads."""
+    ap.add_argument("--config", default=os.path.join(ROOT, "data", "fit_configs", "batio3_default.yaml"),
+                    help="fit configuration (default: the shipped model's, data/fit_configs/batio3_default.yaml)")
+    ap.add_argument("--test", default=os.path.join(ROOT, "data", "batio3_pbesol_test.extxyz"),
+                    help="labelled test split (default data/batio3_pbesol_test.extxyz)")
+    ap.add_argument("--gapd", default=os.path.join(ROOT, "build", "gapd"), help="gapd binary (default build/gapd)")
+    ap.add_argument("--threads", type=int, default=0, help="gapd threads (default 0 = all cores)")
+
+
+def load_training(prog, a):
+    """(training files, their frames) of a.config, after checking that a.config, a.test, a.gapd and the training
+    files exist; exits with `PROG: ...` naming the missing one."""
+    for label, path in (("--config", a.config), ("--test", a.test), ("--gapd", a.gapd)):
+        if not os.path.isfile(path):
+            raise SystemExit(f"{prog}: {label} {path}: no such file")
+    try:
+        files = training_files(a.config)
+    except RefitError as e:
+        raise SystemExit(f"{prog}: {e}")
+    for path in files:
+        if not os.path.isfile(path):
+            raise SystemExit(f"{prog}: {a.config}: training file {path}: no such file")
+    return files, [at for path in files for at in read(path, ":")]
