@@ -18,26 +18,13 @@ the default ones).
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
 
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
-from refit_scores import RefitError, add_fit_arguments, fit_and_score, load_training, shuffled  # noqa: E402
-
-KEYS = (("energy", "energy", "meV/atom"), ("forces", "forces", "meV/Å"), ("virial", "virial", "meV/atom"),
-        ("dipole", "dipole", "me·Å/atom"))
-
-
-def summary(values):
-    vals = [v for v in values if v is not None]
-    if not vals:
-        return None
-    return {"mean": statistics.mean(vals), "std": statistics.stdev(vals) if len(vals) > 1 else 0.0,
-            "min": min(vals), "max": max(vals), "n": len(vals)}
+from refit_scores import KEYS, RefitError, add_fit_arguments, fit_and_score, load_training, shuffled, summary  # noqa: E402
 
 
 def main():

@@ -28,8 +28,7 @@ from ase.io import read
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
-from fit_spread import KEYS, summary  # noqa: E402
-from refit_scores import RefitError, add_fit_arguments, fit_and_score, load_training, shuffled  # noqa: E402
+from refit_scores import KEYS, RefitError, add_fit_arguments, fit_and_score, load_training, shuffled, summary  # noqa: E402
 
 
 def power_law(sizes, means):
@@ -57,8 +56,8 @@ def plot(path, curve, slopes, title):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    keys = [(k, lbl, unit) for k, lbl, unit in KEYS if any(row[k] for row in curve)]
     from matplotlib.ticker import NullFormatter, ScalarFormatter
+    keys = [(k, lbl, unit) for k, lbl, unit in KEYS if any(row[k] for row in curve)]
     cols = 2 if len(keys) > 2 else len(keys)
     rows = (len(keys) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.4 * rows), squeeze=False)

@@ -8,11 +8,15 @@ import os
 import random
 import re
 import subprocess
+import statistics
 import warnings
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
 from ase.io import read, write
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The held-out scores fit_and_score returns: (key, label, unit).
+KEYS = (("energy", "energy", "meV/atom"), ("forces", "forces", "meV/Å"), ("virial", "virial", "meV/atom"),
+        ("dipole", "dipole", "me·Å/atom"))
 
 
 class RefitError(RuntimeError):
@@ -76,6 +80,16 @@ def fit_and_score(gapd, config, train_frames, test_path, workdir, tag, threads=0
         return None if rmse is None else 1000.0 * rmse
     return {"energy": mev("energy_per_atom"), "forces": mev("forces"), "virial": mev("virial_per_atom"),
             "dipole": mev("dipole_per_atom")}
+
+
+def summary(values):
+    """mean, std, min, max and count of the values that are not None (None if there are none)."""
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return None
+    return {"mean": statistics.mean(vals), "std": statistics.stdev(vals) if len(vals) > 1 else 0.0,
+            "min": min(vals), "max": max(vals), "n": len(vals)}
+
 
 def training_files(config):
     """The training_files of CONFIG (a one-line YAML list or a single path), resolved against the config's folder."""
