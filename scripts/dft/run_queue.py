@@ -16,11 +16,13 @@ is lowered to NICE too: background.py), parses the output
 structure in progress: restart the same command and it continues. WORKDIR is scanned again after every run, so
 directories added while the queue runs are picked up. Progress and ETA go to stdout.
 
-Several queues may work on one WORKDIR (one per free core, `--np 1` each): a queue claims a directory by creating
-`running` in it (exclusively; it holds the queue's pid), removes it when the run ends, and skips directories whose
-`running` names a live process. A claim left by a killed queue is stale and is taken over.
+Several queues may work on one WORKDIR (one per free core, `--np 1` each): a queue claims a directory by holding
+an flock on `running` in it (the file shows the queue's pid), removes it when the run ends, and skips directories
+whose `running` another process has locked. The kernel drops the lock of a killed queue, so its claim is stale and
+is taken over.
 """
 import argparse
+import fcntl
 import os
 import subprocess
 import sys
@@ -44,50 +46,71 @@ def run_dirs(workdir):
     return sorted(found, key=lambda d: os.path.relpath(d, workdir).split(os.sep))
 
 
+# The claim is an flock on d/running, held for as long as the queue runs d: the kernel drops it when the queue
+# exits or is killed, so a stale claim needs no pid bookkeeping (pids are recycled, and /proc is not the same in
+# every sandbox). The pid written into the file is for people reading the directory.
+_held = {}  # directory -> open fd of the running file this queue holds
+
+
+def _try_lock(fd):
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
 def claimed_by_other(d):
-    """True if d/running names a live process other than this one (another queue is running d)."""
-    try:
-        with open(f"{d}/running") as f:
-            pid = int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return False
-    if pid == os.getpid():
+    """True if another live process holds d's claim (another queue is running d)."""
+    if d in _held:
         return False
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a recycled pid is not a queue
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return b"run_queue" in f.read()
+        fd = os.open(f"{d}/running", os.O_RDONLY)
     except OSError:
-        return True
+        return False
+    try:
+        return not _try_lock(fd)
+    finally:
+        os.close(fd)  # closing drops the probe lock
 
 
 def claim(d):
-    """Take d for this queue: create d/running exclusively (replacing a stale claim). False if another live queue
-    holds it."""
-    for _ in range(2):
-        try:
-            fd = os.open(f"{d}/running", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            if claimed_by_other(d):
-                return False
-            os.remove(f"{d}/running")  # stale: its queue was killed
+    """Take d for this queue: lock d/running (creating it; a file nobody locks is a stale claim and is taken over).
+    False if another live queue holds it, or d got its result or `failed` meanwhile."""
+    if d in _held:
+        return True
+    for _ in range(3):
+        fd = os.open(f"{d}/running", os.O_CREAT | os.O_RDWR, 0o644)
+        if not _try_lock(fd):
+            os.close(fd)
+            return False
+        try:  # the holder may have released (unlinked) the file between our open and our lock: lock the new one
+            same = os.path.samestat(os.fstat(fd), os.stat(f"{d}/running"))
+        except FileNotFoundError:
+            same = False
+        if not same:
+            os.close(fd)
             continue
-        with os.fdopen(fd, "w") as f:
-            f.write(f"{os.getpid()}\n")
+        if os.path.exists(f"{d}/result.extxyz") or os.path.exists(f"{d}/failed"):
+            os.remove(f"{d}/running")  # done by another queue since the scan: nothing to hold
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        _held[d] = fd
         return True
     return False
 
 
 def release(d):
+    """Give d up: remove the claim file, then drop the lock."""
     try:
         os.remove(f"{d}/running")
     except FileNotFoundError:
         pass
+    fd = _held.pop(d, None)
+    if fd is not None:
+        os.close(fd)
 
 
 def pending(workdir, max_atoms):

@@ -209,26 +209,35 @@ try:
     check.that(len(run_queue.pending(work, 40)) == 3 and len(run_queue.pending(work, 20)) == 0,
                "run_queue: failed runs and cells over --max-atoms are skipped")
     # Two queues on one WORKDIR: a directory claimed by a live queue is skipped, a dead queue's claim is taken over,
-    # and a pid that is alive but no queue (recycled) does not block.
+    # and a claim file nobody holds (a queue of an older version, a recycled pid) does not block.
     d998 = os.path.join(work, "deep", "x", "g0998")
-    other = subprocess.Popen([py, "-c", "import time; time.sleep(60)", "run_queue"])
+    other = subprocess.Popen([py, "-c", "import sys, time; sys.path.insert(0, sys.argv[1]); import run_queue; "
+                              "print(run_queue.claim(sys.argv[2]), flush=True); time.sleep(60)",
+                              os.path.join(common.SOURCE_DIR, "scripts", "dft"), d998], stdout=subprocess.PIPE, text=True)
     try:
-        with open(os.path.join(d998, "running"), "w") as f:
-            f.write(f"{other.pid}\n")
-        check.that(d998 not in [d for d, _ in run_queue.pending(work, 40)] and not run_queue.claim(d998),
+        held = other.stdout.readline().strip() == "True"
+        check.that(held and d998 not in [d for d, _ in run_queue.pending(work, 40)] and not run_queue.claim(d998)
+                   and open(os.path.join(d998, "running")).read().strip() == str(other.pid),
                    "run_queue: a directory another live queue claimed is neither pending nor claimable")
     finally:
         other.kill()
         other.wait()
+        other.stdout.close()
     check.that(d998 in [d for d, _ in run_queue.pending(work, 40)], "run_queue: a killed queue's claim is stale")
     check.that(run_queue.claim(d998) and open(os.path.join(d998, "running")).read().strip() == str(os.getpid()),
                "run_queue: a stale claim is taken over")
+    check.that(not run_queue.claimed_by_other(d998) and d998 in [d for d, _ in run_queue.pending(work, 40)],
+               "run_queue: the queue's own claim does not hide the directory from itself")
     run_queue.release(d998)
     with open(os.path.join(d998, "running"), "w") as f:
-        f.write(f"{os.getppid()}\n")  # alive, but not a run_queue process
-    check.that(run_queue.claim(d998), "run_queue: a claim whose pid now belongs to another program is stale")
+        f.write(f"{os.getppid()}\n")  # a live pid, but nobody holds the lock
+    check.that(run_queue.claim(d998), "run_queue: a claim file nobody has locked is stale")
     run_queue.release(d998)
     check.that(not os.path.exists(os.path.join(d998, "running")), "run_queue: release removes the claim")
+    g999 = os.path.join(work, "g0999")  # has `failed` (above): another queue finished it after our scan
+    check.that(not run_queue.claim(g999) and not os.path.exists(os.path.join(g999, "running")),
+               "run_queue: a directory that got `failed` or a result since the scan is not claimed, and no claim "
+               "file is left")
     mixed = [("a", 40), ("b", 5), ("c", 10), ("d", 5)]
     check.that([d for d, _ in run_queue.ordered(mixed, "size")] == ["b", "d", "c", "a"] and
                run_queue.ordered(mixed, "path") == mixed, "run_queue --order size: smallest first, path order within a size")
