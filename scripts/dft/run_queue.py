@@ -10,7 +10,8 @@ cells first), with at most --max-atoms
 atoms: runs
 `nice -n NICE mpirun --bind-to none -np NP cp2k.psmp -i cp2k.inp -o cp2k.out` with OMP_NUM_THREADS=1 (the queue's whole session
 is lowered to NICE too: background.py), parses the output
-(parse_cp2k.py) and writes result.extxyz atomically. A run that fails (SCF not converged, CP2K error) gets a
+(parse_cp2k.py), writes result.extxyz atomically and deletes CP2K's wavefunction restart files (0.5 GB each for a
+40-atom cell). A run that fails (SCF not converged, CP2K error) gets a
 `failed` file with the reason and is not retried; delete it to retry. A structure with two atoms closer than 1.5 Å
 (structure_checks.py) is not run: it gets a `failed` file saying so. Killing the queue loses at most the
 structure in progress: restart the same command and it continues. WORKDIR is scanned again after every run, so
@@ -23,6 +24,7 @@ is taken over.
 """
 import argparse
 import fcntl
+import glob
 import os
 import subprocess
 import sys
@@ -184,6 +186,7 @@ def run_cp2k(d, args, env):
            "cp2k.psmp", "-i", "cp2k.inp", "-o", "cp2k.out"]
     proc = subprocess.run(cmd, cwd=d, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     elapsed = time.time() - start
+    drop_restart_files(d)
     try:
         if proc.returncode != 0:
             raise parse_cp2k.ParseError(f"cp2k exited {proc.returncode}: {proc.stderr.strip()[-300:]}")
@@ -196,6 +199,14 @@ def run_cp2k(d, args, env):
         with open(f"{d}/failed", "w") as f:
             f.write(str(err) + "\n")
         return elapsed, f"FAILED: {err}"
+
+
+def drop_restart_files(d):
+    """Remove CP2K's wavefunction restart files (~0.5 GB per 40-atom k-point run, plus a .bak copy): a finished
+    single point never reads them again, and a rerun starts from the atomic guess (a neighbouring structure's
+    wavefunction was tried as the guess and converged more slowly)."""
+    for path in glob.glob(f"{d}/*-RESTART.kp*") + glob.glob(f"{d}/*-RESTART.wfn*"):
+        os.remove(path)
 
 
 def eta_text(todo, seconds_per_atom, natoms):

@@ -238,6 +238,12 @@ try:
     check.that(not run_queue.claim(g999) and not os.path.exists(os.path.join(g999, "running")),
                "run_queue: a directory that got `failed` or a result since the scan is not claimed, and no claim "
                "file is left")
+    for name in ("batio3-RESTART.kp", "batio3-RESTART.kp.bak-1", "batio3-RESTART.wfn", "cp2k.out"):
+        open(os.path.join(d998, name), "w").close()
+    run_queue.drop_restart_files(d998)
+    check.that(sorted(os.listdir(d998)) == ["cp2k.inp", "cp2k.out", "structure.extxyz"],
+               f"run_queue: CP2K's restart files are deleted after a run, its output kept ({sorted(os.listdir(d998))})")
+    os.remove(os.path.join(d998, "cp2k.out"))
     mixed = [("a", 40), ("b", 5), ("c", 10), ("d", 5)]
     check.that([d for d, _ in run_queue.ordered(mixed, "size")] == ["b", "d", "c", "a"] and
                run_queue.ordered(mixed, "path") == mixed, "run_queue --order size: smallest first, path order within a size")
