@@ -45,10 +45,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "scripts", "dft"))
 from structure_checks import too_close  # noqa: E402
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
-from refit_scores import RefitError, fit_and_score, run, shuffled, write_frames  # noqa: E402
+from refit_scores import RefitError, add_fit_arguments, fit_and_score, run, shuffled, write_frames  # noqa: E402
 
-TRAIN, TEST = "data/batio3_pbesol_train.extxyz", "data/batio3_pbesol_test.extxyz"  # relative to the repository
-CONFIG, MODEL = "data/fit_configs/batio3_default.yaml", "data/models/batio3_default.gapd"
+TRAIN, MODEL = "data/batio3_pbesol_train.extxyz", "data/models/batio3_default.gapd"  # relative to the repository
 # Below these the batch's errors are all within the model's noise: nothing is flagged however small the median is.
 FLOOR_ENERGY_MEV = 5.0    # meV/atom
 FLOOR_FORCES_MEV = 200.0  # meV/Å
@@ -197,9 +196,7 @@ def main():
     which.add_argument("--ids", nargs="+", metavar="ID", help="screen these structure_ids")
     ap.add_argument("--model", default=os.path.join(ROOT, MODEL), help=f"the model that has not seen the new frames (default {MODEL})")
     ap.add_argument("--train", default=os.path.join(ROOT, TRAIN), help=f"training split (default {TRAIN})")
-    ap.add_argument("--test", default=os.path.join(ROOT, TEST), help=f"test split (default {TEST})")
-    ap.add_argument("--config", default=os.path.join(ROOT, CONFIG), help=f"fit configuration for --leave-one-out (default {CONFIG})")
-    ap.add_argument("--gapd", default=os.path.join(ROOT, "build", "gapd"), help="gapd binary (default build/gapd)")
+    add_fit_arguments(ap)  # --config (the fit for --leave-one-out), --test, --gapd, --threads
     ap.add_argument("--flag-factor", type=float, default=5.0, help="flag a prediction error this many times the batch median (default 5)")
     ap.add_argument("--leave-one-out", action="store_true", help="also refit once without each new training frame")
     ap.add_argument("--loo-threshold", type=float, default=0.10,
@@ -207,7 +204,6 @@ def main():
     ap.add_argument("--confirm", type=int, default=8, metavar="N",
                     help="paired refits in N shuffled orders for each leave-one-out flag; the flag stands if the mean "
                          "gain exceeds --loo-threshold by two standard errors (default 8; 0: no confirmation)")
-    ap.add_argument("--threads", type=int, default=0, help="gapd threads (default 0 = all cores)")
     ap.add_argument("--json", help="write the rows here")
     a = ap.parse_args()
 
