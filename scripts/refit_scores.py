@@ -36,6 +36,36 @@ def with_paths(config, train, model):
     return "\n".join(lines) + "\n"
 
 
+def with_overrides(text, overrides):
+    """Config TEXT with the value of each "section.key" (a block line `key: value` under the top-level `section:`)
+    or top-level "key" of OVERRIDES (dict: name -> value text) replaced; comments are kept. A name that is not
+    such a line (missing, or inside a flow map like `soap: {...}`) raises RefitError naming it."""
+    lines = text.splitlines()
+    for name, value in overrides.items():
+        section, _, key = name.rpartition(".")
+        if "." in section:
+            raise RefitError(f"{name}: only section.key or key can be overridden")
+        start, stop = 0, len(lines)
+        if section:
+            heads = [i for i, line in enumerate(lines) if re.match(rf"{re.escape(section)}\s*:\s*(#.*)?$", line)]
+            if len(heads) != 1:
+                raise RefitError(f"{name}: no block section '{section}:' in the configuration")
+            start = heads[0] + 1
+            stop = next((i for i in range(start, len(lines)) if lines[i][:1] not in ("", " ", "#")), len(lines))
+        # the section's own children only (their indentation), not a deeper block's key of the same name
+        indent = next((re.match(r"\s*", lines[i]).group() for i in range(start, stop)
+                       if lines[i].strip() and not lines[i].lstrip().startswith("#")), "") if section else ""
+        hits = [i for i in range(start, stop) if re.match(rf"{indent}{re.escape(key)}\s*:", lines[i])]
+        if len(hits) != 1:
+            raise RefitError(f"{name}: expected one '{key}:' line {'under ' + section if section else 'at the top level'}"
+                             f", found {len(hits)}")
+        line = lines[hits[0]]
+        head, rest = line.split(":", 1)
+        comment = rest[rest.index("#"):] if "#" in rest else ""
+        lines[hits[0]] = f"{head}: {value}" + (f"  {comment}" if comment else "")
+    return "\n".join(lines) + "\n"
+
+
 def run(cmd):
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
@@ -58,28 +88,47 @@ def write_frames(path, frames):
         write(path, frames, format="extxyz")
 
 
-def fit_and_score(gapd, config, train_frames, test_path, workdir, tag, threads=0):
-    """Fit CONFIG on TRAIN_FRAMES, evaluate on TEST_PATH. Held-out RMSEs in meV and me·Å: dict with energy
-    (per atom), forces, virial (per atom), dipole (per atom; None without a dipole section)."""
+def fit(gapd, config, train_frames, workdir, tag, threads=0):
+    """Fit CONFIG (a path) on TRAIN_FRAMES; returns the model's path in WORKDIR (the caller removes it)."""
     train = os.path.join(workdir, f"train_{tag}.extxyz")
     model = os.path.join(workdir, f"model_{tag}.gapd")
     write_frames(train, train_frames)
     cfg_path = os.path.join(workdir, f"fit_{tag}.yaml")
     with open(cfg_path, "w") as f:
         f.write(with_paths(config, train, model))
-    run([gapd, "fit", cfg_path, "--threads", str(threads)])
+    try:
+        run([gapd, "fit", cfg_path, "--threads", str(threads)])
+    finally:
+        os.unlink(train)
+    return model
+
+
+def evaluate(gapd, model, test_path, workdir, tag, threads=0):
+    """gapd eval's report of MODEL on TEST_PATH (its --report JSON: RMSE, MAE and count per quantity, in eV, Å
+    and e·Å)."""
     report = os.path.join(workdir, f"test_{tag}")
     run([gapd, "eval", "-m", model, test_path, "--report", report, "--threads", str(threads)])
     with open(report + ".json") as f:
-        rep = json.load(f)
-    for p in (train, model):
-        os.unlink(p)
+        return json.load(f)
 
+
+def scores(report):
+    """The held-out RMSEs of a gapd eval report in meV and me·Å (KEYS; None where the report has none)."""
     def mev(key):
-        rmse = (rep.get(key) or {}).get("rmse")
+        rmse = (report.get(key) or {}).get("rmse")
         return None if rmse is None else 1000.0 * rmse
     return {"energy": mev("energy_per_atom"), "forces": mev("forces"), "virial": mev("virial_per_atom"),
             "dipole": mev("dipole_per_atom")}
+
+
+def fit_and_score(gapd, config, train_frames, test_path, workdir, tag, threads=0):
+    """Fit CONFIG on TRAIN_FRAMES, evaluate on TEST_PATH. Held-out RMSEs in meV and me·Å: dict with energy
+    (per atom), forces, virial (per atom), dipole (per atom; None without a dipole section)."""
+    model = fit(gapd, config, train_frames, workdir, tag, threads)
+    try:
+        return scores(evaluate(gapd, model, test_path, workdir, tag, threads))
+    finally:
+        os.unlink(model)
 
 
 def summary(values):
@@ -103,20 +152,27 @@ def training_files(config):
     raise RefitError(f"{config}: no top-level 'training_files:' line")
 
 
-def add_fit_arguments(ap):
-    """The options every refit script shares: --config, --test, --gapd, --threads."""
+def add_config_arguments(ap):
+    """--config, --gapd, --threads: the options of every refit script."""
     ap.add_argument("--config", default=os.path.join(ROOT, "data", "fit_configs", "batio3_default.yaml"),
                     help="fit configuration (default: the shipped model's, data/fit_configs/batio3_default.yaml)")
-    ap.add_argument("--test", default=os.path.join(ROOT, "data", "batio3_pbesol_test.extxyz"),
-                    help="labelled test split (default data/batio3_pbesol_test.extxyz)")
     ap.add_argument("--gapd", default=os.path.join(ROOT, "build", "gapd"), help="gapd binary (default build/gapd)")
     ap.add_argument("--threads", type=int, default=0, help="gapd threads (default 0 = all cores)")
 
 
+def add_fit_arguments(ap):
+    """add_config_arguments plus --test, for the scripts that score on the held-out split."""
+    add_config_arguments(ap)
+    ap.add_argument("--test", default=os.path.join(ROOT, "data", "batio3_pbesol_test.extxyz"),
+                    help="labelled test split (default data/batio3_pbesol_test.extxyz)")
+
+
 def load_training(prog, a):
-    """(training files, their frames) of a.config, after checking that a.config, a.test, a.gapd and the training
-    files exist; exits with `PROG: ...` naming the missing one."""
-    for label, path in (("--config", a.config), ("--test", a.test), ("--gapd", a.gapd)):
+    """(training files, their frames) of a.config, after checking that a.config, a.test (when the script has
+    one), a.gapd and the training files exist; exits with `PROG: ...` naming the missing one."""
+    for label, path in (("--config", a.config), ("--test", getattr(a, "test", None)), ("--gapd", a.gapd)):
+        if path is None:
+            continue
         if not os.path.isfile(path):
             raise SystemExit(f"{prog}: {label} {path}: no such file")
     try:
