@@ -3,7 +3,7 @@
 Two atoms closer than MIN_DISTANCE_A (1.5 Å; the shortest Ti-O bond in BaTiO3 is ~1.7 Å even in MD at 400 K)
 mean an unphysical sample: its DFT label (energies of +0.5 eV/atom, forces of 16 eV/Å in the one such cell
 generated so far, g0109) describes a region no simulation visits, and a fit that must reproduce it within its
-1 meV/atom regularisation gets worse everywhere else (data/models/MODEL_CARD.md, history). md_pool.py drops such MD frames,
+energy regularisation (0.5 meV/atom) gets worse everywhere else (data/models/MODEL_CARD.md, history). md_pool.py drops such MD frames,
 run_queue.py does not label such cells and collect.py keeps them out of the dataset.
 """
 import numpy as np
