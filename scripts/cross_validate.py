@@ -33,12 +33,9 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
-from refit_scores import (RefitError, add_config_arguments, evaluate, fit, load_training,  # noqa: E402
-                          with_overrides, write_frames)
+from refit_scores import (KEYS, RefitError, add_config_arguments, evaluate, fit, load_training,  # noqa: E402
+                          pooled, scores, with_overrides, write_frames)
 
-# (gapd eval report key, label, unit); RMSEs are pooled over folds with the report's counts.
-QUANTITIES = (("energy_per_atom", "energy", "meV/atom"), ("forces", "forces", "meV/Å"),
-              ("virial_per_atom", "virial", "meV/atom"), ("dipole_per_atom", "dipole", "me·Å/atom"))
 DOUBLE_WELL = os.path.join(ROOT, "data", "double_well_111.json")
 
 
@@ -73,16 +70,6 @@ def folds_of(n, k, seed):
     idx = list(range(n))
     random.Random(seed).shuffle(idx)
     return [idx[j::k] for j in range(k)]
-
-
-def pooled(reports):
-    """RMSE per quantity over several eval reports, weighted by their counts (meV, me·Å); None if absent."""
-    out = {}
-    for key, label, _ in QUANTITIES:
-        parts = [(r[key]["rmse"], r[key]["count"]) for r in reports if (r.get(key) or {}).get("count")]
-        n = sum(c for _, c in parts)
-        out[label] = 1000.0 * math.sqrt(sum(e * e * c for e, c in parts) / n) if n else None
-    return out
 
 
 def double_well(gapd, model, cp2k_json, workdir, tag):
@@ -170,7 +157,7 @@ def main():
                         os.unlink(model)
                         tick(f"{name} seed {seed} fold {j + 1}/{a.folds}")
                     results[name]["seeds"][seed] = pooled(reports)
-                    results[name].setdefault("folds", {})[seed] = [pooled([r]) for r in reports]
+                    results[name].setdefault("folds", {})[seed] = [scores(r) for r in reports]
                 if well:
                     model = fit(a.gapd, config, frames, work, f"v{vi}_full", a.threads)
                     diff, depth, cp2k_depth = double_well(a.gapd, model, well, work, f"v{vi}")
@@ -185,16 +172,16 @@ def main():
           f"seeds {' '.join(map(str, a.seeds))}; pooled held-out RMSE, mean over seeds "
           f"(change against the config: mean +- standard error over the seeds)")
     base = results["config"]["seeds"]
-    for key, label, unit in QUANTITIES:
-        if all(s[label] is None for s in base.values()):
+    for key, label, unit in KEYS:
+        if all(s[key] is None for s in base.values()):
             continue
         print(f"  {label} ({unit})")
         for name, r in results.items():
-            vals = [r["seeds"][s][label] for s in a.seeds]
+            vals = [r["seeds"][s][key] for s in a.seeds]
             line = f"    {name:<40} {statistics.mean(vals):9.3f}"
             if name != "config":
-                ch = paired_change([base[s][label] for s in a.seeds], vals)
-                r.setdefault("change_percent", {})[label] = ch
+                ch = paired_change([base[s][key] for s in a.seeds], vals)
+                r.setdefault("change_percent", {})[key] = ch
                 if ch:
                     line += f"   {ch[0]:+6.1f} +- {ch[1]:.1f} %"
             print(line)

@@ -4,6 +4,7 @@ orders) and scripts/learning_curve.py (refits on subsets) repeat, with their sha
 Everything but the training frames and the output path is the configuration's own.
 """
 import json
+import math
 import os
 import random
 import re
@@ -17,6 +18,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The held-out scores fit_and_score returns: (key, label, unit).
 KEYS = (("energy", "energy", "meV/atom"), ("forces", "forces", "meV/Å"), ("virial", "virial", "meV/atom"),
         ("dipole", "dipole", "me·Å/atom"))
+# Where each of them is in a gapd eval report (--report JSON).
+REPORT_KEY = {"energy": "energy_per_atom", "forces": "forces", "virial": "virial_per_atom", "dipole": "dipole_per_atom"}
 
 
 class RefitError(RuntimeError):
@@ -114,11 +117,19 @@ def evaluate(gapd, model, test_path, workdir, tag, threads=0):
 
 def scores(report):
     """The held-out RMSEs of a gapd eval report in meV and me·Å (KEYS; None where the report has none)."""
-    def mev(key):
-        rmse = (report.get(key) or {}).get("rmse")
-        return None if rmse is None else 1000.0 * rmse
-    return {"energy": mev("energy_per_atom"), "forces": mev("forces"), "virial": mev("virial_per_atom"),
-            "dipole": mev("dipole_per_atom")}
+    return pooled([report])
+
+
+def pooled(reports):
+    """RMSEs over several gapd eval reports, each weighted by its counts, in meV and me·Å (KEYS; None where no report
+    has the quantity)."""
+    out = {}
+    for key, _, _ in KEYS:
+        parts = [(r[REPORT_KEY[key]]["rmse"], r[REPORT_KEY[key]]["count"]) for r in reports
+                 if (r.get(REPORT_KEY[key]) or {}).get("count")]
+        n = sum(c for _, c in parts)
+        out[key] = 1000.0 * math.sqrt(sum(e * e * c for e, c in parts) / n) if n else None
+    return out
 
 
 def fit_and_score(gapd, config, train_frames, test_path, workdir, tag, threads=0):

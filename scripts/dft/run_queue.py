@@ -62,6 +62,11 @@ def _try_lock(fd):
         return False
 
 
+def finished(d):
+    """d has its label or gave up (result.extxyz or failed): nothing left to run."""
+    return os.path.exists(f"{d}/result.extxyz") or os.path.exists(f"{d}/failed")
+
+
 def claimed_by_other(d):
     """True if another live process holds d's claim (another queue is running d)."""
     if d in _held:
@@ -93,7 +98,7 @@ def claim(d):
         if not same:
             os.close(fd)
             continue
-        if os.path.exists(f"{d}/result.extxyz") or os.path.exists(f"{d}/failed"):
+        if finished(d):
             os.remove(f"{d}/running")  # done by another queue since the scan: nothing to hold
             os.close(fd)
             return False
@@ -119,7 +124,7 @@ def pending(workdir, max_atoms):
     """(directory, atoms) of every run still to do that no other live queue is running."""
     out = []
     for d in run_dirs(workdir):
-        if os.path.exists(f"{d}/result.extxyz") or os.path.exists(f"{d}/failed") or claimed_by_other(d):
+        if finished(d) or claimed_by_other(d):
             continue
         if not os.path.exists(f"{d}/structure.extxyz"):
             print(f"skipping {d}: cp2k.inp but no structure.extxyz", flush=True)
