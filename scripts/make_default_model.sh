@@ -3,7 +3,8 @@
 # held-out errors (data/models/batio3_default.test_report.txt), which MODEL_CARD.md quotes.
 #   bash scripts/make_default_model.sh          (needs build/gapd: bash scripts/build.sh)
 # Steps: gapd fit data/fit_configs/batio3_default.yaml (the committed training split, DFT dipoles where a frame
-# has one) -> gapd eval on the committed test split -> copy into data/models/.
+# has one) -> gapd eval on the committed test split -> copy into data/models/. Then the model card and docs:
+# docs/active_learning.md, step 6 (fit_spread.py --json, double_well.py report, model_card_numbers.py --write).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=build/default_model
@@ -14,5 +15,6 @@ cp "$out/batio3_default.gapd" data/models/batio3_default.gapd.tmp
 mv data/models/batio3_default.gapd.tmp data/models/batio3_default.gapd
 cp "$out/test_report.txt" data/models/batio3_default.test_report.txt
 cp "$out/batio3_default.gapd.report.txt" data/models/batio3_default.fit_report.txt
+cp "$out/batio3_default.gapd.report.json" data/models/batio3_default.fit_report.json
 echo "make_default_model: data/models/batio3_default.gapd ($(du -h data/models/batio3_default.gapd | cut -f1)); held-out errors:"
 cat data/models/batio3_default.test_report.txt

@@ -3,6 +3,7 @@
 
     /usr/bin/python3 scripts/model_card_numbers.py [--model data/models/batio3_default.gapd] [--gapd build/gapd]
         [--test data/batio3_pbesol_test.extxyz] [--train data/batio3_pbesol_train.extxyz] [--json OUT.json]
+        [--write | --check]
 
 Prints, as markdown to paste or compare:
 - identity: sha256 (first 16 hex digits), file size, sparse points per species (read_gapd_model.py);
@@ -12,12 +13,25 @@ Prints, as markdown to paste or compare:
 - Born charges of the ideal cubic 5-atom cell, a = 4.0 Å (`gapd predict --extras BEC`);
 - the float32 kernel's deviation on the 320-atom bench structure (`gapd predict --precision float32`).
 
+**Generated parts of the docs.** The numbers that change at every refit sit in the card (and a few other pages,
+GENERATED_IN) between markers
+
+    <!-- model_card_numbers.py: NAME -->...<!-- model_card_numbers.py: end -->
+
+(inline or as a block of lines); `--write` rewrites them from this run, `--check` exits 1 naming every part that
+differs (tests/e2e/test_model_card.py runs it). NAMEs: see GENERATED. Two of them come from files the refit
+leaves in data/models/: the training errors and training-set size from the fit's JSON report
+(`batio3_default.fit_report.json`, bash scripts/make_default_model.sh), and the fit-order spread from
+`batio3_default.fit_spread.json` (`scripts/fit_spread.py --json`), used only if its committed-order fit scores
+what this model scores on --test (otherwise the spread belongs to another model or test split: rerun it).
+
 The [111] double well against CP2K is not recomputed here (scripts/dft/double_well.py report, docs/physics.md).
 Takes ~10 s on one core for the default model.
 """
 import argparse
 import hashlib
 import json
+import math
 import os
 import re
 import subprocess
@@ -107,13 +121,214 @@ def group_row(name, g):
             f"{rmse(g['virial_per_atom']):.2f} | {d} |")
 
 
+MODELS = os.path.join(REPO, "data", "models")
+# The DFT reference of the Born-charge table: GPAW PBEsol finite differences, +-0.01 Å (docs/dft_dipoles.md,
+# scripts/dft/born_charge_check.py), Ba, Ti, O along Ti-O-Ti, O across.
+GPAW_BEC = ("GPAW PBEsol, +-0.01 Å", 2.72, 6.94, -5.53, -2.07)
+# Pages with generated parts (paths relative to the repository).
+GENERATED_IN = ("data/models/MODEL_CARD.md", "README.md", "docs/physics.md")
+MARKER = re.compile(r"<!-- model_card_numbers\.py: ([a-z0-9-]+) -->(.*?)<!-- model_card_numbers\.py: end -->", re.S)
+
+
+def fit_report(path):
+    """The fit's JSON report (training frames and errors), or None if there is none."""
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def fit_spread(path, held_out_scores):
+    """fit_spread.py's summary if its committed-order fit is this model on this test split, else None."""
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        spread = json.load(f)
+    committed = spread.get("fits", {}).get("committed", {})
+    same = all(committed.get(k) is not None and abs(committed[k] - v) < 1e-6 * max(1.0, abs(v))
+               for k, v in held_out_scores.items() if v is not None)
+    return spread if same else None
+
+
+def held_out_scores(h):
+    return {"energy": rmse(h["energy_per_atom"]), "forces": rmse(h["forces"]), "virial": rmse(h["virial_per_atom"]),
+            "dipole": rmse(h["dipole_per_atom"]) if h["dipole_per_atom"].get("count") else None}
+
+
+def sizes_text(d):
+    return ", ".join(f"{n} of {size}" for size, n in d["by_size"].items())
+
+
+def held_out_block(out, report, spread):
+    """The headline table: held-out RMSE (MAE), the fit-order spread and the training RMSE per quantity."""
+    h, te = out["held_out"], out["test"]
+    dip = h["dipole_per_atom"]
+    tr = (report or {}).get("training", {})
+
+    def spread_cell(key):
+        st = spread and spread["summary"].get(key)
+        return f"{st['mean']:.3g} +- {st['std']:.2g}" if st else "-"
+
+    def train_cell(stats, unit, digits=1):
+        return f"{stats['rmse'] * 1e3:.{digits}f} {unit}" if stats and stats.get("count") else "-"
+
+    n_orders = len(spread["fits"]) - 1 if spread else 0
+    lines = [f"Test split: {te['structures']} structures ({sizes_text(te)} atoms; {te['md_sampled']} MD-sampled), "
+             f"{h['dipole_frames']} of them with a DFT dipole.", "",
+             "| quantity | held-out RMSE (MAE) | fit-order spread (" + (f"mean +- std of {n_orders} orders" if spread
+                                                                      else "not measured on this test split")
+             + ") | training RMSE |",
+             "|---|---|---|---|",
+             f"| energy | {rmse(h['energy_per_atom']):.2f} ({h['energy_per_atom']['mae'] * 1e3:.2f}) meV/atom = "
+             f"{rmse(h['energy_per_formula_unit']):.1f} meV/f.u. | {spread_cell('energy')} | "
+             f"{train_cell(tr.get('energy_per_atom'), 'meV/atom', 2)} |",
+             f"| forces, all | {rmse(h['forces']):.1f} ({h['forces']['mae'] * 1e3:.1f}) meV/Å | {spread_cell('forces')} | "
+             f"{train_cell(tr.get('forces'), 'meV/Å')} |",
+             f"| forces O / Ti / Ba | {species_forces(h, 'O'):.1f} / {species_forces(h, 'Ti'):.1f} / "
+             f"{species_forces(h, 'Ba'):.1f} meV/Å | | " + (" / ".join(
+                 f"{tr['forces_by_species'][x]['rmse'] * 1e3:.1f}" for x in ("O", "Ti", "Ba"))
+                 if tr.get("forces_by_species") else "-") + " |",
+             f"| virial | {rmse(h['virial_per_atom']):.1f} ({h['virial_per_atom']['mae'] * 1e3:.1f}) meV/atom | "
+             f"{spread_cell('virial')} | {train_cell(tr.get('virial_per_atom'), 'meV/atom')} |"]
+    if dip.get("count"):
+        lines.append(f"| dipole vs DFT ({h['dipole_frames']} structures) | {rmse(dip):.2f} ({dip['mae'] * 1e3:.2f}) "
+                     f"me·Å/atom = **{dip['rmse'] * BOHR_PER_ANGSTROM:.4f} e·Bohr/atom** | {spread_cell('dipole')} | "
+                     f"{train_cell(tr.get('dipole_per_atom'), 'me·Å/atom', 2)} |")
+    return "\n".join(lines)
+
+
+def pooled_group(groups):
+    """One group table from several (RMSE and MAE pooled by their counts), for the MD-sampled row."""
+    def pool(stats):
+        stats = [x for x in stats if x and x.get("count")]
+        n = sum(x["count"] for x in stats)
+        if not n:
+            return {"count": 0}
+        return {"count": n, "rmse": math.sqrt(sum(x["rmse"] ** 2 * x["count"] for x in stats) / n),
+                "mae": sum(x["mae"] * x["count"] for x in stats) / n}
+    keys = ("energy_per_atom", "forces", "virial_per_atom", "dipole_per_atom")
+    out = {k: pool([g.get(k) for g in groups]) for k in keys}
+    out["forces_by_species"] = {x: pool([g["forces_by_species"].get(x) for g in groups]) for x in ("O", "Ti", "Ba")}
+    out["frames"] = sum(g["frames"] for g in groups)
+    out["dipole_frames"] = sum(g["dipole_frames"] for g in groups)
+    return out
+
+
+def md_origin_order(group):
+    """md-nst-<T>K-round<R> sorts by round, then temperature."""
+    m = re.match(r"md-nst-(\d+)K-round(\d+)", group["group"]["config_type"])
+    return (int(m.group(2)), int(m.group(1))) if m else (0, 0)
+
+
+def by_cell_block(out):
+    """Held-out RMSE by cell size, then the MD-sampled cells together and one row per MD origin (config_type
+    md-nst-<T>K-round<R>)."""
+    h = out["held_out"]
+    rows = ["| held-out cells | frames | energy meV/atom | forces meV/Å (O / Ti / Ba) | virial meV/atom | "
+            "dipole me·Å/atom (frames) |", "|---|---|---|---|---|---|"]
+    rows += [group_row(f"{g['group']['natoms']} atoms", g) for g in h["groups"]["tables"]]
+    md = sorted((g for g in h["by_origin"]["tables"] if str(g["group"]["config_type"]).startswith("md-")),
+                key=md_origin_order)
+    if md:
+        rows.append(group_row("**MD-sampled, all**", pooled_group(md)))
+        rows += [group_row(f"{g['group']['natoms']} atoms, {g['group']['config_type']}", g) for g in md]
+    return "\n".join(rows)
+
+
+def md_held_out(out):
+    """The MD-sampled test cells pooled (gapd eval groups whose config_type starts with md-), or None."""
+    md = [g for g in out["held_out"]["by_origin"]["tables"] if str(g["group"]["config_type"]).startswith("md-")]
+    return pooled_group(md) if md else None
+
+
+def double_well_parts(path, sha):
+    """The [111] well against CP2K from scripts/dft/double_well.py's JSON, if it is this model's (else {})."""
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        well = json.load(f)
+    if well.get("model_sha256_16") != sha or "max_abs_diff_meV" not in well:
+        return {}
+    rows = ["| u (Å) | model (meV/f.u.) | CP2K PBEsol, 1300 Ry (meV/f.u.) |", "|---|---|---|"]
+    rows += [f"| {r['u']:.2f} | {r['model_meV']:.2f} | {r['cp2k_meV']:.2f} |" for r in well["rows"]
+             if r["u"] > 0 and r.get("cp2k_meV") is not None]
+    return {"double-well": f"at most {well['max_abs_diff_meV']:.2f} meV/f.u. from CP2K, a well "
+                           f"{-well['model_depth_meV']:.2f} meV/f.u. deep against CP2K's {-well['cp2k_depth_meV']:.2f}",
+            "double-well-table": "\n".join(rows)}
+
+
+def generated(out, report, spread, well):
+    """NAME -> text of every generated part."""
+    i, h, z, f = out["identity"], out["held_out"], out["born_charges"], out["float32"]
+    md = md_held_out(out)
+    parts = {
+        "sha256": i["sha256_16"],
+        "held-out": held_out_block(out, report, spread),
+        "held-out-by-cell": by_cell_block(out),
+        "born-charges": "\n".join([
+            "| Z* (e) | Ba | Ti | O along Ti-O-Ti | O across |", "|---|---|---|---|---|",
+            f"| this model | {z['Ba']:.2f} | {z['Ti']:.2f} | {z['O_parallel']:.2f} | {z['O_perpendicular']:.2f} |",
+            "| " + " | ".join([GPAW_BEC[0]] + [f"{v:.2f}" for v in GPAW_BEC[1:]]) + " |", "",
+            f"(acoustic sum {z['acoustic_sum_max']:.2f} e)"]),
+        "dipole-e-bohr": f"{h['dipole_per_atom']['rmse'] * BOHR_PER_ANGSTROM:.4f}" if h["dipole_per_atom"].get("count") else "-",
+        "energy-rmse": f"{rmse(h['energy_per_atom']):.2f}",
+        "forces-rmse": f"{rmse(h['forces']):.1f}",
+    }
+    if md:
+        parts["md-held-out"] = (f"{md['frames']} MD-sampled test cells: {rmse(md['energy_per_atom']):.2f} meV/atom, "
+                                f"{rmse(md['forces']):.1f} meV/Å")
+        if md["dipole_frames"]:
+            parts["md-dipole-e-bohr"] = (f"{md['dipole_per_atom']['rmse'] * BOHR_PER_ANGSTROM:.4f} e·Bohr/atom on the "
+                                         f"{md['dipole_frames']} of them with a DFT dipole")
+    if f:
+        parts["float32"] = f"{f['dE_meV_per_atom']:.3g} meV/atom and forces by at most {f['max_dF_meV_per_A']:.2g} meV/Å"
+    if report:
+        parts["training-structures"] = str(report["frames"]["training"])
+        parts["training-dipoles"] = str(((report.get("dipoles") or {}).get("frames") or {}).get("training", 0))
+    parts.update(well)
+    return parts
+
+
+# Why a part can be missing: the file it comes from is absent or belongs to another model.
+MISSING = {"training-structures": "needs the fit's JSON report, --fit-report (bash scripts/make_default_model.sh "
+                                  "leaves it in data/models/)",
+           "double-well": "needs --double-well of this model: /usr/bin/python3 scripts/dft/double_well.py report "
+                          "--cp2k-json data/double_well_111.json --json data/double_well_111.json "
+                          "--png docs/figures/double_well_111.png",
+           "md-held-out": "needs MD-sampled frames (config_type md-...) in --test",
+           "md-dipole-e-bohr": "needs MD-sampled frames with a DFT dipole in --test"}
+MISSING["double-well-table"] = MISSING["double-well"]
+MISSING["training-dipoles"] = MISSING["training-structures"]
+
+
+def rewrite(text, parts, path):
+    """TEXT with every marked part replaced; SystemExit on a NAME this script does not make."""
+    def sub(m):
+        name, body = m.group(1), m.group(2)
+        if name not in parts:
+            why = MISSING.get(name, "not a part this script makes (" + ", ".join(sorted(parts)) + ")")
+            sys.exit(f"model_card_numbers.py: {path}: generated part '{name}': {why}")
+        new = f"\n{parts[name]}\n" if body.startswith("\n") else parts[name]
+        return f"<!-- model_card_numbers.py: {name} -->{new}<!-- model_card_numbers.py: end -->"
+    return MARKER.sub(sub, text)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default=os.path.join(REPO, "data", "models", "batio3_default.gapd"))
+    ap.add_argument("--model", default=os.path.join(MODELS, "batio3_default.gapd"))
     ap.add_argument("--gapd", default=os.path.join(REPO, "build", "gapd"))
     ap.add_argument("--test", default=os.path.join(REPO, "data", "batio3_pbesol_test.extxyz"))
     ap.add_argument("--train", default=os.path.join(REPO, "data", "batio3_pbesol_train.extxyz"))
+    ap.add_argument("--fit-report", default=os.path.join(MODELS, "batio3_default.fit_report.json"),
+                    help="the fit's JSON report (training errors and size; default: the shipped model's)")
+    ap.add_argument("--spread", default=os.path.join(MODELS, "batio3_default.fit_spread.json"),
+                    help="scripts/fit_spread.py --json output for this model (default: the shipped model's)")
+    ap.add_argument("--double-well", default=os.path.join(REPO, "data", "double_well_111.json"),
+                    help="scripts/dft/double_well.py report --json output (used if it is this model's)")
     ap.add_argument("--json", help="also write everything as JSON")
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--write", action="store_true", help="rewrite the generated parts of " + ", ".join(GENERATED_IN))
+    mode.add_argument("--check", action="store_true", help="exit 1 if a generated part of those pages is out of date")
     args = ap.parse_args()
     for path, what in ((args.model, "--model"), (args.gapd, "--gapd"), (args.test, "--test"), (args.train, "--train")):
         if not os.path.exists(path):
@@ -124,8 +339,11 @@ def main():
                "test": dataset(args.test), "held_out": held_out(args.model, args.gapd, args.test, tmp),
                "born_charges": born_charges(args.model, args.gapd, tmp),
                "float32": float32_deviation(args.model, args.gapd, tmp)}
+    report = fit_report(args.fit_report)
+    spread = fit_spread(args.spread, held_out_scores(out["held_out"]))
+    parts = generated(out, report, spread, double_well_parts(args.double_well, out["identity"]["sha256_16"]))
 
-    i, tr, te, h = out["identity"], out["training"], out["test"], out["held_out"]
+    i, tr, te = out["identity"], out["training"], out["test"]
     print(f"model {args.model}: sha256 {i['sha256_16']}, {i['megabytes']} MB, sparse points "
           + ", ".join(f"{s} {n}" for s, n in i["sparse_points"].items()))
     for name, d in (("training", tr), ("test", te)):
@@ -133,36 +351,46 @@ def main():
               f"{d['structures']} structures (cells " + "/".join(map(str, d["by_size"])) + " atoms = "
               + "/".join(map(str, d["by_size"].values())) + f"), {d['md_sampled']} MD-sampled "
               f"({d['md_sampled_40_or_more']} with >= 40 atoms), {d['dft_dipoles']} DFT dipoles")
-    dip = h["dipole_per_atom"]
-    print("\n| quantity | held-out RMSE (MAE) |\n|---|---|")
-    print(f"| energy | {rmse(h['energy_per_atom']):.2f} ({h['energy_per_atom']['mae'] * 1e3:.2f}) meV/atom = "
-          f"{rmse(h['energy_per_formula_unit']):.1f} meV/f.u. |")
-    print(f"| forces, all | {rmse(h['forces']):.1f} ({h['forces']['mae'] * 1e3:.1f}) meV/Å |")
-    print(f"| forces O / Ti / Ba | {species_forces(h, 'O'):.1f} / {species_forces(h, 'Ti'):.1f} / "
-          f"{species_forces(h, 'Ba'):.1f} meV/Å |")
-    print(f"| virial | {rmse(h['virial_per_atom']):.1f} ({h['virial_per_atom']['mae'] * 1e3:.1f}) meV/atom |")
-    if dip.get("count"):
-        print(f"| dipole vs DFT ({h['dipole_frames']} structures) | {rmse(dip):.2f} ({dip['mae'] * 1e3:.2f}) me·Å/atom "
-              f"= {dip['rmse'] * BOHR_PER_ANGSTROM:.4f} e·Bohr/atom |")
-    header = ("| frames | energy meV/atom | forces meV/Å (O / Ti / Ba) | virial meV/atom | dipole me·Å/atom |\n"
-              "|---|---|---|---|---|---|")
-    print("\n| held-out cells " + header)
-    for g in h["groups"]["tables"]:
-        print(group_row(f"{g['group']['natoms']} atoms", g))
-    print("\n| held-out cells, origin " + header)
-    for g in h["by_origin"]["tables"]:
-        print(group_row(f"{g['group']['natoms']} atoms, {g['group']['config_type']}", g))
+    if report:
+        print(f"fitted on {report['frames']['training']} structures ({os.path.relpath(args.fit_report, REPO)})")
+    if not spread:
+        print(f"fit-order spread: none for this model and test split in {os.path.relpath(args.spread, REPO)} "
+              "(scripts/fit_spread.py --json it)")
+    print("\n" + parts["held-out"] + "\n\n" + parts["held-out-by-cell"])
+    h = out["held_out"]
+    by_size = " / ".join(f"{rmse(g['dipole_per_atom']):.2f}" for g in h["groups"]["tables"] if g["dipole_frames"])
+    print(f"\nhistory row (the card's history table, on --test): | {rmse(h['energy_per_atom']):.2f} | "
+          f"{rmse(h['forces']):.1f} ({species_forces(h, 'O'):.1f} / {species_forces(h, 'Ti'):.1f} / "
+          f"{species_forces(h, 'Ba'):.1f}) | {rmse(h['virial_per_atom']):.1f} | "
+          f"{rmse(h['dipole_per_atom']):.2f} ({by_size}) |")
     z = out["born_charges"]
     print(f"\nBorn charges, ideal cubic cell a = 4.0 Å (e): Ba {z['Ba']:.2f}, Ti {z['Ti']:.2f}, O along Ti-O-Ti "
           f"{z['O_parallel']:.2f}, O across {z['O_perpendicular']:.2f} (acoustic sum {z['acoustic_sum_max']:.2f})")
     if out["float32"]:
-        f = out["float32"]
-        print(f"float32 kernel on the 320-atom bench structure: |dE| {f['dE_meV_per_atom']} meV/atom, "
-              f"max |dF| {f['max_dF_meV_per_A']} meV/Å")
+        print(f"float32 kernel on the 320-atom bench structure: |dE| {parts['float32']}")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(out, fh, indent=1, default=float)
             fh.write("\n")
+
+    if args.write or args.check:
+        stale = []
+        for rel in GENERATED_IN:
+            path = os.path.join(REPO, rel)
+            with open(path) as f:
+                text = f.read()
+            new = rewrite(text, parts, rel)
+            if new == text:
+                continue
+            if args.write:
+                with open(path, "w") as f:
+                    f.write(new)
+                print(f"wrote {rel}")
+            else:
+                old_parts = dict(MARKER.findall(text))
+                stale += [f"{rel}: {name}" for name, body in MARKER.findall(new) if old_parts.get(name) != body]
+        if stale:
+            sys.exit("model_card_numbers.py: generated parts out of date (run with --write): " + "; ".join(stale))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ The model's curve covers every u; CP2K points appear as the queue finishes them 
 core, far more at nice 19 on a busy machine).
 """
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -100,7 +101,13 @@ def report(args):
         print("%.3f   %10.3f   %s   %s" % (u, dm, "%10.3f" % dd if dd is not None else "   (pending)",
                                             "%7.3f" % (dm - dd) if dd is not None else ""))
     both = [r for r in rows if r["cp2k_meV"] is not None]
-    summary = {"model": args.model, "rows": rows, "cp2k_points": len(both),
+    with open(args.model, "rb") as f:
+        sha = hashlib.sha256(f.read()).hexdigest()[:16]
+    model_path = os.path.abspath(args.model)
+    if model_path.startswith(REPO + os.sep):
+        model_path = os.path.relpath(model_path, REPO)
+    # The sha lets scripts/model_card_numbers.py tell whether the stored well is the shipped model's.
+    summary = {"model": model_path, "model_sha256_16": sha, "rows": rows, "cp2k_points": len(both),
                "model_depth_meV": min(r["model_meV"] for r in rows)}
     if both:
         summary["cp2k_depth_meV"] = min(r["cp2k_meV"] for r in both)

@@ -1,14 +1,19 @@
 #!/usr/bin/env python3
-"""The model card describes the shipped model: scripts/model_card_numbers.py on data/models/batio3_default.gapd,
-and data/models/MODEL_CARD.md must name that file's sha256 (first 16 hex digits) as "this one" in its history and
-quote its Born charges (ideal cubic cell) to the two decimals it prints. A refit that forgets the card fails here.
-Exit code 0 = pass.
+"""The model card describes the shipped model. scripts/model_card_numbers.py --check on
+data/models/batio3_default.gapd: every generated part of the card, README and docs/physics.md (held-out tables, Born
+charges, float32 deviation, training-set size, [111] well) is what the script makes now, so a refit or a new test
+label that forgets `--write` fails here. Also: the card's history names the shipped sha256 as "this one"; the
+pooled MD-sampled row equals `gapd eval` on the MD-sampled test frames alone; the script refuses a generated part it
+cannot make (naming the page and the part) and one of another model's [111] well. Exit code 0 = pass.
 """
-import argparse, json, os, re, subprocess, sys, tempfile
+import argparse, json, os, re, sys, tempfile
+
+import ase.io
 
 import e2e_common as common
 
 ROOT = common.SOURCE_DIR
+SCRIPT = os.path.join(ROOT, "scripts", "model_card_numbers.py")
 
 
 def main():
@@ -17,23 +22,55 @@ def main():
     o = ap.parse_args()
     check = common.Checks()
     with tempfile.TemporaryDirectory() as tmp:
-        p = common.run_cli([sys.executable, os.path.join(ROOT, "scripts", "model_card_numbers.py"), "--gapd", o.gapd,
-                            "--json", f"{tmp}/card.json"])
+        p = common.run_cli([sys.executable, SCRIPT, "--gapd", o.gapd, "--json", f"{tmp}/card.json", "--check"],
+                           check=False)
+        check.that(p.returncode == 0, "the generated parts of the card and docs are up to date "
+                   f"(model_card_numbers.py --check): {p.stderr.strip()[-600:]}")
         numbers = json.load(open(f"{tmp}/card.json"))
-    card = open(os.path.join(ROOT, "data", "models", "MODEL_CARD.md")).read()
-    sha = numbers["identity"]["sha256_16"]
-    check.that(re.search(r"\| this one \([^|]*sha256 " + sha, card) is not None,
-               f"MODEL_CARD.md's history names the shipped model ({sha}) as 'this one'")
-    z = numbers["born_charges"]
-    row = re.search(r"\| this model \| ([-0-9.]+) \| ([-0-9.]+) \| ([-0-9.]+) \| ([-0-9.]+) \|", card)
-    quoted = [float(v) for v in row.groups()] if row else None
-    check.that(quoted == [round(z[k], 2) for k in ("Ba", "Ti", "O_parallel", "O_perpendicular")],
-               f"MODEL_CARD.md quotes the model's Born charges ({quoted} vs script {z})")
-    check.that("| held-out cells |" in p.stdout and "dipole vs DFT" in p.stdout and "float32 kernel" in p.stdout,
-               "model_card_numbers.py prints the held-out tables, the dipole row and the float32 deviation")
-    check.that(numbers["training"]["structures"] > 0 and numbers["test"]["structures"] > 0 and
-               sum(numbers["training"]["by_size"].values()) == numbers["training"]["structures"],
-               "model_card_numbers.py counts the data set by cell size")
+        card = open(os.path.join(ROOT, "data", "models", "MODEL_CARD.md")).read()
+        sha = numbers["identity"]["sha256_16"]
+        check.that(re.search(r"\| this one \([^|]*sha256 " + sha, card) is not None,
+                   f"MODEL_CARD.md's history names the shipped model ({sha}) as 'this one'")
+        z = numbers["born_charges"]
+        row = re.search(r"\| this model \| ([-0-9.]+) \| ([-0-9.]+) \| ([-0-9.]+) \| ([-0-9.]+) \|", card)
+        quoted = [float(v) for v in row.groups()] if row else None
+        check.that(quoted == [round(z[k], 2) for k in ("Ba", "Ti", "O_parallel", "O_perpendicular")],
+                   f"MODEL_CARD.md quotes the model's Born charges ({quoted} vs script {z})")
+        check.that(numbers["training"]["structures"] > 0 and numbers["test"]["structures"] > 0 and
+                   sum(numbers["training"]["by_size"].values()) == numbers["training"]["structures"],
+                   "model_card_numbers.py counts the data set by cell size")
+
+        # The MD-sampled row pools per-origin groups; gapd eval on those frames alone must give the same RMSEs.
+        test = ase.io.read(os.path.join(ROOT, "data", "batio3_pbesol_test.extxyz"), ":")
+        md = [a for a in test if str(a.info.get("config_type", "")).startswith("md-")]
+        m = re.search(r"\| \*\*MD-sampled, all\*\* \| (\d+) \| ([0-9.]+) \| ([0-9.]+) ", p.stdout)
+        if md:
+            ase.io.write(f"{tmp}/md.extxyz", md)
+            common.run_cli([o.gapd, "eval", "-m", os.path.join(ROOT, "data", "models", "batio3_default.gapd"),
+                            f"{tmp}/md.extxyz", "--report", f"{tmp}/md"])
+            rep = json.load(open(f"{tmp}/md.json"))
+            want = (len(md), f"{rep['energy_per_atom']['rmse'] * 1e3:.3f}", f"{rep['forces']['rmse'] * 1e3:.1f}")
+            check.that(m is not None and (int(m.group(1)), m.group(2), m.group(3)) == want,
+                       f"the pooled MD-sampled row {m.groups() if m else None} is gapd eval on those frames {want}")
+
+        # Refusals: a part the script does not make, and a [111] well of another model.
+        sys.path.insert(0, os.path.dirname(SCRIPT))
+        import model_card_numbers
+        try:
+            model_card_numbers.rewrite("a <!-- model_card_numbers.py: no-such-part -->x<!-- model_card_numbers.py: end -->",
+                                       {"sha256": sha}, "page.md")
+            refusal = ""
+        except SystemExit as e:
+            refusal = str(e)
+        check.that("page.md: generated part 'no-such-part'" in refusal,
+                   f"an unknown generated part is refused, naming page and part: {refusal!r}")
+        well = json.load(open(os.path.join(ROOT, "data", "double_well_111.json")))
+        well["model_sha256_16"] = "0" * 16
+        json.dump(well, open(f"{tmp}/well.json", "w"))
+        r = common.run_cli([sys.executable, SCRIPT, "--gapd", o.gapd, "--double-well", f"{tmp}/well.json", "--check"],
+                           check=False)
+        check.that(r.returncode != 0 and "double-well" in r.stderr and "double_well.py report" in r.stderr,
+                   f"another model's [111] well is not quoted for this one: {r.stderr.strip()[-300:]}")
     check.exit_with_verdict("model_card")
 
 
