@@ -26,7 +26,7 @@ mkdir -p "$out"
 echo
 echo "=== gapd demo: default model data/models/batio3_default.gapd ==="
 echo "BaTiO3 SOAP-GAP fitted to PBEsol (CP2K) energies, forces and stresses; its dipole part is fitted to"
-echo "GPAW PBEsol Berry-phase dipoles of 5-atom cells (data/models/MODEL_CARD.md: data, errors, limits)."
+echo "GPAW PBEsol Berry-phase dipoles of 5- to 40-atom cells (data/models/MODEL_CARD.md: data, errors, limits)."
 echo
 
 if [ -n "${IPI_ROOT:-}" ]; then
@@ -97,7 +97,7 @@ a = ase.io.read(sys.argv[1])
 e = a.get_potential_energy() if a.calc else a.info["energy"]
 f = a.get_forces() if a.calc else a.arrays["forces"]
 print("  E = %.6f eV (%.6f eV/atom), max|F| = %.4f eV/Å" % (e, e / len(a), np.linalg.norm(f, axis=1).max()))
-print("  total dipole M = %s e·Å (dipole model fitted to DFT dipoles of 5-atom cells)" % np.round(a.info["dipole"], 4))
+print("  total dipole M = %s e·Å (dipole model fitted to DFT dipoles of 5- to 40-atom cells)" % np.round(a.info["dipole"], 4))
 cd = a.arrays["cell_dipoles"][[s == "Ti" for s in a.get_chemical_symbols()]]
 print("  Ti-centred unit-cell dipoles: %d cells, |d| from %.3f to %.3f e·Å" % (len(cd), *np.sort(np.linalg.norm(cd, axis=1))[[0, -1]]))
 PYEOF
