@@ -1,12 +1,13 @@
 #!/usr/bin/python3
 """Run CP2K on every structure directory of WORKDIR that has no result yet (resumable, one at a time).
 
-    nohup /usr/bin/python3 scripts/dft/run_queue.py WORKDIR [--np 2] [--nice 19] [--max-atoms 40] [--order size] &
+    nohup /usr/bin/python3 scripts/dft/run_queue.py WORKDIR [--np 2] [--nice 19] [--max-atoms 40] [--order size]
+        [--priority IDS.txt] &
 
 For every directory under WORKDIR, at any depth (gNNNN/ of generate_structures.py, <structure_id>/ of
 scripts/active_learning/make_dft_dirs.py, round2/<structure_id>/, ...), that has cp2k.inp and structure.extxyz
 and neither result.extxyz nor failed, in name order of its path relative to WORKDIR (`--order size`: smallest
-cells first), with at most --max-atoms
+cells first; `--priority FILE`: the structure ids it lists before all others, in its order), with at most --max-atoms
 atoms: runs
 `nice -n NICE mpirun --bind-to none -np NP cp2k.psmp -i cp2k.inp -o cp2k.out` with OMP_NUM_THREADS=1 (the queue's whole session
 is lowered to NICE too: background.py), parses the output
@@ -135,9 +136,41 @@ def pending(workdir, max_atoms):
     return out
 
 
-def ordered(todo, order):
-    """pending()'s list in run order: as found ('path') or smallest cells first, path order within a size ('size')."""
-    return sorted(todo, key=lambda item: item[1]) if order == "size" else list(todo)
+def ordered(todo, order, priority=()):
+    """pending()'s list in run order: the directories named (by structure id, the directory's name) in PRIORITY
+    first, in its order; then the rest as found ('path') or smallest cells first, path order within a size
+    ('size')."""
+    rank = {sid: i for i, sid in enumerate(priority)}
+    first = sorted((item for item in todo if os.path.basename(item[0]) in rank),
+                   key=lambda item: rank[os.path.basename(item[0])])
+    rest = [item for item in todo if os.path.basename(item[0]) not in rank]
+    return first + (sorted(rest, key=lambda item: item[1]) if order == "size" else rest)
+
+
+def read_priority(path):
+    """Structure ids, one per line, in run order (text after # and blank lines ignored)."""
+    with open(path) as f:
+        return [line.split("#")[0].strip() for line in f if line.split("#")[0].strip()]
+
+
+class Priority:
+    """--priority FILE, read again at every scan so that a new order reaches running queues; if the file cannot be
+    read at a scan, the last order read stays (said once in the log)."""
+
+    def __init__(self, path):
+        self.path, self.ids, self.warned = path, [], False
+        if path:
+            self.ids = read_priority(path)  # at start, a missing file is an error (a typo in the command line)
+
+    def current(self):
+        if self.path:
+            try:
+                self.ids, self.warned = read_priority(self.path), False
+            except OSError as e:
+                if not self.warned:
+                    print(f"--priority {self.path}: {e.strerror}; keeping the order read before", flush=True)
+                self.warned = True
+        return self.ids
 
 
 def main():
@@ -149,18 +182,26 @@ def main():
     ap.add_argument("--order", choices=["path", "size"], default="path",
                     help="'path' (default): directory order; 'size': smallest cells first (path order within a "
                          "size), so that a session that ends early has finished as many labels as it could")
+    ap.add_argument("--priority", metavar="FILE",
+                    help="structure ids (one per line, # comments) to run first, in this order, before the "
+                         "--order of the rest; read again at every scan (e.g. data/active_learning/queue_priority.txt, "
+                         "made by scripts/active_learning/queue_priority.py)")
     args = ap.parse_args()
+    try:
+        priority = Priority(args.priority)
+    except OSError as e:
+        sys.exit(f"run_queue: --priority {args.priority}: {e.strerror}")
     yield_cpu(args.nice)
 
     env = dict(os.environ, OMP_NUM_THREADS="1")
     seconds_per_atom = {}  # rough cost model for the ETA, per cell size
-    todo = ordered(pending(args.workdir, args.max_atoms), args.order)
+    todo = ordered(pending(args.workdir, args.max_atoms), args.order, priority.current())
     print(f"{len(todo)} structures to run in {args.workdir}", flush=True)
     count = 0
     while todo:
         d, natoms = todo[0]
         if not claim(d):  # another queue took it since the scan
-            todo = ordered(pending(args.workdir, args.max_atoms), args.order)
+            todo = ordered(pending(args.workdir, args.max_atoms), args.order, priority.current())
             continue
         count += 1
         name = os.path.relpath(d, args.workdir)
@@ -178,7 +219,7 @@ def main():
             release(d)
         # Scanned again after every structure: directories added meanwhile (a new active-learning round) join the
         # queue without a restart, and ones labelled elsewhere leave it.
-        todo = ordered(pending(args.workdir, args.max_atoms), args.order)
+        todo = ordered(pending(args.workdir, args.max_atoms), args.order, priority.current())
         print(f"[{count}, {len(todo)} left] {progress}; ETA {eta_text(todo, seconds_per_atom, natoms)}", flush=True)
 
 

@@ -204,6 +204,35 @@ try:
     check.that(names == [os.path.join("deep", "x", "g0998"), "g0999", os.path.join("round1", "r1-40-T150-s001000"),
                          os.path.join("round1", "r1-40-T150-s001050")], f"run_queue: run directories at any depth, "
                f"in path order ({names})")
+    # --priority: the listed ids first, in the file's order (ids not pending are ignored), the rest after in --order.
+    found = run_queue.pending(work, 40)
+    first = ["r1-40-T150-s001050", "no-such-id", "g0999"]
+    names = [os.path.relpath(d, work) for d, _ in run_queue.ordered(found, "path", first)]
+    check.that(names == [os.path.join("round1", "r1-40-T150-s001050"), "g0999", os.path.join("deep", "x", "g0998"),
+                         os.path.join("round1", "r1-40-T150-s001000")],
+               f"run_queue --priority: listed ids first in the file's order, the rest in path order ({names})")
+    prio_file = os.path.join(tmp, "priority.txt")
+    with open(prio_file, "w") as f:
+        f.write("# comment\n\ng0999  # rank 1\nr1-40-T150-s001000\n")
+    prio = run_queue.Priority(prio_file)
+    check.that(prio.current() == ["g0999", "r1-40-T150-s001000"], "run_queue --priority: comments and blank lines skipped")
+    with open(prio_file, "w") as f:
+        f.write("r1-40-T150-s001050\n")
+    check.that(prio.current() == ["r1-40-T150-s001050"], "run_queue --priority: the file is read again at every scan")
+    os.remove(prio_file)
+    check.that(prio.current() == ["r1-40-T150-s001050"], "run_queue --priority: a file gone at a scan keeps the last order")
+    r = subprocess.run([py, os.path.join(common.SOURCE_DIR, "scripts", "dft", "run_queue.py"), work, "--priority",
+                        prio_file], capture_output=True, text=True, timeout=60)
+    check.that(r.returncode != 0 and "--priority" in r.stderr and "priority.txt" in r.stderr and not r.stdout,
+               f"run_queue: a missing --priority file stops the queue before it runs anything ({r.stderr.strip()})")
+    if "--gapd" in sys.argv:
+        # queue_priority.py ranks the pending directories (not the failed, not the finished) with gapd select.
+        qp = os.path.join(tmp, "queue_priority.txt")
+        r = common.run_cli([py, os.path.join(common.SOURCE_DIR, "scripts", "active_learning", "queue_priority.py"),
+                            work, "-o", qp, "--gapd", gapd_binary])
+        ids = run_queue.read_priority(qp)
+        check.that(sorted(ids) == sorted(os.path.basename(d) for d, _ in found) and "ranked" in r.stdout,
+                   f"queue_priority.py: every pending directory ranked once ({ids})")
     with open(os.path.join(work, "g0999", "failed"), "w") as f:
         f.write("test\n")
     check.that(len(run_queue.pending(work, 40)) == 3 and len(run_queue.pending(work, 20)) == 0,
