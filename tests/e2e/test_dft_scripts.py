@@ -11,6 +11,7 @@ from WORKDIR/dipoles/<id>/dipole.json with their source, an existing dipole kept
 gpaw_dipoles.py's passes (GPAW faked) labelling each finished run once, including runs that finish later.
 """
 import argparse
+import glob
 import json
 import os
 import shutil
@@ -235,6 +236,20 @@ try:
         ids = run_queue.read_priority(qp)
         check.that(sorted(ids) == sorted(os.path.basename(d) for d, _ in found) and "ranked" in r.stdout,
                    f"queue_priority.py: every pending directory ranked once ({ids})")
+    # resume_dft.sh --no-start: a run directory for every committed pick not in the dataset, idempotent.
+    resume = ["bash", os.path.join(common.SOURCE_DIR, "scripts", "active_learning", "resume_dft.sh"),
+              os.path.join(tmp, "resume"), "--no-start"]
+    r1, r2 = common.run_cli(resume), common.run_cli(resume)
+    picks = [f for p in sorted(glob.glob(os.path.join(common.SOURCE_DIR, "data", "active_learning",
+                                                       "round*_selection_40.extxyz"))) for f in ase.io.read(p, ":")]
+    dataset_ids = {str(f.info["structure_id"]) for n in ("train", "test") for f in
+                   ase.io.read(os.path.join(common.SOURCE_DIR, "data", f"batio3_pbesol_{n}.extxyz"), ":")}
+    want = sorted({str(f.info["structure_id"]) for f in picks} - dataset_ids)
+    made = sorted(os.path.basename(d) for d in run_queue.run_dirs(os.path.join(tmp, "resume")))
+    check.that(made == want and " 0 new directories" in r2.stdout and "new directories" in r1.stdout,
+               f"resume_dft.sh --no-start: one run directory per committed pick not yet labelled ({len(made)} of "
+               f"{len(want)}), none added the second time")
+    shutil.rmtree(os.path.join(tmp, "resume"))
     with open(os.path.join(work, "g0999", "failed"), "w") as f:
         f.write("test\n")
     check.that(len(run_queue.pending(work, 40)) == 3 and len(run_queue.pending(work, 20)) == 0,
