@@ -165,9 +165,9 @@ def held_out_block(out, report, spread):
     dip = h["dipole_per_atom"]
     tr = (report or {}).get("training", {})
 
-    def spread_cell(key):
+    def spread_cell(key, digits):
         st = spread and spread["summary"].get(key)
-        return f"{st['mean']:.3g} +- {st['std']:.2g}" if st else "-"
+        return f"{st['mean']:.{digits}f} +- {st['std']:.{digits}f}" if st else "-"
 
     def train_cell(stats, unit, digits=1):
         return f"{stats['rmse'] * 1e3:.{digits}f} {unit}" if stats and stats.get("count") else "-"
@@ -180,19 +180,19 @@ def held_out_block(out, report, spread):
              + ") | training RMSE |",
              "|---|---|---|---|",
              f"| energy | {rmse(h['energy_per_atom']):.2f} ({h['energy_per_atom']['mae'] * 1e3:.2f}) meV/atom = "
-             f"{rmse(h['energy_per_formula_unit']):.1f} meV/f.u. | {spread_cell('energy')} | "
+             f"{rmse(h['energy_per_formula_unit']):.1f} meV/f.u. | {spread_cell('energy', 3)} | "
              f"{train_cell(tr.get('energy_per_atom'), 'meV/atom', 2)} |",
-             f"| forces, all | {rmse(h['forces']):.1f} ({h['forces']['mae'] * 1e3:.1f}) meV/Å | {spread_cell('forces')} | "
+             f"| forces, all | {rmse(h['forces']):.1f} ({h['forces']['mae'] * 1e3:.1f}) meV/Å | {spread_cell('forces', 1)} | "
              f"{train_cell(tr.get('forces'), 'meV/Å')} |",
              f"| forces O / Ti / Ba | {species_forces(h, 'O'):.1f} / {species_forces(h, 'Ti'):.1f} / "
              f"{species_forces(h, 'Ba'):.1f} meV/Å | | " + (" / ".join(
                  f"{tr['forces_by_species'][x]['rmse'] * 1e3:.1f}" for x in ("O", "Ti", "Ba"))
                  if tr.get("forces_by_species") else "-") + " |",
              f"| virial | {rmse(h['virial_per_atom']):.1f} ({h['virial_per_atom']['mae'] * 1e3:.1f}) meV/atom | "
-             f"{spread_cell('virial')} | {train_cell(tr.get('virial_per_atom'), 'meV/atom')} |"]
+             f"{spread_cell('virial', 1)} | {train_cell(tr.get('virial_per_atom'), 'meV/atom')} |"]
     if dip.get("count"):
         lines.append(f"| dipole vs DFT ({h['dipole_frames']} structures) | {rmse(dip):.2f} ({dip['mae'] * 1e3:.2f}) "
-                     f"me·Å/atom = **{dip['rmse'] * BOHR_PER_ANGSTROM:.4f} e·Bohr/atom** | {spread_cell('dipole')} | "
+                     f"me·Å/atom = **{dip['rmse'] * BOHR_PER_ANGSTROM:.4f} e·Bohr/atom** | {spread_cell('dipole', 2)} | "
                      f"{train_cell(tr.get('dipole_per_atom'), 'me·Å/atom', 2)} |")
     return "\n".join(lines)
 
