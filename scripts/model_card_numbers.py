@@ -279,7 +279,7 @@ def generated(out, report, spread, well):
                                 f"{rmse(md['forces']):.1f} meV/Å")
         if md["dipole_frames"]:
             parts["md-dipole-e-bohr"] = (f"{md['dipole_per_atom']['rmse'] * BOHR_PER_ANGSTROM:.4f} e·Bohr/atom on the "
-                                         f"{md['dipole_frames']} of them with a DFT dipole")
+                                         f"{md['dipole_frames']} MD-sampled test cells with a DFT dipole")
     if f:
         parts["float32"] = f"{f['dE_meV_per_atom']:.3g} meV/atom and forces by at most {f['max_dF_meV_per_A']:.2g} meV/Å"
     if report:
