@@ -44,6 +44,7 @@ import ase.io
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "scripts"))
+import refit_scores  # noqa: E402
 from read_gapd_model import read_gapd_model  # noqa: E402
 BOHR_PER_ANGSTROM = 1.0 / 0.529177210903  # CODATA 2018
 
@@ -150,11 +151,6 @@ def fit_spread(path, held_out_scores):
     return spread if same else None
 
 
-def held_out_scores(h):
-    return {"energy": rmse(h["energy_per_atom"]), "forces": rmse(h["forces"]), "virial": rmse(h["virial_per_atom"]),
-            "dipole": rmse(h["dipole_per_atom"]) if h["dipole_per_atom"].get("count") else None}
-
-
 def sizes_text(d):
     return ", ".join(f"{n} of {size}" for size, n in d["by_size"].items())
 
@@ -214,10 +210,13 @@ def pooled_group(groups):
     return out
 
 
-def md_origin_order(group):
-    """md-nst-<T>K-round<R> sorts by round, then temperature."""
-    m = re.match(r"md-nst-(\d+)K-round(\d+)", group["group"]["config_type"])
-    return (int(m.group(2)), int(m.group(1))) if m else (0, 0)
+def md_groups(out):
+    """The held-out groups of MD-sampled frames (config_type md-nst-<T>K-round<R>), by round, then temperature."""
+    def order(group):
+        m = re.match(r"md-nst-(\d+)K-round(\d+)", group["group"]["config_type"])
+        return (int(m.group(2)), int(m.group(1))) if m else (0, 0)
+    return sorted((g for g in out["held_out"]["by_origin"]["tables"]
+                   if str(g["group"]["config_type"]).startswith("md-")), key=order)
 
 
 def by_cell_block(out):
@@ -227,18 +226,11 @@ def by_cell_block(out):
     rows = ["| held-out cells | frames | energy meV/atom | forces meV/Å (O / Ti / Ba) | virial meV/atom | "
             "dipole me·Å/atom (frames) |", "|---|---|---|---|---|---|"]
     rows += [group_row(f"{g['group']['natoms']} atoms", g) for g in h["groups"]["tables"]]
-    md = sorted((g for g in h["by_origin"]["tables"] if str(g["group"]["config_type"]).startswith("md-")),
-                key=md_origin_order)
+    md = md_groups(out)
     if md:
         rows.append(group_row("**MD-sampled, all**", pooled_group(md)))
         rows += [group_row(f"{g['group']['natoms']} atoms, {g['group']['config_type']}", g) for g in md]
     return "\n".join(rows)
-
-
-def md_held_out(out):
-    """The MD-sampled test cells pooled (gapd eval groups whose config_type starts with md-), or None."""
-    md = [g for g in out["held_out"]["by_origin"]["tables"] if str(g["group"]["config_type"]).startswith("md-")]
-    return pooled_group(md) if md else None
 
 
 def double_well_parts(path, sha):
@@ -260,7 +252,7 @@ def double_well_parts(path, sha):
 def generated(out, report, spread, well):
     """NAME -> text of every generated part."""
     i, h, z, f = out["identity"], out["held_out"], out["born_charges"], out["float32"]
-    md = md_held_out(out)
+    md = pooled_group(md_groups(out)) if md_groups(out) else None
     parts = {
         "sha256": i["sha256_16"],
         "held-out": held_out_block(out, report, spread),
@@ -340,7 +332,7 @@ def main():
                "born_charges": born_charges(args.model, args.gapd, tmp),
                "float32": float32_deviation(args.model, args.gapd, tmp)}
     report = fit_report(args.fit_report)
-    spread = fit_spread(args.spread, held_out_scores(out["held_out"]))
+    spread = fit_spread(args.spread, refit_scores.scores(out["held_out"]))
     parts = generated(out, report, spread, double_well_parts(args.double_well, out["identity"]["sha256_16"]))
 
     i, tr, te = out["identity"], out["training"], out["test"]
