@@ -39,10 +39,22 @@ from refit_scores import (KEYS, RefitError, add_config_arguments, evaluate, fit,
 DOUBLE_WELL = os.path.join(ROOT, "data", "double_well_111.json")
 
 
+def split_top_level(text):
+    """'a=1,b={x: 1, y: 2}' -> ['a=1', 'b={x: 1, y: 2}']: commas inside {} or [] belong to a YAML flow value."""
+    items, depth, start = [], 0, 0
+    for i, c in enumerate(text):
+        depth += (c in "{[") - (c in "}]")
+        if c == "," and depth == 0:
+            items.append(text[start:i])
+            start = i + 1
+    return items + [text[start:]]
+
+
 def parse_variant(text):
-    """'a.b=1,c=2' -> {'a.b': '1', 'c': '2'}; SystemExit naming the bad item."""
+    """'a.b=1,c=2' -> {'a.b': '1', 'c': '2'} (a value may be a flow map or list: 'gap.sparse_points={O: 400, Ti:
+    300}'); SystemExit naming the bad item."""
     out = {}
-    for item in text.split(","):
+    for item in split_top_level(text):
         name, sep, value = item.partition("=")
         if not sep or not name.strip() or not value.strip():
             raise SystemExit(f"cross_validate: --variant {text!r}: '{item}' is not KEY=VALUE")
