@@ -29,7 +29,6 @@ The [111] double well against CP2K is not recomputed here (scripts/dft/double_we
 Takes ~10 s on one core for the default model.
 """
 import argparse
-import hashlib
 import json
 import math
 import os
@@ -45,7 +44,7 @@ import ase.io
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "scripts"))
 import refit_scores  # noqa: E402
-from read_gapd_model import read_gapd_model  # noqa: E402
+from read_gapd_model import model_sha256_16, read_gapd_model  # noqa: E402
 BOHR_PER_ANGSTROM = 1.0 / 0.529177210903  # CODATA 2018
 
 
@@ -58,8 +57,7 @@ def run(cmd):
 
 def identity(model):
     """sha256, size and sparse points per species, read from the file (scripts/read_gapd_model.py)."""
-    with open(model, "rb") as f:
-        sha = hashlib.sha256(f.read()).hexdigest()[:16]
+    sha = model_sha256_16(model)
     sets = sorted(read_gapd_model(model)["sparse"].items())
     sparse = {ase.data.chemical_symbols[z]: len(s["points"]) for z, s in sets}
     return {"sha256_16": sha, "megabytes": round(os.path.getsize(model) / 1e6, 1), "sparse_points": sparse}

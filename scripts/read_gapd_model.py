@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Read a gapd native model file (docs/model_format.md) with the standard library and numpy only.
 
-As a module:   model = read_gapd_model("model.gapd")
+As a module:   model = read_gapd_model("model.gapd"); model_sha256_16("model.gapd") = the id the model card,
+               md_pool.py and the [111] well record name a model file by (first 16 hex digits of its sha256)
 As a script:   python3 scripts/read_gapd_model.py MODEL    (prints a summary)
 
 The returned dict has:
@@ -22,6 +23,7 @@ The returned dict has:
 Every array's CRC32 is checked; errors raise ValueError naming the file and the problem.
 """
 
+import hashlib
 import json
 import struct
 import sys
@@ -33,6 +35,15 @@ MAGIC = b"GAPDMODL"
 SUPPORTED_VERSION = 1
 KNOWN_FEATURES = {"feature_selection", "feature_scales"}  # header required_features this reader understands
 PREFIX = struct.Struct("<8sIQI")  # magic, format version, header length, header CRC32 (24 bytes)
+
+
+def model_sha256_16(path):
+    """The first 16 hex digits of the file's sha256, read in 1 MB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]
 
 
 def power_spectrum_size(soap):

@@ -35,7 +35,6 @@ displaced by a Gaussian of --displacement (0.05 Å) with a fixed seed; --start F
 """
 import argparse
 import concurrent.futures
-import hashlib
 import json
 import os
 import re
@@ -54,7 +53,9 @@ from ase.geometry import cell_to_cellpar, cellpar_to_cell
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "scripts", "dft"))
+sys.path.insert(0, os.path.join(REPO, "scripts"))
 import born_charge_dipoles  # noqa: E402
+from read_gapd_model import model_sha256_16  # noqa: E402
 import structure_checks  # noqa: E402
 
 DEFAULT_TEMPERATURES = [10, 30, 60, 100, 150, 200, 250, 300, 400]
@@ -248,7 +249,7 @@ class Runner:
         status = {"status": "failed", "reason": "", "temperature": temperature, "natoms": natoms,
                   "steps_planned": steps, "equil_steps": args.equil_steps, "stride": args.stride,
                   "timestep_fs": args.timestep, "round": round_, "model": os.path.abspath(args.model),
-                  "model_sha256": sha256_16(args.model), "socket": socket_path}
+                  "model_sha256": model_sha256_16(args.model), "socket": socket_path}
         with open(os.path.join(rundir, "ipi.log"), "w") as ipi_log, \
                 open(os.path.join(rundir, "gapd.log"), "w") as gapd_log:
             ipi = subprocess.Popen([args.python, os.path.join(args.ipi_root, "bin", "i-pi"), "input.xml"],
@@ -334,14 +335,6 @@ def stop_process(p, sig, grace=10.0):
         p.wait()
     except ProcessLookupError:
         pass
-
-
-def sha256_16(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
 
 
 def run_frames(rundir, stride):
@@ -534,7 +527,7 @@ def main():
                            (os.path.join(args.ipi_root, "bin", "i-pi"), "i-PI (--ipi-root or IPI_ROOT)")]:
             if not os.path.exists(path):
                 sys.exit(f"md_pool.py: no {what} at {path}")
-    model_sha = sha256_16(args.model) if os.path.exists(args.model) else ""
+    model_sha = model_sha256_16(args.model) if os.path.exists(args.model) else ""
     size_dir = os.path.join(args.outdir, str(natoms))
     os.makedirs(size_dir, exist_ok=True)
 

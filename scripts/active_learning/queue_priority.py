@@ -15,7 +15,6 @@ rank, last). `run_queue.py --priority FILE` runs them in that order
 and reads the file again after every run, so rewriting it reorders running queues.
 """
 import argparse
-import hashlib
 import os
 import subprocess
 import sys
@@ -27,7 +26,11 @@ import ase.io
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "scripts", "dft"))
+sys.path.insert(0, os.path.join(REPO, "scripts"))
+sys.path.insert(0, HERE)
+import make_dft_dirs  # noqa: E402
 import run_queue  # noqa: E402
+from read_gapd_model import model_sha256_16  # noqa: E402
 
 
 def main():
@@ -46,7 +49,7 @@ def main():
         if not os.path.exists(path):
             sys.exit(f"queue_priority: {what} {path} does not exist")
 
-    known = {str(f.info.get("structure_id")) for p in a.dataset for f in ase.io.read(p, ":")}
+    known = {str(i) for i in make_dft_dirs.known_ids(a.dataset)}
     pending, finished = [], []
     for d in run_queue.run_dirs(a.workdir):
         if os.path.exists(f"{d}/failed") or not os.path.exists(f"{d}/structure.extxyz"):
@@ -76,8 +79,7 @@ def main():
             sys.exit(f"queue_priority: gapd select failed: {(p.stderr or p.stdout).strip()[-400:]}")
         order = ase.io.read(f"{tmp}/order.extxyz", ":")
 
-    with open(a.model, "rb") as f:
-        sha = hashlib.sha256(f.read()).hexdigest()[:16]
+    sha = model_sha256_16(a.model)
     lines = [f"# DFT queue order (scripts/active_learning/queue_priority.py, {time.strftime('%Y-%m-%d %H:%M')}): "
              f"{len(pending)} pending picks of {os.path.abspath(a.workdir)},",
              f"# ranked by gapd select (SOAP of model {sha}) against the dataset ({len(known)} structures) and "

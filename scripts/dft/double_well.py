@@ -15,7 +15,6 @@ The model's curve covers every u; CP2K points appear as the queue finishes them 
 core, far more at nice 19 on a busy machine).
 """
 import argparse
-import hashlib
 import json
 import os
 import subprocess
@@ -29,7 +28,9 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(REPO, "scripts"))
 import cp2k_input  # noqa: E402
+from read_gapd_model import model_sha256_16  # noqa: E402
 
 A_CUBIC = 4.00
 U_VALUES = [0.0, 0.04, 0.06, 0.08, 0.10, 0.12, 0.16]  # Å
@@ -101,13 +102,11 @@ def report(args):
         print("%.3f   %10.3f   %s   %s" % (u, dm, "%10.3f" % dd if dd is not None else "   (pending)",
                                             "%7.3f" % (dm - dd) if dd is not None else ""))
     both = [r for r in rows if r["cp2k_meV"] is not None]
-    with open(args.model, "rb") as f:
-        sha = hashlib.sha256(f.read()).hexdigest()[:16]
     model_path = os.path.abspath(args.model)
     if model_path.startswith(REPO + os.sep):
         model_path = os.path.relpath(model_path, REPO)
     # The sha lets scripts/model_card_numbers.py tell whether the stored well is the shipped model's.
-    summary = {"model": model_path, "model_sha256_16": sha, "rows": rows, "cp2k_points": len(both),
+    summary = {"model": model_path, "model_sha256_16": model_sha256_16(args.model), "rows": rows, "cp2k_points": len(both),
                "model_depth_meV": min(r["model_meV"] for r in rows)}
     if both:
         summary["cp2k_depth_meV"] = min(r["cp2k_meV"] for r in both)
