@@ -30,7 +30,6 @@ Takes ~10 s on one core for the default model.
 """
 import argparse
 import json
-import math
 import os
 import re
 import subprocess
@@ -193,15 +192,8 @@ def held_out_block(out, report, spread):
 
 def pooled_group(groups):
     """One group table from several (RMSE and MAE pooled by their counts), for the MD-sampled row."""
-    def pool(stats):
-        stats = [x for x in stats if x and x.get("count")]
-        n = sum(x["count"] for x in stats)
-        if not n:
-            return {"count": 0}
-        return {"count": n, "rmse": math.sqrt(sum(x["rmse"] ** 2 * x["count"] for x in stats) / n),
-                "mae": sum(x["mae"] * x["count"] for x in stats) / n}
-    keys = ("energy_per_atom", "forces", "virial_per_atom", "dipole_per_atom")
-    out = {k: pool([g.get(k) for g in groups]) for k in keys}
+    pool = refit_scores.pool_stats
+    out = {k: pool([g.get(k) for g in groups]) for k in refit_scores.REPORT_KEY.values()}
     out["forces_by_species"] = {x: pool([g["forces_by_species"].get(x) for g in groups]) for x in ("O", "Ti", "Ba")}
     out["frames"] = sum(g["frames"] for g in groups)
     out["dipole_frames"] = sum(g["dipole_frames"] for g in groups)
@@ -250,7 +242,8 @@ def double_well_parts(path, sha):
 def generated(out, report, spread, well):
     """NAME -> text of every generated part."""
     i, h, z, f = out["identity"], out["held_out"], out["born_charges"], out["float32"]
-    md = pooled_group(md_groups(out)) if md_groups(out) else None
+    md = md_groups(out)
+    md = pooled_group(md) if md else None
     parts = {
         "sha256": i["sha256_16"],
         "held-out": held_out_block(out, report, spread),

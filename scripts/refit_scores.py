@@ -120,15 +120,24 @@ def scores(report):
     return pooled([report])
 
 
+def pool_stats(stats):
+    """One {count, rmse, mae} from several of a gapd eval report's (None or count 0 skipped), each weighted by its
+    count; {"count": 0} if none has any."""
+    stats = [s for s in stats if s and s.get("count")]
+    n = sum(s["count"] for s in stats)
+    if not n:
+        return {"count": 0}
+    return {"count": n, "rmse": math.sqrt(sum(s["rmse"] ** 2 * s["count"] for s in stats) / n),
+            "mae": sum(s["mae"] * s["count"] for s in stats) / n}
+
+
 def pooled(reports):
     """RMSEs over several gapd eval reports, each weighted by its counts, in meV and me·Å (KEYS; None where no report
     has the quantity)."""
     out = {}
     for key, _, _ in KEYS:
-        parts = [(r[REPORT_KEY[key]]["rmse"], r[REPORT_KEY[key]]["count"]) for r in reports
-                 if (r.get(REPORT_KEY[key]) or {}).get("count")]
-        n = sum(c for _, c in parts)
-        out[key] = 1000.0 * math.sqrt(sum(e * e * c for e, c in parts) / n) if n else None
+        p = pool_stats([r.get(REPORT_KEY[key]) for r in reports])
+        out[key] = 1000.0 * p["rmse"] if p["count"] else None
     return out
 
 
