@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything gapd needs to build and test, from Debian's apt only (run as root, or with sudo).
+#   bash scripts/install_deps.sh [EXTRA_PACKAGE ...]   (extras: e.g. the DFT codes, scripts/active_learning/resume_dft.sh)
 set -euo pipefail
 packages=(
   build-essential cmake pkg-config
@@ -8,6 +9,7 @@ packages=(
   python3-numpy python3-scipy python3-ase python3-matplotlib
   pybind11-dev python3-dev  # the Python module gapd (python/, docs/python.md)
   clang libclang-rt-dev  # the sanitizer + fuzz smoke tests (docs/reliability.md, "In CI"); ~55 MB download
+  "$@"
 )
 missing=()
 for p in "${packages[@]}"; do

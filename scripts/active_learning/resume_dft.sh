@@ -6,7 +6,8 @@
 # that is not in the dataset yet (make_dft_dirs.py --rank-dirs: idempotent, existing directories are kept), then
 # N (default: one per core) niced run_queue.py queues run them in the order of data/active_learning/queue_priority.txt
 # (the rest after it, in path order); queues already running on WORKDIR count towards N. Logs: WORKDIR/queue*.log.
-# Installs CP2K and OpenMPI from apt if they are missing (root or sudo). --no-start: directories only.
+# Installs CP2K and OpenMPI with gapd's own dependencies if missing (scripts/install_deps.sh: apt, root or sudo).
+# --no-start: directories only.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 workdir=/work/dft_al
@@ -16,7 +17,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --queues) queues="$2"; shift 2 ;;
     --no-start) start=0; shift ;;
-    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "resume_dft: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) workdir="$1"; shift ;;
   esac
@@ -31,13 +32,7 @@ for sel in data/active_learning/round*_selection_40.extxyz; do
 done
 [ "$start" -eq 1 ] || exit 0
 
-if ! command -v cp2k.psmp >/dev/null || ! command -v mpirun >/dev/null; then
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  echo "resume_dft: installing cp2k and openmpi-bin (apt)"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends cp2k openmpi-bin >/dev/null
-fi
+bash scripts/install_deps.sh cp2k openmpi-bin
 
 running=$(pgrep -fc "run_queue.py $workdir( |$)" || true)
 priority=data/active_learning/queue_priority.txt
