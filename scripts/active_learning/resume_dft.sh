@@ -1,22 +1,24 @@
 #!/usr/bin/env bash
 # The first minute of a session: the DFT labels of the active-learning picks running again in the background, on
 # this machine or a fresh one.
-#   bash scripts/active_learning/resume_dft.sh [WORKDIR] [--queues N] [--no-start]
+#   bash scripts/active_learning/resume_dft.sh [WORKDIR] [--queues N] [--no-start | --dry-run]
 # WORKDIR (default /work/dft_al) gets a CP2K run directory for every pick in data/active_learning/round*_selection_40.extxyz
 # that is not in the dataset yet (make_dft_dirs.py --rank-dirs: idempotent, existing directories are kept), then
 # N (default: one per core) niced run_queue.py queues run them in the order of data/active_learning/queue_priority.txt
 # (the rest after it, in path order); queues already running on WORKDIR count towards N. Logs: WORKDIR/queue*.log.
 # Installs CP2K and OpenMPI with gapd's own dependencies if missing (scripts/install_deps.sh: apt, root or sudo).
-# --no-start: directories only.
+# --no-start: directories only. --dry-run: directories, then print the queue commands without installing or starting.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 workdir=/work/dft_al
 queues=$(nproc)
 start=1
+dry=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --queues) queues="$2"; shift 2 ;;
     --no-start) start=0; shift ;;
+    --dry-run) dry=1; shift ;;
     -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "resume_dft: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) workdir="$1"; shift ;;
@@ -32,13 +34,19 @@ for sel in data/active_learning/round*_selection_40.extxyz; do
 done
 [ "$start" -eq 1 ] || exit 0
 
-bash scripts/install_deps.sh cp2k openmpi-bin
+[ "$dry" -eq 1 ] || bash scripts/install_deps.sh cp2k openmpi-bin
 
 running=$(pgrep -fc "run_queue.py $workdir( |$)" || true)
 priority=data/active_learning/queue_priority.txt
 for ((k = running + 1; k <= queues; k++)); do
-  log="$workdir/queue$([ "$k" -gt 1 ] && echo "$k").log"
-  setsid nohup "$py" scripts/dft/run_queue.py "$workdir" --np 1 --priority "$priority" >> "$log" 2>&1 < /dev/null &
+  suffix=""; [ "$k" -eq 1 ] || suffix=$k  # queue.log, queue2.log, ...
+  log="$workdir/queue$suffix.log"
+  cmd=("$py" scripts/dft/run_queue.py "$workdir" --np 1 --priority "$priority")
+  if [ "$dry" -eq 1 ]; then
+    echo "resume_dft: queue $k would run: ${cmd[*]} >> $log"
+    continue
+  fi
+  setsid nohup "${cmd[@]}" >> "$log" 2>&1 < /dev/null &
   echo "resume_dft: queue $k started (pid $!, log $log)"
   sleep 2  # lets the first queue claim its directory before the next one scans
 done

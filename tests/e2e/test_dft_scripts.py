@@ -249,6 +249,12 @@ try:
     check.that(made == want and " 0 new directories" in r2.stdout and "new directories" in r1.stdout,
                f"resume_dft.sh --no-start: one run directory per committed pick not yet labelled ({len(made)} of "
                f"{len(want)}), none added the second time")
+    # The start path (logs queue.log, queue2.log; nothing installed or started with --dry-run).
+    r3 = common.run_cli(resume[:-1] + ["--dry-run", "--queues", "2"])
+    logs = [line.rsplit(">> ", 1)[-1] for line in r3.stdout.splitlines() if " would run: " in line]
+    check.that(logs == [os.path.join(tmp, "resume", "queue.log"), os.path.join(tmp, "resume", "queue2.log")]
+               and "--priority data/active_learning/queue_priority.txt" in r3.stdout,
+               f"resume_dft.sh --dry-run --queues 2: two queue commands, logs queue.log and queue2.log ({logs})")
     shutil.rmtree(os.path.join(tmp, "resume"))
     with open(os.path.join(work, "g0999", "failed"), "w") as f:
         f.write("test\n")
