@@ -25,6 +25,13 @@ leaves in data/models/: the training errors and training-set size from the fit's
 `batio3_default.fit_spread.json` (`scripts/fit_spread.py --json`), used only if its committed-order fit scores
 what this model scores on --test (otherwise the spread belongs to another model or test split: rerun it).
 
+**History.** data/models/history.json records every default model, newest first: its scores on a frozen test
+split (data/models/history_test_split.extxyz, the test file at the refit of 91e88770503eb4e4, so that models stay
+comparable as the test split grows), Born charges, float32 deviation and training-set size. `--write` adds this
+model as the newest entry (dated now; its `change` field, a few words on a changed setting, is by hand) or
+refreshes its numbers; `--check` fails if the entry is missing or stale. The parts `history`,
+`born-charges-history` and `float32-history` are rendered from it.
+
 The [111] double well against CP2K is not recomputed here (scripts/dft/double_well.py report, docs/physics.md).
 Takes ~10 s on one core for the default model.
 """
@@ -35,6 +42,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 
 import numpy as np
 import ase.data
@@ -102,6 +110,19 @@ def float32_deviation(model, gapd, tmp):
     p = run([gapd, "predict", f"{tmp}/b4.extxyz", "-m", model, "-o", f"{tmp}/b4_out.extxyz", "--precision", "float32"])
     m = re.search(r"\|dE\| ([0-9.eE+-]+) meV/atom, max \|dF\| ([0-9.eE+-]+) meV/Å", p.stderr)
     return {"dE_meV_per_atom": float(m.group(1)), "max_dF_meV_per_A": float(m.group(2))} if m else None
+
+
+def frozen_split_scores(model, gapd, split, tmp):
+    """The history table's numbers: held-out RMSEs on the frozen split, rounded as the card prints them."""
+    run([gapd, "eval", "-m", model, split, "--group-by", "natoms", "--report", f"{tmp}/eval_history"])
+    with open(f"{tmp}/eval_history.json") as f:
+        h = json.load(f)
+    out = {"energy": round(rmse(h["energy_per_atom"]), 2), "forces": round(rmse(h["forces"]), 1)}
+    out.update({f"forces_{x}": round(species_forces(h, x), 1) for x in ("O", "Ti", "Ba")})
+    out.update({"virial": round(rmse(h["virial_per_atom"]), 1), "dipole": round(rmse(h["dipole_per_atom"]), 2),
+                "dipole_by_size": {str(g["group"]["natoms"]): round(rmse(g["dipole_per_atom"]), 2)
+                                   for g in h["groups"]["tables"] if g["dipole_frames"]}})
+    return out
 
 
 def rmse(stats):
@@ -239,6 +260,62 @@ def double_well_parts(path, sha):
             "double-well-table": "\n".join(rows)}
 
 
+def history_entry(out, report):
+    """This model's entry of data/models/history.json (without `when` and `change`)."""
+    z, f = out["born_charges"], out["float32"]
+    entry = {"sha256_16": out["identity"]["sha256_16"]}
+    if report:
+        entry["training_structures"] = report["frames"]["training"]
+        entry["training_dipoles"] = ((report.get("dipoles") or {}).get("frames") or {}).get("training", 0)
+    entry["frozen_split"] = out["history_split"]
+    entry["born_charges"] = {k: round(float(z[k]), 2) for k in ("Ba", "Ti", "O_parallel", "O_perpendicular")}
+    if f:
+        entry["float32"] = {"dE_meV_per_atom": float(f"{f['dE_meV_per_atom']:.3g}"),
+                            "max_dF_meV_per_A": float(f"{f['max_dF_meV_per_A']:.2g}")}
+    return entry
+
+
+def updated_history(history, entry, path):
+    """HISTORY with ENTRY as its newest model: added (dated now) if new, its numbers refreshed if known. SystemExit
+    if the model is recorded but not as the newest (an older model put back needs a hand decision)."""
+    models = [dict(m) for m in history.get("models", [])]
+    shas = [m["sha256_16"] for m in models]
+    sha = entry["sha256_16"]
+    if sha in shas[1:]:
+        sys.exit(f"model_card_numbers.py: {path}: model {sha} is recorded as an older model, not the newest "
+                 f"({shas[0]}); edit the file by hand if an older model is shipped again")
+    if shas and shas[0] == sha:
+        models[0].update(entry)
+    else:
+        if "training_structures" not in entry:
+            sys.exit(f"model_card_numbers.py: {path}: a new model's entry needs the fit's JSON report (--fit-report)")
+        models.insert(0, dict(entry, when=time.strftime("%Y-%m-%d %H:%M", time.gmtime()), change=""))
+    return dict(history, models=models)
+
+
+def history_parts(history):
+    """The card's history table, the Born charges of earlier models and their float32 deviations."""
+    models = history["models"]
+    rows = ["| model | training set | energy meV/atom | forces meV/Å (O / Ti / Ba) | virial meV/atom | "
+            "dipole me·Å/atom (5 / 10 / 40 atoms) |", "|---|---|---|---|---|---|"]
+    for k, m in enumerate(models):
+        name = f"{m['when']}, sha256 {m['sha256_16']}"
+        name = f"this one ({name})" if k == 0 else f"previous ({name})" if k == 1 else name
+        s = m["frozen_split"]
+        by_size = " / ".join(f"{v:.2f}" for _, v in sorted(s["dipole_by_size"].items(), key=lambda kv: int(kv[0])))
+        rows.append(f"| {name} | {m['training_structures']} structures, {m['training_dipoles']} DFT dipoles"
+                    + (f"; {m['change']}" if m.get("change") else "")
+                    + f" | {s['energy']:.2f} | {s['forces']:.1f} ({s['forces_O']:.1f} / {s['forces_Ti']:.1f} / "
+                    f"{s['forces_Ba']:.1f}) | {s['virial']:.1f} | {s['dipole']:.2f} ({by_size}) |")
+    bec = ["| Z* (e) | Ba | Ti | O along Ti-O-Ti | O across |", "|---|---|---|---|---|"]
+    bec += [f"| {m['sha256_16']} ({m['training_dipoles']} dipoles) | " + " | ".join(
+        f"{m['born_charges'][k]:.2f}" for k in ("Ba", "Ti", "O_parallel", "O_perpendicular")) + " |"
+        for m in models[1:]]
+    f32 = "; ".join(f"{m['float32']['dE_meV_per_atom']:g} and {m['float32']['max_dF_meV_per_A']:.2f}"
+                    for m in models[1:] if m.get("float32"))
+    return {"history": "\n".join(rows), "born-charges-history": "\n".join(bec), "float32-history": f32}
+
+
 def generated(out, report, spread, well):
     """NAME -> text of every generated part."""
     i, h, z, f = out["identity"], out["held_out"], out["born_charges"], out["float32"]
@@ -308,12 +385,17 @@ def main():
                     help="scripts/fit_spread.py --json output for this model (default: the shipped model's)")
     ap.add_argument("--double-well", default=os.path.join(REPO, "data", "double_well_111.json"),
                     help="scripts/dft/double_well.py report --json output (used if it is this model's)")
+    ap.add_argument("--history", default=os.path.join(MODELS, "history.json"),
+                    help="the default models' history, newest first (updated by --write)")
+    ap.add_argument("--history-split", default=os.path.join(MODELS, "history_test_split.extxyz"),
+                    help="the frozen test split the history is scored on")
     ap.add_argument("--json", help="also write everything as JSON")
     mode = ap.add_mutually_exclusive_group()
     mode.add_argument("--write", action="store_true", help="rewrite the generated parts of " + ", ".join(GENERATED_IN))
     mode.add_argument("--check", action="store_true", help="exit 1 if a generated part of those pages is out of date")
     args = ap.parse_args()
-    for path, what in ((args.model, "--model"), (args.gapd, "--gapd"), (args.test, "--test"), (args.train, "--train")):
+    for path, what in ((args.model, "--model"), (args.gapd, "--gapd"), (args.test, "--test"), (args.train, "--train"),
+                       (args.history, "--history"), (args.history_split, "--history-split")):
         if not os.path.exists(path):
             sys.exit(f"model_card_numbers.py: {what} {path} does not exist")
 
@@ -321,10 +403,15 @@ def main():
         out = {"identity": identity(args.model), "training": dataset(args.train),
                "test": dataset(args.test), "held_out": held_out(args.model, args.gapd, args.test, tmp),
                "born_charges": born_charges(args.model, args.gapd, tmp),
-               "float32": float32_deviation(args.model, args.gapd, tmp)}
+               "float32": float32_deviation(args.model, args.gapd, tmp),
+               "history_split": frozen_split_scores(args.model, args.gapd, args.history_split, tmp)}
     report = fit_report(args.fit_report)
+    with open(args.history) as f:
+        history = json.load(f)
+    new_history = updated_history(history, history_entry(out, report), os.path.relpath(args.history, REPO))
     spread = fit_spread(args.spread, refit_scores.scores(out["held_out"]))
     parts = generated(out, report, spread, double_well_parts(args.double_well, out["identity"]["sha256_16"]))
+    parts.update(history_parts(new_history))
 
     i, tr, te = out["identity"], out["training"], out["test"]
     print(f"model {args.model}: sha256 {i['sha256_16']}, {i['megabytes']} MB, sparse points "
@@ -340,12 +427,8 @@ def main():
         print(f"fit-order spread: none for this model and test split in {os.path.relpath(args.spread, REPO)} "
               "(scripts/fit_spread.py --json it)")
     print("\n" + parts["held-out"] + "\n\n" + parts["held-out-by-cell"])
-    h = out["held_out"]
-    by_size = " / ".join(f"{rmse(g['dipole_per_atom']):.2f}" for g in h["groups"]["tables"] if g["dipole_frames"])
-    print(f"\nhistory row (the card's history table, on --test): | {rmse(h['energy_per_atom']):.2f} | "
-          f"{rmse(h['forces']):.1f} ({species_forces(h, 'O'):.1f} / {species_forces(h, 'Ti'):.1f} / "
-          f"{species_forces(h, 'Ba'):.1f}) | {rmse(h['virial_per_atom']):.1f} | "
-          f"{rmse(h['dipole_per_atom']):.2f} ({by_size}) |")
+    print(f"\nhistory ({os.path.relpath(args.history, REPO)}, on the frozen split "
+          f"{os.path.relpath(args.history_split, REPO)}):\n" + "\n".join(parts["history"].splitlines()[:4]))
     z = out["born_charges"]
     print(f"\nBorn charges, ideal cubic cell a = 4.0 Å (e): Ba {z['Ba']:.2f}, Ti {z['Ti']:.2f}, O along Ti-O-Ti "
           f"{z['O_parallel']:.2f}, O across {z['O_perpendicular']:.2f} (acoustic sum {z['acoustic_sum_max']:.2f})")
@@ -358,6 +441,14 @@ def main():
 
     if args.write or args.check:
         stale = []
+        if new_history != history:
+            if args.write:
+                with open(args.history, "w") as f:
+                    json.dump(new_history, f, indent=1)
+                    f.write("\n")
+                print(f"wrote {os.path.relpath(args.history, REPO)}")
+            else:
+                stale.append(f"{os.path.relpath(args.history, REPO)}: this model's entry")
         for rel in GENERATED_IN:
             path = os.path.join(REPO, rel)
             with open(path) as f:

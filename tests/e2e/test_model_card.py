@@ -2,7 +2,8 @@
 """The model card describes the shipped model. scripts/model_card_numbers.py --check on
 data/models/batio3_default.gapd: every generated part of the card, README and docs/physics.md (held-out tables, Born
 charges, float32 deviation, training-set size, [111] well) is what the script makes now, so a refit or a new test
-label that forgets `--write` fails here. Also: the card's history names the shipped sha256 as "this one"; the
+label that forgets `--write` fails here, and so does a refit that is not recorded in data/models/history.json (the
+newest entry's frozen-split scores, Born charges and float32 deviation are recomputed). Also: the card's history names the shipped sha256 as "this one"; the
 pooled MD-sampled row equals `gapd eval` on the MD-sampled test frames alone; the script refuses a generated part it
 cannot make (naming the page and the part) and one of another model's [111] well. Exit code 0 = pass.
 """
@@ -71,6 +72,33 @@ def main():
                            check=False)
         check.that(r.returncode != 0 and "double-well" in r.stderr and "double_well.py report" in r.stderr,
                    f"another model's [111] well is not quoted for this one: {r.stderr.strip()[-300:]}")
+        # The history: the shipped model is its newest entry; a refit not yet recorded is added in front, dated,
+        # with the numbers --check recomputes; a model recorded as an older one is refused.
+        history = json.load(open(os.path.join(ROOT, "data", "models", "history.json")))
+        check.that(history["models"][0]["sha256_16"] == sha,
+                   f"history.json's newest entry is the shipped model ({history['models'][0]['sha256_16']} vs {sha})")
+        older = dict(history, models=history["models"][1:])
+        json.dump(older, open(f"{tmp}/history.json", "w"))
+        r = common.run_cli([sys.executable, SCRIPT, "--gapd", o.gapd, "--history", f"{tmp}/history.json", "--check"],
+                           check=False)
+        check.that(r.returncode != 0 and "history.json: this model's entry" in r.stderr,
+                   f"--check fails while the shipped model is not in the history: {r.stderr.strip()[-300:]}")
+        entry = {k: v for k, v in history["models"][0].items() if k not in ("when", "change")}
+        added = model_card_numbers.updated_history(older, entry, "h.json")["models"]
+        check.that(len(added) == len(history["models"]) and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", added[0]["when"])
+                   and added[0]["change"] == "" and added[0]["frozen_split"] == history["models"][0]["frozen_split"]
+                   and added[1:] == older["models"], "a new model is added as the newest entry, dated, the rest kept")
+        try:
+            model_card_numbers.updated_history(history, dict(entry, sha256_16=history["models"][2]["sha256_16"]), "h.json")
+            refusal = ""
+        except SystemExit as e:
+            refusal = str(e)
+        check.that("h.json" in refusal and "older model" in refusal,
+                   f"a model recorded as an older one is not silently made the newest: {refusal!r}")
+        rendered = model_card_numbers.history_parts(history)
+        check.that(rendered["history"].count("\n| ") == len(history["models"])
+                   and rendered["born-charges-history"].count("\n| ") == len(history["models"]) - 1,
+                   "the history table has a row per model, the Born-charge history one per earlier model")
     check.exit_with_verdict("model_card")
 
 
