@@ -71,7 +71,10 @@ def identity(model):
 
 
 def dataset(path):
-    frames = ase.io.read(path, ":")
+    return dataset_of(ase.io.read(path, ":"))
+
+
+def dataset_of(frames):
     sizes = {}
     for a in frames:
         sizes[len(a)] = sizes.get(len(a), 0) + 1
@@ -79,6 +82,60 @@ def dataset(path):
     return {"structures": len(frames), "by_size": dict(sorted(sizes.items())),
             "md_sampled": len(md), "md_sampled_40_or_more": sum(len(a) >= 40 for a in md),
             "dft_dipoles": sum("dipole" in a.info for a in frames)}
+
+
+def training_at_fit(train, ids_path, report):
+    """The frames the model was fitted on: those of --train whose structure_id is in the ids file that
+    make_default_model.sh writes (the training file only grows after a refit). None if there is no ids file."""
+    if not os.path.exists(ids_path):
+        return None
+    with open(ids_path) as f:
+        ids = [line.split("#")[0].strip() for line in f if line.split("#")[0].strip()]
+    by_id = {str(a.info.get("structure_id")): a for a in ase.io.read(train, ":")}
+    missing = [i for i in ids if i not in by_id]
+    if missing:
+        sys.exit(f"model_card_numbers.py: {ids_path}: {len(missing)} structure ids not in {train} "
+                 f"(first: {missing[0]})")
+    if report and report["frames"]["training"] != len(ids):
+        sys.exit(f"model_card_numbers.py: {ids_path}: {len(ids)} ids, but the fit report has "
+                 f"{report['frames']['training']} training frames (rerun bash scripts/make_default_model.sh)")
+    return [by_id[i] for i in ids]
+
+
+def md_by_round(frames):
+    """'r1 10; r2 10 x2; ...': the MD temperatures of the MD-sampled frames (config_type md-nst-<T>K-round<R>)."""
+    rounds = {}
+    for a in frames:
+        m = re.match(r"md-nst-(\d+)K-round(\d+)$", str(a.info.get("config_type", "")))
+        if m:
+            temps = rounds.setdefault(int(m.group(2)), {})
+            temps[int(m.group(1))] = temps.get(int(m.group(1)), 0) + 1
+    return "; ".join(f"r{r} " + ", ".join(f"{t}" + (f" x{n}" if n > 1 else "") for t, n in sorted(temps.items()))
+                     for r, temps in sorted(rounds.items()))
+
+
+def training_parts(frames):
+    """The card's description of the training set at the refit: cells by size, the MD-sampled ones by round and
+    temperature, the DFT dipoles by cell size."""
+    d = dataset_of(frames)
+    md = [a for a in frames if str(a.info.get("config_type", "")).startswith("md-")]
+    rounds = sorted({int(m.group(1)) for a in md for m in [re.search(r"round(\d+)$", a.info["config_type"])] if m})
+    dip = {}
+    for a in frames:
+        if "dipole" in a.info:
+            dip[len(a)] = dip.get(len(a), 0) + 1
+    text = f"{d['structures']} structures: " + and_list(
+        [f"{n} cells of {size} atoms" if k == 0 else f"{n} of {size}" for k, (size, n) in enumerate(d["by_size"].items())])
+    if md:
+        span = f"{rounds[0]}-{rounds[-1]}" if len(rounds) > 1 else f"{rounds[0]}"
+        text += (f"; {len(md)} of them MD-sampled cells of active-learning rounds {span} (MD temperatures in K by "
+                 f"round: {md_by_round(md)})")
+    dip_text = and_list([f"{n} ({c})" for n, c in sorted(dip.items())]) + " atoms" if dip else "none"
+    return {"training-data": text, "training-dipoles-by-size": dip_text}
+
+
+def and_list(items):
+    return (", ".join(items[:-1]) + " and " + items[-1]) if len(items) > 1 else "".join(items)
 
 
 def held_out(model, gapd, test, tmp):
@@ -357,6 +414,9 @@ MISSING = {"training-structures": "needs the fit's JSON report, --fit-report (ba
                           "--png docs/figures/double_well_111.png",
            "md-held-out": "needs MD-sampled frames (config_type md-...) in --test",
            "md-dipole-e-bohr": "needs MD-sampled frames with a DFT dipole in --test"}
+MISSING["training-data"] = ("needs the training ids, --training-ids (bash scripts/make_default_model.sh leaves "
+                             "them in data/models/)")
+MISSING["training-dipoles-by-size"] = MISSING["training-data"]
 MISSING["double-well-table"] = MISSING["double-well"]
 MISSING["training-dipoles"] = MISSING["training-structures"]
 
@@ -385,6 +445,8 @@ def main():
                     help="scripts/fit_spread.py --json output for this model (default: the shipped model's)")
     ap.add_argument("--double-well", default=os.path.join(REPO, "data", "double_well_111.json"),
                     help="scripts/dft/double_well.py report --json output (used if it is this model's)")
+    ap.add_argument("--training-ids", default=os.path.join(MODELS, "batio3_default.training_ids.txt"),
+                    help="structure ids of the model's training frames (bash scripts/make_default_model.sh writes it)")
     ap.add_argument("--history", default=os.path.join(MODELS, "history.json"),
                     help="the default models' history, newest first (updated by --write)")
     ap.add_argument("--history-split", default=os.path.join(MODELS, "history_test_split.extxyz"),
@@ -412,6 +474,9 @@ def main():
     spread = fit_spread(args.spread, refit_scores.scores(out["held_out"]))
     parts = generated(out, report, spread, double_well_parts(args.double_well, out["identity"]["sha256_16"]))
     parts.update(history_parts(new_history))
+    fitted_on = training_at_fit(args.train, args.training_ids, report)
+    if fitted_on is not None:
+        parts.update(training_parts(fitted_on))
 
     i, tr, te = out["identity"], out["training"], out["test"]
     print(f"model {args.model}: sha256 {i['sha256_16']}, {i['megabytes']} MB, sparse points "

@@ -95,6 +95,23 @@ def main():
             refusal = str(e)
         check.that("h.json" in refusal and "older model" in refusal,
                    f"a model recorded as an older one is not silently made the newest: {refusal!r}")
+        # The training-set description comes from the ids the refit recorded; ids the data no longer has, or another
+        # count than the fit's, are refused by name.
+        ids_path = os.path.join(ROOT, "data", "models", "batio3_default.training_ids.txt")
+        ids = [line.strip() for line in open(ids_path) if line.strip() and not line.startswith("#")]
+        fit = json.load(open(os.path.join(ROOT, "data", "models", "batio3_default.fit_report.json")))
+        check.that(len(set(ids)) == len(ids) == fit["frames"]["training"],
+                   f"the training ids are the fit's training frames, each once ({len(ids)} vs {fit['frames']['training']})")
+        for bad, want in ((ids[:-1], "the fit report has"), (ids + ["no-such-structure"], "no-such-structure")):
+            with open(f"{tmp}/ids.txt", "w") as f:
+                f.write("\n".join(bad) + "\n")
+            try:
+                model_card_numbers.training_at_fit(os.path.join(ROOT, "data", "batio3_pbesol_train.extxyz"),
+                                                   f"{tmp}/ids.txt", fit)
+                refusal = ""
+            except SystemExit as e:
+                refusal = str(e)
+            check.that("ids.txt" in refusal and want in refusal, f"a stale training-ids file is refused: {refusal!r}")
         rendered = model_card_numbers.history_parts(history)
         check.that(rendered["history"].count("\n| ") == len(history["models"])
                    and rendered["born-charges-history"].count("\n| ") == len(history["models"]) - 1,
