@@ -13,13 +13,14 @@ Prints, as markdown to paste or compare:
 - Born charges of the ideal cubic 5-atom cell, a = 4.0 Å (`gapd predict --extras BEC`);
 - the float32 kernel's deviation on the 320-atom bench structure (`gapd predict --precision float32`).
 
-**Generated parts of the docs.** The numbers that change at every refit sit in the card (and a few other pages,
-GENERATED_IN) between markers
+**Generated parts of the docs.** The numbers that change at every refit or with every new label (the dataset's
+counts, --train and --test as they are now; the training set at the refit, from the ids file make_default_model.sh
+writes) sit in the card (and a few other pages, GENERATED_IN) between markers
 
     <!-- model_card_numbers.py: NAME -->...<!-- model_card_numbers.py: end -->
 
 (inline or as a block of lines); `--write` rewrites them from this run, `--check` exits 1 naming every part that
-differs (tests/e2e/test_model_card.py runs it). NAMEs: see GENERATED. Two of them come from files the refit
+differs (tests/e2e/test_model_card.py runs it). NAMEs: see generated(), training_parts(), dataset_parts(), history_parts(). Two of them come from files the refit
 leaves in data/models/: the training errors and training-set size from the fit's JSON report
 (`batio3_default.fit_report.json`, bash scripts/make_default_model.sh), and the fit-order spread from
 `batio3_default.fit_spread.json` (`scripts/fit_spread.py --json`), used only if its committed-order fit scores
@@ -36,6 +37,7 @@ The [111] double well against CP2K is not recomputed here (scripts/dft/double_we
 Takes ~10 s on one core for the default model.
 """
 import argparse
+import glob
 import json
 import os
 import re
@@ -124,6 +126,7 @@ def training_parts(frames):
     for a in frames:
         if "dipole" in a.info:
             dip[len(a)] = dip.get(len(a), 0) + 1
+    over_10 = sum(n for size, n in d["by_size"].items() if size > 10)
     text = f"{d['structures']} structures: " + and_list(
         [f"{n} cells of {size} atoms" if k == 0 else f"{n} of {size}" for k, (size, n) in enumerate(d["by_size"].items())])
     if md:
@@ -131,7 +134,26 @@ def training_parts(frames):
         text += (f"; {len(md)} of them MD-sampled cells of active-learning rounds {span} (MD temperatures in K by "
                  f"round: {md_by_round(md)})")
     dip_text = and_list([f"{n} ({c})" for n, c in sorted(dip.items())]) + " atoms" if dip else "none"
-    return {"training-data": text, "training-dipoles-by-size": dip_text}
+    return {"training-data": text, "training-dipoles-by-size": dip_text, "training-md-cells": str(len(md)),
+            "training-over-10-atoms": str(over_10)}
+
+
+def dataset_parts(train, test, md_target=60):
+    """The dataset as it is now (it grows between refits): counts the card, data/README.md and docs/physics.md quote,
+    and the committed active-learning picks not labelled yet (data/active_learning/round*_selection_40.extxyz)."""
+    frames = ase.io.read(train, ":") + ase.io.read(test, ":")
+    d, tr, te = dataset_of(frames), dataset(train), dataset(test)
+    known = {str(a.info.get("structure_id")) for a in frames}
+    picks = {str(a.info.get("structure_id")) for p in sorted(glob.glob(os.path.join(REPO, "data", "active_learning",
+                                                                                 "round*_selection_40.extxyz")))
+             for a in ase.io.read(p, ":")}
+    sizes = list(d["by_size"])
+    return {"dataset-now": (f"{d['structures']} structures, {tr['structures']} train / {te['structures']} test; cells "
+                            f"of {' / '.join(map(str, sizes))} atoms: {' / '.join(str(d['by_size'][n]) for n in sizes)}"),
+            "dataset-structures": str(d["structures"]), "dataset-md-cells": str(d["md_sampled_40_or_more"]),
+            "dataset-md-test-cells": str(te["md_sampled_40_or_more"]), "dataset-dipoles": str(d["dft_dipoles"]),
+            "md-cells-to-go": str(max(0, md_target - d["md_sampled_40_or_more"])),
+            "pending-picks": str(len(picks - known))}
 
 
 def and_list(items):
@@ -202,7 +224,7 @@ MODELS = os.path.join(REPO, "data", "models")
 # scripts/dft/born_charge_check.py), Ba, Ti, O along Ti-O-Ti, O across.
 GPAW_BEC = ("GPAW PBEsol, +-0.01 Å", 2.72, 6.94, -5.53, -2.07)
 # Pages with generated parts (paths relative to the repository).
-GENERATED_IN = ("data/models/MODEL_CARD.md", "README.md", "docs/physics.md")
+GENERATED_IN = ("data/models/MODEL_CARD.md", "README.md", "docs/physics.md", "data/README.md")
 MARKER = re.compile(r"<!-- model_card_numbers\.py: ([a-z0-9-]+) -->(.*?)<!-- model_card_numbers\.py: end -->", re.S)
 
 
@@ -416,7 +438,8 @@ MISSING = {"training-structures": "needs the fit's JSON report, --fit-report (ba
            "md-dipole-e-bohr": "needs MD-sampled frames with a DFT dipole in --test"}
 MISSING["training-data"] = ("needs the training ids, --training-ids (bash scripts/make_default_model.sh leaves "
                              "them in data/models/)")
-MISSING["training-dipoles-by-size"] = MISSING["training-data"]
+for name in ("training-dipoles-by-size", "training-md-cells", "training-over-10-atoms"):
+    MISSING[name] = MISSING["training-data"]
 MISSING["double-well-table"] = MISSING["double-well"]
 MISSING["training-dipoles"] = MISSING["training-structures"]
 
@@ -477,6 +500,7 @@ def main():
     fitted_on = training_at_fit(args.train, args.training_ids, report)
     if fitted_on is not None:
         parts.update(training_parts(fitted_on))
+    parts.update(dataset_parts(args.train, args.test))
 
     i, tr, te = out["identity"], out["training"], out["test"]
     print(f"model {args.model}: sha256 {i['sha256_16']}, {i['megabytes']} MB, sparse points "
