@@ -106,6 +106,7 @@ def check(run_dir):
         print(out)
     chi = np.loadtxt(f("chi.dat"))
     common.close(chi[0, 2], eps[0]["eps_r"] - 1, 1e-6, "chi(0) = eps_r - 1")
+    assert np.all(np.isfinite(chi[:, 5:])) and np.all(chi[:, 5:] >= 0) and chi[0, 5] > 0, "jackknife band of chi"
     for png in ("chi.png", "P.png", "cd.png"):
         assert os.path.getsize(f(png)) > 1000, png
 
