@@ -24,6 +24,7 @@ another setting). Two checks, both on the frames added since a git revision (or 
 
     /usr/bin/python3 scripts/active_learning/screen_labels.py --since b1a361e
     /usr/bin/python3 scripts/active_learning/screen_labels.py --since b1a361e --leave-one-out --json screen.json
+    /usr/bin/python3 scripts/active_learning/screen_labels.py --since-refit --leave-one-out   # since the model's commit
     /usr/bin/python3 scripts/active_learning/screen_labels.py --ids g0109 g0110 --leave-one-out
 
 Frames are matched by their `structure_id`. Exit status 0 when nothing is flagged, 1 when something is (the table
@@ -188,11 +189,22 @@ def confirm(a, train, name, row, work, why):
     return ""
 
 
+def last_commit_of(path):
+    """The last commit that changed PATH (the refit of a model file); exit 2 if git knows none."""
+    rel = os.path.relpath(os.path.abspath(path), ROOT)
+    p = subprocess.run(["git", "-C", ROOT, "log", "-1", "--format=%h", "--", rel], capture_output=True, text=True)
+    if p.returncode != 0 or not p.stdout.strip():
+        fail(f"--since-refit: git has no commit of {rel} ({(p.stderr or 'not committed').strip()}); give --since REV")
+    return p.stdout.strip()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     which = ap.add_mutually_exclusive_group(required=True)
     which.add_argument("--since", metavar="REV", help="screen the frames added to the train/test files since this git revision")
+    which.add_argument("--since-refit", action="store_true",
+                       help="--since the last commit that changed --model (the refit the new labels have not been in)")
     which.add_argument("--ids", nargs="+", metavar="ID", help="screen these structure_ids")
     ap.add_argument("--model", default=os.path.join(ROOT, MODEL), help=f"the model that has not seen the new frames (default {MODEL})")
     ap.add_argument("--train", default=os.path.join(ROOT, TRAIN), help=f"training split (default {TRAIN})")
@@ -217,6 +229,9 @@ def main():
         missing = [i for i, at in enumerate(frames) if sid(at) is None]
         if missing:
             fail(f"{path}: frame {missing[0]} has no structure_id")
+    if a.since_refit:
+        a.since = last_commit_of(a.model)
+        print(f"screen_labels: --since {a.since}, the last commit that changed {os.path.relpath(a.model, ROOT)}")
     if a.since:
         committed = []
         for label, path in (("--train", a.train), ("--test", a.test)):

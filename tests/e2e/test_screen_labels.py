@@ -108,6 +108,20 @@ def main():
         p = screen(o.gapd, "--since", "no-such-revision-xyz")
         check.that(p.returncode == 2 and "no-such-revision-xyz" in p.stderr,
                    f"an unknown revision is refused by name: {p.stderr.strip()}")
+        # --since-refit: --since the last commit of the model file (the refit); the same rows as that --since.
+        refit = subprocess.run(["git", "-C", ROOT, "log", "-1", "--format=%h", "--",
+                                "data/models/batio3_default.gapd"], capture_output=True, text=True).stdout.strip()
+        if refit:
+            a, b = screen(o.gapd, "--since-refit"), screen(o.gapd, "--since", refit)
+            rows = lambda text: text[text.find("structure_id"):] if "structure_id" in text else text  # noqa: E731
+            check.that(a.returncode == b.returncode and f"--since {refit}," in a.stdout and
+                       rows(a.stdout) == rows(b.stdout),
+                       f"--since-refit is --since {refit}: {a.stdout[:300]!r} vs {b.stdout[:300]!r}")
+        else:
+            print("  (no git history of the model: --since-refit not checked)")
+        p = screen(o.gapd, "--model", path, "--since-refit")
+        check.that(p.returncode == 2 and "--since-refit" in p.stderr and "--since REV" in p.stderr,
+                   f"--since-refit without a committed model is refused with the way out: {p.stderr.strip()}")
     check.exit_with_verdict("screen_labels")
 
 
