@@ -11,6 +11,8 @@ card quotes it next to the shipped model's numbers.
     /usr/bin/python3 scripts/fit_spread.py                       # the default model's config, 8 orders (~1 min)
     /usr/bin/python3 scripts/fit_spread.py --orders 16 --json spread.json
     /usr/bin/python3 scripts/fit_spread.py --config my_fit.yaml --test my_test.extxyz
+    /usr/bin/python3 scripts/fit_spread.py --training-ids data/models/batio3_default.training_ids.txt \
+        --json data/models/batio3_default.fit_spread.json    # the shipped model's spread on a grown test split
 
 The committed order is fit too and reported on its own line (it is the shipped model's when the config and data are
 the default ones).
@@ -24,7 +26,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
-from refit_scores import KEYS, RefitError, add_fit_arguments, fit_and_score, load_training, shuffled, summary  # noqa: E402
+from refit_scores import (KEYS, RefitError, add_fit_arguments, fit_and_score, frames_by_ids, load_training,  # noqa: E402
+                          shuffled, summary)
 
 
 def main():
@@ -33,11 +36,17 @@ def main():
     add_fit_arguments(ap)
     ap.add_argument("--orders", type=int, default=8, help="random orders of the training frames (default 8)")
     ap.add_argument("--seed", type=int, default=1, help="seed of the first order (default 1; order k uses seed+k)")
+    ap.add_argument("--training-ids", metavar="FILE",
+                    help="fit only the training frames with these structure ids, in the file's order (e.g. "
+                         "data/models/batio3_default.training_ids.txt: the shipped model's training set, so that the "
+                         "committed-order fit is that model even after new labels joined the training file)")
     ap.add_argument("--json", help="write every fit's scores and the summary here")
     a = ap.parse_args()
     if a.orders < 2:
         raise SystemExit("fit_spread: --orders must be at least 2 for a spread")
     files, frames = load_training("fit_spread", a)
+    if a.training_ids:
+        frames = frames_by_ids("fit_spread", frames, a.training_ids)
     with open(a.config) as f:
         if any(line.split("#")[0].strip().startswith("held_out_fraction:") and
                float(line.split("#")[0].split(":")[1]) > 0 for line in f):

@@ -187,6 +187,20 @@ def add_fit_arguments(ap):
                     help="labelled test split (default data/batio3_pbesol_test.extxyz)")
 
 
+def frames_by_ids(prog, frames, ids_path):
+    """The frames whose structure_id is listed in IDS_PATH (one per line, '#' comments), in the file's order: the
+    training set of a past fit (scripts/make_default_model.sh records the default model's). Exits naming the file
+    if an id is not among the frames."""
+    with open(ids_path) as f:
+        ids = [line.split("#")[0].strip() for line in f if line.split("#")[0].strip()]
+    by_id = {str(at.info.get("structure_id")): at for at in frames}
+    missing = [i for i in ids if i not in by_id]
+    if missing or not ids:
+        raise SystemExit(f"{prog}: {ids_path}: " + (f"{len(missing)} structure ids not in the training files "
+                                                     f"(first: {missing[0]})" if missing else "no structure ids"))
+    return [by_id[i] for i in ids]
+
+
 def load_training(prog, a):
     """(training files, their frames) of a.config, after checking that a.config, a.test (when the script has
     one), a.gapd and the training files exist; exits with `PROG: ...` naming the missing one."""

@@ -23,7 +23,8 @@ step() { echo "refit.sh: [$1/5] $2"; }
 step 1 "gapd fit data/fit_configs/batio3_default.yaml"
 bash scripts/make_default_model.sh
 step 2 "fit-order spread"
-$py scripts/fit_spread.py --json data/models/batio3_default.fit_spread.json
+$py scripts/fit_spread.py --training-ids data/models/batio3_default.training_ids.txt \
+    --json data/models/batio3_default.fit_spread.json
 step 3 "[111] double well against CP2K"
 $py scripts/dft/double_well.py report --cp2k-json data/double_well_111.json --json data/double_well_111.json \
     --png docs/figures/double_well_111.png

@@ -112,6 +112,14 @@ def main():
             except SystemExit as e:
                 refusal = str(e)
             check.that("ids.txt" in refusal and want in refusal, f"a stale training-ids file is refused: {refusal!r}")
+        import refit_scores
+        try:
+            refit_scores.frames_by_ids("fit_spread", [], f"{tmp}/ids.txt")
+            refusal = ""
+        except SystemExit as e:
+            refusal = str(e)
+        check.that("ids.txt" in refusal and "not in the training files" in refusal,
+                   f"fit_spread --training-ids refuses ids its training files lack: {refusal!r}")
         rendered = model_card_numbers.history_parts(history)
         check.that(rendered["history"].count("\n| ") == len(history["models"])
                    and rendered["born-charges-history"].count("\n| ") == len(history["models"]) - 1,
