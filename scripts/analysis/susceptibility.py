@@ -57,12 +57,6 @@ def _lag_sums(x):
     return np.fft.irfft(np.sum(np.abs(f) ** 2, axis=1), n=size)[:n]
 
 
-def autocorrelation(x):
-    """Unbiased autocorrelation of the rows of x (n, k) summed over the k columns, lags 0..n-1 (FFT, padded)."""
-    n = len(x)
-    return _lag_sums(x) / (n - np.arange(n))
-
-
 def pieces_autocorrelation(x, idx, nlag):
     """Unbiased autocorrelation, lags 0..nlag-1, of the rows of x, which are the frames idx of a run, pairing
     frames only within runs of consecutive indices (a jackknife sample leaves a block out: no pair spans the gap)."""
