@@ -72,11 +72,7 @@ def identity(model):
     return {"sha256_16": sha, "megabytes": round(os.path.getsize(model) / 1e6, 1), "sparse_points": sparse}
 
 
-def dataset(path):
-    return dataset_of(ase.io.read(path, ":"))
-
-
-def dataset_of(frames):
+def dataset(frames):
     sizes = {}
     for a in frames:
         sizes[len(a)] = sizes.get(len(a), 0) + 1
@@ -86,22 +82,16 @@ def dataset_of(frames):
             "dft_dipoles": sum("dipole" in a.info for a in frames)}
 
 
-def training_at_fit(train, ids_path, report):
-    """The frames the model was fitted on: those of --train whose structure_id is in the ids file that
+def training_at_fit(train_frames, ids_path, report):
+    """The frames the model was fitted on: those of the training file whose structure_id is in the ids file that
     make_default_model.sh writes (the training file only grows after a refit). None if there is no ids file."""
     if not os.path.exists(ids_path):
         return None
-    with open(ids_path) as f:
-        ids = [line.split("#")[0].strip() for line in f if line.split("#")[0].strip()]
-    by_id = {str(a.info.get("structure_id")): a for a in ase.io.read(train, ":")}
-    missing = [i for i in ids if i not in by_id]
-    if missing:
-        sys.exit(f"model_card_numbers.py: {ids_path}: {len(missing)} structure ids not in {train} "
-                 f"(first: {missing[0]})")
-    if report and report["frames"]["training"] != len(ids):
-        sys.exit(f"model_card_numbers.py: {ids_path}: {len(ids)} ids, but the fit report has "
+    frames = refit_scores.frames_by_ids("model_card_numbers.py", train_frames, ids_path)
+    if report and report["frames"]["training"] != len(frames):
+        sys.exit(f"model_card_numbers.py: {ids_path}: {len(frames)} ids, but the fit report has "
                  f"{report['frames']['training']} training frames (rerun bash scripts/make_default_model.sh)")
-    return [by_id[i] for i in ids]
+    return frames
 
 
 def md_by_round(frames):
@@ -119,7 +109,7 @@ def md_by_round(frames):
 def training_parts(frames):
     """The card's description of the training set at the refit: cells by size, the MD-sampled ones by round and
     temperature, the DFT dipoles by cell size."""
-    d = dataset_of(frames)
+    d = dataset(frames)
     md = [a for a in frames if str(a.info.get("config_type", "")).startswith("md-")]
     rounds = sorted({int(m.group(1)) for a in md for m in [re.search(r"round(\d+)$", a.info["config_type"])] if m})
     dip = {}
@@ -138,11 +128,11 @@ def training_parts(frames):
             "training-over-10-atoms": str(over_10)}
 
 
-def dataset_parts(train, test, md_target=60):
+def dataset_parts(train_frames, test_frames, md_target=60):
     """The dataset as it is now (it grows between refits): counts the card, data/README.md and docs/physics.md quote,
     and the committed active-learning picks not labelled yet (data/active_learning/round*_selection_40.extxyz)."""
-    frames = ase.io.read(train, ":") + ase.io.read(test, ":")
-    d, tr, te = dataset_of(frames), dataset(train), dataset(test)
+    frames = train_frames + test_frames
+    d, tr, te = dataset(frames), dataset(train_frames), dataset(test_frames)
     known = {str(a.info.get("structure_id")) for a in frames}
     picks = {str(a.info.get("structure_id")) for p in sorted(glob.glob(os.path.join(REPO, "data", "active_learning",
                                                                                  "round*_selection_40.extxyz")))
@@ -340,13 +330,18 @@ def double_well_parts(path, sha):
             "double-well-table": "\n".join(rows)}
 
 
+def training_dipoles(report):
+    """The number of training frames with a DFT dipole, from the fit's JSON report (0 without a dipole model)."""
+    return ((report.get("dipoles") or {}).get("frames") or {}).get("training", 0)
+
+
 def history_entry(out, report):
     """This model's entry of data/models/history.json (without `when` and `change`)."""
     z, f = out["born_charges"], out["float32"]
     entry = {"sha256_16": out["identity"]["sha256_16"]}
     if report:
         entry["training_structures"] = report["frames"]["training"]
-        entry["training_dipoles"] = ((report.get("dipoles") or {}).get("frames") or {}).get("training", 0)
+        entry["training_dipoles"] = training_dipoles(report)
     entry["frozen_split"] = out["history_split"]
     entry["born_charges"] = {k: round(float(z[k]), 2) for k in ("Ba", "Ti", "O_parallel", "O_perpendicular")}
     if f:
@@ -434,7 +429,7 @@ def generated(out, report, spread, well):
         parts["float32"] = f"{f['dE_meV_per_atom']:.3g} meV/atom and forces by at most {f['max_dF_meV_per_A']:.2g} meV/Å"
     if report:
         parts["training-structures"] = str(report["frames"]["training"])
-        parts["training-dipoles"] = str(((report.get("dipoles") or {}).get("frames") or {}).get("training", 0))
+        parts["training-dipoles"] = str(training_dipoles(report))
     parts.update(well)
     return parts
 
@@ -495,9 +490,10 @@ def main():
         if not os.path.exists(path):
             sys.exit(f"model_card_numbers.py: {what} {path} does not exist")
 
+    train_frames, test_frames = ase.io.read(args.train, ":"), ase.io.read(args.test, ":")
     with tempfile.TemporaryDirectory() as tmp:
-        out = {"identity": identity(args.model), "training": dataset(args.train),
-               "test": dataset(args.test), "held_out": held_out(args.model, args.gapd, args.test, tmp),
+        out = {"identity": identity(args.model), "training": dataset(train_frames),
+               "test": dataset(test_frames), "held_out": held_out(args.model, args.gapd, args.test, tmp),
                "born_charges": born_charges(args.model, args.gapd, tmp),
                "float32": float32_deviation(args.model, args.gapd, tmp),
                "history_split": frozen_split_scores(args.model, args.gapd, args.history_split, tmp)}
@@ -508,10 +504,10 @@ def main():
     spread = fit_spread(args.spread, refit_scores.scores(out["held_out"]))
     parts = generated(out, report, spread, double_well_parts(args.double_well, out["identity"]["sha256_16"]))
     parts.update(history_parts(new_history))
-    fitted_on = training_at_fit(args.train, args.training_ids, report)
+    fitted_on = training_at_fit(train_frames, args.training_ids, report)
     if fitted_on is not None:
         parts.update(training_parts(fitted_on))
-    parts.update(dataset_parts(args.train, args.test))
+    parts.update(dataset_parts(train_frames, test_frames))
 
     i, tr, te = out["identity"], out["training"], out["test"]
     print(f"model {args.model}: sha256 {i['sha256_16']}, {i['megabytes']} MB, sparse points "

@@ -106,8 +106,8 @@ def main():
             with open(f"{tmp}/ids.txt", "w") as f:
                 f.write("\n".join(bad) + "\n")
             try:
-                model_card_numbers.training_at_fit(os.path.join(ROOT, "data", "batio3_pbesol_train.extxyz"),
-                                                   f"{tmp}/ids.txt", fit)
+                model_card_numbers.training_at_fit(
+                    ase.io.read(os.path.join(ROOT, "data", "batio3_pbesol_train.extxyz"), ":"), f"{tmp}/ids.txt", fit)
                 refusal = ""
             except SystemExit as e:
                 refusal = str(e)
