@@ -22,6 +22,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def temperature_list(text, order):
     """'10:300:20' -> 10, 30, ..., 290, 300 (the end is always included); '10,50,90' as given."""
+    try:
+        return _temperature_list(text, order)
+    except ValueError:
+        sys.exit(f"scan.py: --temperatures {text}: not numbers (START:END:STEP or a comma-separated list, K)")
+
+
+def _temperature_list(text, order):
     if ":" in text:
         parts = text.split(":")
         if len(parts) != 3:
