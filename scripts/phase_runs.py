@@ -40,6 +40,8 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "scripts"))
 from read_gapd_model import model_sha256_16  # noqa: E402
+sys.path.insert(0, os.path.join(REPO, "ipi_inputs", "phase_scan"))
+import scan as phase_scan  # noqa: E402  (its temperature lists and segment names)
 
 SCAN = os.path.join(REPO, "ipi_inputs", "phase_scan", "scan.py")
 ANALYSIS = os.path.join(REPO, "scripts", "analysis")
@@ -49,39 +51,43 @@ HEAT = "10,30,50,70,90,110,130,150,170,190,210,230,250,270,290,300"
 EPS = "400,350,300,250"
 
 
-def temperatures(text, flag):
-    try:
-        values = [float(t) for t in text.split(",")]
-    except ValueError:
-        sys.exit(f"phase_runs.py: {flag} takes a comma-separated list of temperatures in K, got '{text}'")
-    if not values or min(values) <= 0:
-        sys.exit(f"phase_runs.py: {flag}: temperatures must be positive, got '{text}'")
-    return text
-
-
 def scans(args):
-    """name -> scan.py arguments (without the directory); in the order each core runs them."""
+    """name -> the scan's order, temperatures (text as given, and the list scan.py makes of it), steps per
+    segment and starting structure (None: scan.py's ideal cube). A list scan.py would refuse stops here, naming
+    the flag."""
     steps = lambda ps: max(1, round(ps * 500 * args.steps_scale))  # noqa: E731 (2 fs steps)
-    return {"cool": ["--order", "cool", "--temperatures", args.cool_temperatures, "--steps", str(steps(20))],
-            "heat": ["--order", "heat", "--temperatures", args.heat_temperatures, "--steps", str(steps(20)),
-                     "--init", os.path.join(REPO, "ipi_inputs", "phase_scan", "init_R.extxyz")],
-            "eps": ["--order", "cool", "--temperatures", args.eps_temperatures, "--steps", str(steps(50))]}
+    plan = {"cool": ("cool", args.cool_temperatures, steps(20), None),
+            "heat": ("heat", args.heat_temperatures, steps(20),
+                     os.path.join(REPO, "ipi_inputs", "phase_scan", "init_R.extxyz")),
+            "eps": ("cool", args.eps_temperatures, steps(50), None)}
+    out = {}
+    for name, (order, text, n, init) in plan.items():
+        try:
+            temps = phase_scan.temperature_list(text, order)
+        except SystemExit as e:
+            sys.exit(f"phase_runs.py: --{name}-temperatures: {e}")
+        out[name] = {"order": order, "text": text, "temperatures": temps, "steps": n, "init": init}
+    return out
+
+
+def scan_arguments(scan):
+    """scan.py's options for one scan of the plan (without the directory)."""
+    return (["--order", scan["order"], "--temperatures", scan["text"], "--steps", str(scan["steps"])]
+            + (["--init", scan["init"]] if scan["init"] else []))
 
 
 CORES = (("cool", "eps"), ("heat",))
 
 
-def segment_status(workdir, name, scan_args):
+def segment_status(workdir, name, scan):
     """(segments done with the scan's step count, segments in all)."""
-    temps = scan_args[scan_args.index("--temperatures") + 1].split(",")
-    steps = int(scan_args[scan_args.index("--steps") + 1])
     done = 0
-    for t in temps:
-        path = os.path.join(workdir, name, f"T{float(t):g}K", "done.json")
+    for t in scan["temperatures"]:
+        path = os.path.join(workdir, name, phase_scan.segment_name(t), "done.json")
         if os.path.exists(path):
             with open(path) as f:
-                done += json.load(f).get("steps") == steps
-    return done, len(temps)
+                done += json.load(f).get("steps") == scan["steps"]
+    return done, len(scan["temperatures"])
 
 
 def freeze_model(workdir, model):
@@ -102,8 +108,8 @@ def freeze_model(workdir, model):
 
 def status_line(workdir, plan):
     parts = []
-    for name, scan_args in plan.items():
-        done, total = segment_status(workdir, name, scan_args)
+    for name, scan in plan.items():
+        done, total = segment_status(workdir, name, scan)
         parts.append(f"{name} {done}/{total}")
     return ", ".join(parts)
 
@@ -121,7 +127,8 @@ def run_scans(workdir, frozen, plan, threads):
             if done == total:
                 continue
             log = open(os.path.join(workdir, f"{name}.log"), "a")
-            cmd = [PY, SCAN, os.path.join(workdir, name), *plan[name], "--model", frozen, "--threads", str(threads)]
+            cmd = [PY, SCAN, os.path.join(workdir, name), *scan_arguments(plan[name]), "--model", frozen,
+                   "--threads", str(threads)]
             running[k] = (name, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log)
             print(f"phase_runs: {name} started ({done}/{total} segments done earlier; log {workdir}/{name}.log)",
                   flush=True)
@@ -180,7 +187,7 @@ def analyse(workdir, frozen, sha, args):
     run([PY, os.path.join(ANALYSIS, "curie_weiss.py"), "--table", eps, "--fix-eps-inf", "90", "--atoms", "320",
          "--model", frozen, "--png", os.path.join(figures, f"curie_weiss_cool_50ps_{tag}.png")],
         out=os.path.join(phases, f"curie_weiss_cool_50ps_{tag}.txt"))
-    seg = os.path.join(workdir, "eps", "T300K")
+    seg = os.path.join(workdir, "eps", phase_scan.segment_name(300))
     if os.path.isdir(seg):
         skip = round(args.equilibration * 1000 / (2 * 50))  # input.xml saves a frame every 50 steps of 2 fs
         run([PY, os.path.join(ANALYSIS, "susceptibility.py"), "--dipoles", os.path.join(seg, "total_dipole.extras"),
@@ -210,8 +217,6 @@ def main():
     ap.add_argument("--results", metavar="DIR", help="write the analyses into DIR instead of data/phases and "
                     "docs/figures (a trial)")
     args = ap.parse_args()
-    for flag in ("cool", "heat", "eps"):
-        temperatures(getattr(args, f"{flag}_temperatures"), f"--{flag}-temperatures")
     if not args.steps_scale > 0:
         sys.exit("phase_runs.py: --steps-scale must be positive")
     if not os.path.exists(args.model):

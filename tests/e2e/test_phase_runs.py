@@ -61,6 +61,15 @@ def body(a, gapd, workdir):
                        stderr=subprocess.STDOUT, text=True, timeout=60)
     if "cool 2/2, heat 2/2, eps 3/3" not in s.stdout:
         raise TestFailure(f"--status: {s.stdout}")
+    # A segment of a non-integer temperature is counted under scan.py's own name for it (T12p5K).
+    odd = os.path.join(workdir, "odd")
+    os.makedirs(os.path.join(odd, "cool", "T12p5K"))
+    with open(os.path.join(odd, "cool", "T12p5K", "done.json"), "w") as f:
+        json.dump({"steps": 100}, f)
+    s2 = subprocess.run([sys.executable, SCRIPT, odd, "--status"] + TRIAL + ["--cool-temperatures", "300,12.5"],
+                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60)
+    if "cool 1/2" not in s2.stdout:
+        raise TestFailure(f"--status with a 12.5 K segment done: {s2.stdout}")
     stamp = os.path.getmtime(os.path.join(runs, "heat", "T300K", "done.json"))
     r2 = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, timeout=a.timeout)
     if r2.returncode != 0 or " started " in r2.stdout or "analyses written" not in r2.stdout or \
