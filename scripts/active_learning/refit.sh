@@ -17,7 +17,8 @@ case "${1:-}" in -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;
 workdir=${1:-/work/dft_al}
 py=/usr/bin/python3
 [ -x build/gapd ] || { echo "refit.sh: no build/gapd (bash scripts/build.sh)" >&2; exit 2; }
-before=$($py -c "import sys; sys.path.insert(0, 'scripts'); from read_gapd_model import model_sha256_16 as s; print(s('data/models/batio3_default.gapd'))")
+model_sha() { $py -c "import sys; sys.path.insert(0, 'scripts'); from read_gapd_model import model_sha256_16 as s; print(s('data/models/batio3_default.gapd'))"; }
+before=$(model_sha)
 
 step() { echo "refit.sh: [$1/5] $2"; }
 step 1 "gapd fit data/fit_configs/batio3_default.yaml"
@@ -36,6 +37,6 @@ if [ -d "$workdir" ]; then
 else
   step 5 "skipped: no $workdir (queue_priority.py WORKDIR when the queue runs)"
 fi
-after=$($py -c "import sys; sys.path.insert(0, 'scripts'); from read_gapd_model import model_sha256_16 as s; print(s('data/models/batio3_default.gapd'))")
+after=$(model_sha)
 echo "refit.sh: model $before -> $after; left by hand: the refit's prose (MODEL_CARD.md, docs/physics.md), the"
 echo "  history entry's 'change' if a setting changed, cubic phonons (examples/phonons_cubic.py --cp2k DIR)"
