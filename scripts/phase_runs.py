@@ -10,8 +10,11 @@ WORKDIR (default /work/phase_runs_<sha256 of the model, 8 hex digits>) gets a fr
 on two cores, one gapd thread each (~3 h in all on a 2-core machine with nothing else running):
 - core 1: `cool`, 300 K down to 10 K in 20 K steps, 20 ps each, from the ideal cube (~2 h); then `eps`, 400, 350,
   300 and 250 K, 50 ps each, cooling from the ideal cube (~1 h);
-- core 2: `heat`, 10 K up to 300 K in 20 K steps, 20 ps each, from the relaxed rhombohedral cell
-  ipi_inputs/phase_scan/init_R.extxyz (~2.7 h).
+- core 2: `heat`, 10 K up to 300 K in 20 K steps, 20 ps each (~2.7 h), from the frozen model's own
+  rhombohedral minimum: R5 of data/phases/model_relaxed.extxyz relaxed again with model.gapd (cell and positions,
+  R3m held, as examples/relax_phases.py does) and repeated 4x4x4 into WORKDIR/init_R.extxyz, so the 10 K segment
+  starts where this model, not an earlier one, puts the R phase (needs the Python module next to --gapd:
+  build/python).
 Every scan resumes after its finished segments (scan.py), so rerunning the same command after an interruption
 (a session's end) loses only the segments in progress. Progress: one status line per minute, and each scan's
 log (WORKDIR/<scan>.log, with scan.py's per-segment ETA).
@@ -51,14 +54,13 @@ HEAT = "10,30,50,70,90,110,130,150,170,190,210,230,250,270,290,300"
 EPS = "400,350,300,250"
 
 
-def scans(args):
+def scans(args, init_r=None):
     """name -> the scan's order, temperatures (text as given, and the list scan.py makes of it), steps per
-    segment and starting structure (None: scan.py's ideal cube). A list scan.py would refuse stops here, naming
-    the flag."""
+    segment and starting structure (None: scan.py's ideal cube; INIT_R for the heating scan). A list scan.py
+    would refuse stops here, naming the flag."""
     steps = lambda ps: max(1, round(ps * 500 * args.steps_scale))  # noqa: E731 (2 fs steps)
     plan = {"cool": ("cool", args.cool_temperatures, steps(20), None),
-            "heat": ("heat", args.heat_temperatures, steps(20),
-                     os.path.join(REPO, "ipi_inputs", "phase_scan", "init_R.extxyz")),
+            "heat": ("heat", args.heat_temperatures, steps(20), init_r),
             "eps": ("cool", args.eps_temperatures, steps(50), None)}
     out = {}
     for name, (order, text, n, init) in plan.items():
@@ -104,6 +106,37 @@ def freeze_model(workdir, model):
         shutil.copyfile(model, frozen + ".tmp")
         os.replace(frozen + ".tmp", frozen)
     return frozen, sha
+
+
+def relaxed_r_start(workdir, frozen, gapd):
+    """WORKDIR/init_R.extxyz, made once: the frozen model's relaxed rhombohedral 5-atom cell repeated 4x4x4.
+    Returns its path; SystemExit naming what is missing if it cannot be made."""
+    out = os.path.join(workdir, "init_R.extxyz")
+    if os.path.exists(out):
+        return out
+    module = os.path.join(os.path.dirname(os.path.abspath(gapd)), "python")
+    if not os.path.isdir(os.path.join(module, "gapd")):
+        sys.exit(f"phase_runs.py: the heating scan starts from the model's relaxed R cell, which needs gapd's "
+                 f"Python module next to --gapd ({module}/gapd is missing: bash scripts/build.sh)")
+    sys.path.insert(0, module)
+    sys.path.insert(0, os.path.join(REPO, "examples"))
+    import ase.io
+    from gapd.ase import GapdCalculator
+    from relax_phases import relax
+    start = os.path.join(REPO, "data", "phases", "model_relaxed.extxyz")
+    r5 = [a for a in ase.io.read(start, ":") if a.info.get("label") == "R5"]
+    if not r5:
+        sys.exit(f"phase_runs.py: {start} has no frame with label=R5 (examples/relax_phases.py writes it)")
+    cell = relax(r5[0], GapdCalculator(frozen, threads=1), fmax=1e-4)
+    cell.set_constraint()
+    a, b, c, alpha, _, _ = cell.cell.cellpar()
+    big = cell.repeat((4, 4, 4))
+    big.info = {"config_type": f"R5 relaxed with {os.path.basename(frozen)} ({cell.info['steps']} BFGS steps) x 4x4x4"}
+    ase.io.write(out + ".tmp", big, format="extxyz")
+    os.replace(out + ".tmp", out)
+    print(f"phase_runs: heating start {out}: the model's R cell a = {a:.4f} Å, alpha = {alpha:.3f} deg, "
+          f"{cell.info['steps']} BFGS steps", flush=True)
+    return out
 
 
 def status_line(workdir, plan):
@@ -223,7 +256,7 @@ def main():
         sys.exit(f"phase_runs.py: --model {args.model} does not exist")
     sha = model_sha256_16(args.model)
     workdir = os.path.abspath(args.workdir or f"/work/phase_runs_{sha[:8]}")
-    plan = scans(args)
+    plan = scans(args, os.path.join(workdir, "init_R.extxyz"))
     if args.status:
         print(f"phase_runs: {workdir}, model {sha}: segments done: {status_line(workdir, plan)}")
         return
@@ -235,6 +268,7 @@ def main():
         sys.exit(f"phase_runs.py: --gapd {args.gapd} is not an executable (bash scripts/build.sh)")
     os.environ["GAPD"] = os.path.abspath(args.gapd)  # the scans' run.sh (ipi_inputs/common.sh)
     frozen, sha = freeze_model(workdir, args.model)
+    relaxed_r_start(workdir, frozen, args.gapd)
     print(f"phase_runs: {workdir}, model {sha}; segments done: {status_line(workdir, plan)}", flush=True)
     run_scans(workdir, frozen, plan, args.threads)
     analyse(workdir, frozen, sha, args)

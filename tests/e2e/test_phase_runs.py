@@ -3,7 +3,9 @@
 segment (cooling and heating scans of two temperatures, a three-temperature eps scan, then phase_sequence.py,
 curie_weiss.py and susceptibility.py) into a temporary WORKDIR and --results directory.
 
-Checks: every segment finishes and every analysis output exists (named by the model's sha, 8 digits); --status
+Checks: the heating scan starts from the model's own relaxed R cell (WORKDIR/init_R.extxyz, 320 atoms, a
+rhombohedral cell with a and alpha within 0.01 Å and 0.05 deg of the R5 cell the model relaxes to); every segment
+finishes and every analysis output exists (named by the model's sha, 8 digits); --status
 counts the segments; a rerun skips every finished segment (nothing rewritten) and redoes the analyses; a WORKDIR
 made for another model is refused by name; nothing is written into the repository's data/phases or docs/figures.
 
@@ -23,6 +25,27 @@ MODEL = os.path.join(common.SOURCE_DIR, "data", "models", "batio3_default.gapd")
 TRIAL = ["--steps-scale", "0.01", "--cool-temperatures", "300,150", "--heat-temperatures", "150,300",
          "--eps-temperatures", "400,350,300", "--equilibration", "0.02", "--window", "0.05", "--blocks", "2",
          "--chi-tmax", "0.2"]
+
+
+def check_heating_start(init_r, first_segment):
+    import ase.io
+    import numpy as np
+    if not os.path.exists(init_r):
+        raise TestFailure(f"no {init_r}: the heating scan did not start from the model's relaxed R cell")
+    big = ase.io.read(init_r)
+    a, b, c, alpha, beta, gamma = big.cell.cellpar()
+    if len(big) != 320 or max(a, b, c) - min(a, b, c) > 1e-6 or max(alpha, beta, gamma) - min(alpha, beta, gamma) > 1e-6:
+        raise TestFailure(f"{init_r}: not a 4x4x4 rhombohedral cell: {len(big)} atoms, {big.cell.cellpar()}")
+    # the R5 cell this model relaxes to (examples/relax_phases.py, committed): a ~4.018 Å, alpha ~89.82 deg
+    r5 = [f for f in ase.io.read(os.path.join(common.SOURCE_DIR, "data", "phases", "model_relaxed.extxyz"), ":")
+          if f.info.get("label") == "R5"][0]
+    ra, _, _, ralpha, _, _ = r5.cell.cellpar()
+    if abs(a / 4 - ra) > 0.01 or abs(alpha - ralpha) > 0.05 or not 89.5 < alpha < 89.95:
+        raise TestFailure(f"{init_r}: a/4 = {a / 4:.4f} Å, alpha = {alpha:.3f} deg; the committed R5: {ra:.4f}, {ralpha:.3f}")
+    with open(os.path.join(first_segment, "done.json")) as f:
+        start = json.load(f)["start"]
+    if os.path.abspath(start) != os.path.abspath(init_r):
+        raise TestFailure(f"the first heating segment started from {start}, not from {init_r}")
 
 
 def body(a, gapd, workdir):
@@ -45,6 +68,7 @@ def body(a, gapd, workdir):
             with open(os.path.join(runs, name, f"T{t}K", "done.json")) as f:
                 if json.load(f)["steps"] != (100 if name != "eps" else 250):
                     raise TestFailure(f"{name} T{t}K: not the scaled step count")
+    check_heating_start(os.path.join(runs, "init_R.extxyz"), os.path.join(runs, "heat", "T150K"))
     want = [f"phase_sequence_cool_{tag}.json", f"phase_sequence_cool_{tag}.png", f"phase_sequence_heat_{tag}.json",
             f"phase_sequence_heat_{tag}.png", f"eps_cool_50ps_{tag}.json", f"curie_weiss_cool_50ps_{tag}.txt",
             f"curie_weiss_cool_50ps_{tag}.png", f"chi_300K_{tag}.dat", f"chi_300K_{tag}.png"]
