@@ -14,6 +14,8 @@ import warnings
 
 from ase.io import read, write
 
+from id_list import read_ids
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The held-out scores fit_and_score returns: (key, label, unit).
 KEYS = (("energy", "energy", "meV/atom"), ("forces", "forces", "meV/Å"), ("virial", "virial", "meV/atom"),
@@ -191,8 +193,7 @@ def frames_by_ids(prog, frames, ids_path):
     """The frames whose structure_id is listed in IDS_PATH (one per line, '#' comments), in the file's order: the
     training set of a past fit (scripts/make_default_model.sh records the default model's). Exits naming the file
     if an id is not among the frames."""
-    with open(ids_path) as f:
-        ids = [line.split("#")[0].strip() for line in f if line.split("#")[0].strip()]
+    ids = read_ids(ids_path)
     by_id = {str(at.info.get("structure_id")): at for at in frames}
     missing = [i for i in ids if i not in by_id]
     if missing or not ids:

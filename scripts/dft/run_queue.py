@@ -37,6 +37,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import parse_cp2k  # noqa: E402
 import structure_checks  # noqa: E402
 from background import yield_cpu  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from id_list import read_ids  # noqa: E402  (the priority file's format)
 
 
 def run_dirs(workdir):
@@ -147,12 +149,6 @@ def ordered(todo, order, priority=()):
     return first + (sorted(rest, key=lambda item: item[1]) if order == "size" else rest)
 
 
-def read_priority(path):
-    """Structure ids, one per line, in run order (text after # and blank lines ignored)."""
-    with open(path) as f:
-        return [line.split("#")[0].strip() for line in f if line.split("#")[0].strip()]
-
-
 class Priority:
     """--priority FILE, read again at every scan so that a new order reaches running queues; if the file cannot be
     read at a scan, the last order read stays (said once in the log)."""
@@ -160,12 +156,12 @@ class Priority:
     def __init__(self, path):
         self.path, self.ids, self.warned = path, [], False
         if path:
-            self.ids = read_priority(path)  # at start, a missing file is an error (a typo in the command line)
+            self.ids = read_ids(path)  # at start, a missing file is an error (a typo in the command line)
 
     def current(self):
         if self.path:
             try:
-                self.ids, self.warned = read_priority(self.path), False
+                self.ids, self.warned = read_ids(self.path), False
             except OSError as e:
                 if not self.warned:
                     print(f"--priority {self.path}: {e.strerror}; keeping the order read before", flush=True)

@@ -233,7 +233,7 @@ try:
         ase.io.write(small, ase.io.read(os.path.join(out, "batio3_pbesol_train.extxyz"), ":3"), format="extxyz")
         r = common.run_cli([py, os.path.join(common.SOURCE_DIR, "scripts", "active_learning", "queue_priority.py"),
                             work, "-o", qp, "--gapd", gapd_binary, "--dataset", small])
-        ids = run_queue.read_priority(qp)
+        ids = run_queue.read_ids(qp)
         check.that(sorted(ids) == sorted(os.path.basename(d) for d, _ in found) and "ranked" in r.stdout,
                    f"queue_priority.py: every pending directory ranked once ({ids})")
     # resume_dft.sh --no-start: a run directory for every committed pick not in the dataset, idempotent.
