@@ -8,6 +8,7 @@
 # (the rest after it, in path order); queues already running on WORKDIR count towards N. Logs: WORKDIR/queue*.log.
 # Installs CP2K and OpenMPI with gapd's own dependencies if missing (scripts/install_deps.sh: apt, root or sudo).
 # --no-start: directories only. --dry-run: directories, then print the queue commands without installing or starting.
+# A stop request of run_queue.py (WORKDIR/stop) is removed before the queues start.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 workdir=/work/dft_al
@@ -19,7 +20,7 @@ while [ $# -gt 0 ]; do
     --queues) queues="$2"; shift 2 ;;
     --no-start) start=0; shift ;;
     --dry-run) dry=1; shift ;;
-    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "resume_dft: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) workdir="$1"; shift ;;
   esac
@@ -33,6 +34,10 @@ for sel in data/active_learning/round*_selection_40.extxyz; do
   $py scripts/active_learning/make_dft_dirs.py "$sel" "$workdir/$round" --rank-dirs | tail -n 1 | sed "s|^|resume_dft: $round: |"
 done
 [ "$start" -eq 1 ] || exit 0
+if [ -e "$workdir/stop" ]; then  # run_queue.py's stop request of an earlier session
+  if [ "$dry" -eq 1 ]; then echo "resume_dft: would remove $workdir/stop (queues exit while it exists)"
+  else rm -f "$workdir/stop"; echo "resume_dft: removed $workdir/stop (an earlier stop request)"; fi
+fi
 
 [ "$dry" -eq 1 ] || bash scripts/install_deps.sh cp2k openmpi-bin
 

@@ -22,6 +22,10 @@ Several queues may work on one WORKDIR (one per free core, `--np 1` each): a que
 an flock on `running` in it (the file shows the queue's pid), removes it when the run ends, and skips directories
 whose `running` another process has locked. The kernel drops the lock of a killed queue, so its claim is stale and
 is taken over.
+
+To stop the queues without losing a run: `touch WORKDIR/stop`. Each queue finishes the structure it is running,
+then exits (0) instead of starting another; a queue started while the file exists exits at once. Remove the file
+before restarting (scripts/active_learning/resume_dft.sh does, and says so).
 """
 import argparse
 import fcntl
@@ -149,6 +153,12 @@ def ordered(todo, order, priority=()):
     return first + (sorted(rest, key=lambda item: item[1]) if order == "size" else rest)
 
 
+def stop_requested(workdir):
+    """The stop file's path if it exists (see the module text), else None."""
+    path = os.path.join(workdir, "stop")
+    return path if os.path.exists(path) else None
+
+
 class Priority:
     """--priority FILE, read again at every scan so that a new order reaches running queues; if the file cannot be
     read at a scan, the last order read stays (said once in the log)."""
@@ -195,6 +205,11 @@ def main():
     print(f"{len(todo)} structures to run in {args.workdir}", flush=True)
     count = 0
     while todo:
+        stop = stop_requested(args.workdir)
+        if stop:
+            print(f"{stop} exists: stopping with {len(todo)} structures left (remove it and restart to go on)",
+                  flush=True)
+            break
         d, natoms = todo[0]
         if not claim(d):  # another queue took it since the scan
             todo = ordered(pending(args.workdir, args.max_atoms), args.order, priority.current())

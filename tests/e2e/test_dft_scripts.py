@@ -226,6 +226,16 @@ try:
                         prio_file], capture_output=True, text=True, timeout=60)
     check.that(r.returncode != 0 and "--priority" in r.stderr and "priority.txt" in r.stderr and not r.stdout,
                f"run_queue: a missing --priority file stops the queue before it runs anything ({r.stderr.strip()})")
+    # WORKDIR/stop: a queue exits before claiming anything, the directories untouched.
+    open(os.path.join(work, "stop"), "w").close()
+    before = sorted(d for d, _ in run_queue.pending(work, 40))
+    r = subprocess.run([py, os.path.join(common.SOURCE_DIR, "scripts", "dft", "run_queue.py"), work, "--np", "1"],
+                       capture_output=True, text=True, timeout=60)
+    check.that(r.returncode == 0 and "stop" in r.stdout and f"{len(before)} structures left" in r.stdout and
+               sorted(d for d, _ in run_queue.pending(work, 40)) == before and
+               not glob.glob(os.path.join(work, "**", "running"), recursive=True),
+               f"run_queue: with WORKDIR/stop the queue exits at once, nothing claimed or run ({r.stdout.strip()})")
+    os.remove(os.path.join(work, "stop"))
     if "--gapd" in sys.argv:
         # queue_priority.py ranks the pending directories (not the failed, not the finished) with gapd select.
         qp = os.path.join(tmp, "queue_priority.txt")
@@ -250,7 +260,10 @@ try:
                f"resume_dft.sh --no-start: one run directory per committed pick not yet labelled ({len(made)} of "
                f"{len(want)}), none added the second time")
     # The start path (logs queue.log, queue2.log; nothing installed or started with --dry-run).
+    open(os.path.join(tmp, "resume", "stop"), "w").close()
     r3 = common.run_cli(resume[:-1] + ["--dry-run", "--queues", "2"])
+    check.that("would remove" in r3.stdout and os.path.exists(os.path.join(tmp, "resume", "stop")),
+               f"resume_dft.sh --dry-run: names the stop file it would remove, removes nothing ({r3.stdout.strip()})")
     logs = [line.rsplit(">> ", 1)[-1] for line in r3.stdout.splitlines() if " would run: " in line]
     check.that(logs == [os.path.join(tmp, "resume", "queue.log"), os.path.join(tmp, "resume", "queue2.log")]
                and "--priority data/active_learning/queue_priority.txt" in r3.stdout,
