@@ -128,7 +128,7 @@ def training_parts(frames):
             "training-over-10-atoms": str(over_10)}
 
 
-def dataset_parts(train_frames, test_frames, md_target=60):
+def dataset_parts(train_frames, test_frames):
     """The dataset as it is now (it grows between refits): counts the card, data/README.md and docs/physics.md quote,
     and the committed active-learning picks not labelled yet (data/active_learning/round*_selection_40.extxyz)."""
     frames = train_frames + test_frames
@@ -142,7 +142,6 @@ def dataset_parts(train_frames, test_frames, md_target=60):
                             f"of {' / '.join(map(str, sizes))} atoms: {' / '.join(str(d['by_size'][n]) for n in sizes)}"),
             "dataset-structures": str(d["structures"]), "dataset-md-cells": str(d["md_sampled_40_or_more"]),
             "dataset-md-test-cells": str(te["md_sampled_40_or_more"]), "dataset-dipoles": str(d["dft_dipoles"]),
-            "md-cells-to-go": str(max(0, md_target - d["md_sampled_40_or_more"])),
             "pending-picks": str(len(picks - known))}
 
 
