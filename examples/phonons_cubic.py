@@ -14,7 +14,8 @@ force-constant frequencies, which is what the CP2K finite differences in the 5-a
 
 --cp2k WORKDIR: the Gamma-point displacements of the 5-atom cell, one CP2K ENERGY_FORCE run each with the
 dataset's settings (scripts/dft/cp2k_input.py) in WORKDIR/gamma_dispNN/ (nice -n 19, OMP_NUM_THREADS=1, one
-at a time, resumable: a finished run is only parsed); --no-run uses only finished runs.
+at a time, resumable: a finished run is only parsed; a WORKDIR whose inputs are another cell's, e.g. another
+model's lattice constant, is refused); --no-run uses only finished runs.
 """
 import argparse
 import os
@@ -71,6 +72,11 @@ def cp2k_forces(phonon, workdir, run):
         rundir = os.path.join(workdir, f"gamma_disp{k:02d}")
         out = os.path.join(rundir, "cp2k.out")
         os.makedirs(rundir, exist_ok=True)
+        inp = cp2k_input.cp2k_input(atoms, cp2k_input.kmesh(atoms.cell.lengths()))
+        if os.path.exists(os.path.join(rundir, "cp2k.inp")) and open(os.path.join(rundir, "cp2k.inp")).read() != inp:
+            # a run of another lattice constant (another model) or other settings: its forces would be wrong here
+            sys.exit(f"phonons_cubic: {rundir}/cp2k.inp is not this cell's input (another model's lattice constant "
+                     f"or other CP2K settings): use a new --cp2k WORKDIR")
         try:
             forces.append(parse_cp2k.parse_output(open(out).read(), len(atoms))[1])
             continue
@@ -79,7 +85,7 @@ def cp2k_forces(phonon, workdir, run):
         if not run:
             return None
         with open(os.path.join(rundir, "cp2k.inp"), "w") as f:
-            f.write(cp2k_input.cp2k_input(atoms, cp2k_input.kmesh(atoms.cell.lengths())))
+            f.write(inp)
         print(f"phonons_cubic: CP2K {rundir}", flush=True)
         subprocess.run(["nice", "-n", "19", "cp2k.psmp", "-i", "cp2k.inp", "-o", "cp2k.out"], cwd=rundir,
                        env=dict(os.environ, OMP_NUM_THREADS="1"), check=False)
