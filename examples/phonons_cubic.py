@@ -70,12 +70,12 @@ def cp2k_forces(phonon, workdir, run):
     for k, supercell in enumerate(phonon.supercells_with_displacements):
         atoms = to_ase(supercell)
         rundir = os.path.join(workdir, f"gamma_disp{k:02d}")
-        out = os.path.join(rundir, "cp2k.out")
+        out, inp_path = os.path.join(rundir, "cp2k.out"), os.path.join(rundir, "cp2k.inp")
         os.makedirs(rundir, exist_ok=True)
         inp = cp2k_input.cp2k_input(atoms, cp2k_input.kmesh(atoms.cell.lengths()))
-        if os.path.exists(os.path.join(rundir, "cp2k.inp")) and open(os.path.join(rundir, "cp2k.inp")).read() != inp:
+        if os.path.exists(inp_path) and open(inp_path).read() != inp:
             # a run of another lattice constant (another model) or other settings: its forces would be wrong here
-            sys.exit(f"phonons_cubic: {rundir}/cp2k.inp is not this cell's input (another model's lattice constant "
+            sys.exit(f"phonons_cubic: {inp_path} is not this cell's input (another model's lattice constant "
                      f"or other CP2K settings): use a new --cp2k WORKDIR")
         try:
             forces.append(parse_cp2k.parse_output(open(out).read(), len(atoms))[1])
@@ -84,7 +84,7 @@ def cp2k_forces(phonon, workdir, run):
             pass
         if not run:
             return None
-        with open(os.path.join(rundir, "cp2k.inp"), "w") as f:
+        with open(inp_path, "w") as f:
             f.write(inp)
         print(f"phonons_cubic: CP2K {rundir}", flush=True)
         subprocess.run(["nice", "-n", "19", "cp2k.psmp", "-i", "cp2k.inp", "-o", "cp2k.out"], cwd=rundir,

@@ -108,12 +108,11 @@ def freeze_model(workdir, model):
     return frozen, sha
 
 
-def relaxed_r_start(workdir, frozen, gapd):
-    """WORKDIR/init_R.extxyz, made once: the frozen model's relaxed rhombohedral 5-atom cell repeated 4x4x4.
-    Returns its path; SystemExit naming what is missing if it cannot be made."""
-    out = os.path.join(workdir, "init_R.extxyz")
+def relaxed_r_start(out, frozen, gapd):
+    """OUT (the heating scan's start, WORKDIR/init_R.extxyz), made once: the frozen model's relaxed rhombohedral
+    5-atom cell repeated 4x4x4. SystemExit naming what is missing if it cannot be made."""
     if os.path.exists(out):
-        return out
+        return
     module = os.path.join(os.path.dirname(os.path.abspath(gapd)), "python")
     if not os.path.isdir(os.path.join(module, "gapd")):
         sys.exit(f"phase_runs.py: the heating scan starts from the model's relaxed R cell, which needs gapd's "
@@ -129,14 +128,13 @@ def relaxed_r_start(workdir, frozen, gapd):
         sys.exit(f"phase_runs.py: {start} has no frame with label=R5 (examples/relax_phases.py writes it)")
     cell = relax(r5[0], GapdCalculator(frozen, threads=1), fmax=1e-4)
     cell.set_constraint()
-    a, b, c, alpha, _, _ = cell.cell.cellpar()
+    a, _, _, alpha, _, _ = cell.cell.cellpar()
     big = cell.repeat((4, 4, 4))
     big.info = {"config_type": f"R5 relaxed with {os.path.basename(frozen)} ({cell.info['steps']} BFGS steps) x 4x4x4"}
     ase.io.write(out + ".tmp", big, format="extxyz")
     os.replace(out + ".tmp", out)
     print(f"phase_runs: heating start {out}: the model's R cell a = {a:.4f} Å, alpha = {alpha:.3f} deg, "
           f"{cell.info['steps']} BFGS steps", flush=True)
-    return out
 
 
 def status_line(workdir, plan):
@@ -268,7 +266,7 @@ def main():
         sys.exit(f"phase_runs.py: --gapd {args.gapd} is not an executable (bash scripts/build.sh)")
     os.environ["GAPD"] = os.path.abspath(args.gapd)  # the scans' run.sh (ipi_inputs/common.sh)
     frozen, sha = freeze_model(workdir, args.model)
-    relaxed_r_start(workdir, frozen, args.gapd)
+    relaxed_r_start(plan["heat"]["init"], frozen, args.gapd)
     print(f"phase_runs: {workdir}, model {sha}; segments done: {status_line(workdir, plan)}", flush=True)
     run_scans(workdir, frozen, plan, args.threads)
     analyse(workdir, frozen, sha, args)

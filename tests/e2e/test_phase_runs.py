@@ -4,7 +4,8 @@ segment (cooling and heating scans of two temperatures, a three-temperature eps 
 curie_weiss.py and susceptibility.py) into a temporary WORKDIR and --results directory.
 
 Checks: the heating scan starts from the model's own relaxed R cell (WORKDIR/init_R.extxyz, 320 atoms, a
-rhombohedral cell with a and alpha within 0.01 Å and 0.05 deg of the R5 cell the model relaxes to); every segment
+rhombohedral cell with a and alpha within 0.01 Å and 0.05 deg of the committed R5 cell,
+data/phases/model_relaxed.extxyz); every segment
 finishes and every analysis output exists (named by the model's sha, 8 digits); --status
 counts the segments; a rerun skips every finished segment (nothing rewritten) and redoes the analyses; a WORKDIR
 made for another model is refused by name; nothing is written into the repository's data/phases or docs/figures.
