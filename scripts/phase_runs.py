@@ -28,7 +28,7 @@ When all three are done, the analyses run (each a few minutes; outputs named by 
 - scripts/analysis/susceptibility.py at 300 K: data/phases/chi_300K_<sha>.dat, docs/figures/chi_300K_<sha>.png.
 The reading (which transitions, at which temperatures, against the paper) is by hand, in docs/phase_sequence.md.
 
---steps-scale, --cool/--heat/--eps-temperatures, --equilibration, --window, --blocks, --chi-tmax and --results
+--steps-scale, --cool/--heat/--eps-temperatures, --equilibration, --window, --blocks, --scan-blocks, --chi-tmax and --results
 (the analyses' directory) exist for a quick trial of the whole chain
 (the e2e test runs it with a few steps); the defaults are the runs of docs/phase_sequence.md.
 """
@@ -206,15 +206,16 @@ def analyse(workdir, frozen, sha, args):
     else:
         phases, figures = os.path.join(REPO, "data", "phases"), os.path.join(REPO, "docs", "figures")
     common = ["--model", frozen, "--gapd", args.gapd, "--cell-shells", "3.0,4.2", "--equilibration", str(args.equilibration),
-              "--window", str(args.window), "--blocks", str(args.blocks)]
+              "--window", str(args.window)]
     for name in ("cool", "heat"):
         run([PY, os.path.join(ANALYSIS, "phase_sequence.py"), os.path.join(workdir, name), *common,
+             "--blocks", str(args.scan_blocks),
              "--json", os.path.join(phases, f"phase_sequence_{name}_{tag}.json"),
              "--png", os.path.join(figures, f"phase_sequence_{name}_{tag}.png"),
              "--table", os.path.join(workdir, f"table_{name}.md")])
     eps = os.path.join(workdir, "eps.dat")
     run([PY, os.path.join(ANALYSIS, "phase_sequence.py"), os.path.join(workdir, "eps"), *common,
-         "--eps-table", eps, "--json", os.path.join(phases, f"eps_cool_50ps_{tag}.json")])
+         "--blocks", str(args.blocks), "--eps-table", eps, "--json", os.path.join(phases, f"eps_cool_50ps_{tag}.json")])
     run([PY, os.path.join(ANALYSIS, "curie_weiss.py"), "--table", eps, "--fix-eps-inf", "90", "--atoms", "320",
          "--model", frozen, "--png", os.path.join(figures, f"curie_weiss_cool_50ps_{tag}.png")],
         out=os.path.join(phases, f"curie_weiss_cool_50ps_{tag}.txt"))
@@ -244,7 +245,10 @@ def main():
     ap.add_argument("--equilibration", type=float, default=5.0, help="ps dropped at the start of each segment (5)")
     ap.add_argument("--chi-tmax", type=float, default=3.0, help="ps, the window of chi(w) at 300 K (3)")
     ap.add_argument("--window", type=float, default=2.0, help="ps, phase_sequence.py's polarization window (2)")
-    ap.add_argument("--blocks", type=int, default=10, help="jackknife blocks of eps_r and chi(w) (10)")
+    ap.add_argument("--blocks", type=int, default=10, help="jackknife blocks of eps_r and chi(w), 50 ps runs (10)")
+    ap.add_argument("--scan-blocks", type=int, default=5,
+                    help="jackknife blocks of each cool/heat temperature (5: a 20 ps segment has 7 windows of 2 ps "
+                         "after 5 ps of equilibration)")
     ap.add_argument("--results", metavar="DIR", help="write the analyses into DIR instead of data/phases and "
                     "docs/figures (a trial)")
     args = ap.parse_args()

@@ -24,7 +24,7 @@ from e2e_common import TestFailure
 SCRIPT = os.path.join(common.SOURCE_DIR, "scripts", "phase_runs.py")
 MODEL = os.path.join(common.SOURCE_DIR, "data", "models", "batio3_default.gapd")
 TRIAL = ["--steps-scale", "0.01", "--cool-temperatures", "300,150", "--heat-temperatures", "150,300",
-         "--eps-temperatures", "400,350,300", "--equilibration", "0.02", "--window", "0.05", "--blocks", "2",
+         "--eps-temperatures", "400,350,300", "--equilibration", "0.02", "--window", "0.05", "--blocks", "2", "--scan-blocks", "2",
          "--chi-tmax", "0.2"]
 
 
